@@ -1,0 +1,103 @@
+import type { LockHolder } from '../lock/lock-holder.js';
+import { messages } from './migration-lock.messages.js';
+
+/**
+ * Base of every error this package throws. `code` is stable across versions: match on it,
+ * not on the message.
+ */
+export abstract class MigrationLockError extends Error {
+  abstract readonly code: string;
+
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = new.target.name;
+  }
+}
+
+/** A lock id or type that is not a non-empty string. Thrown before any SQL runs. */
+export class InvalidLockArgumentError extends MigrationLockError {
+  static readonly code = 'INVALID_LOCK_ARGUMENT';
+  readonly code = InvalidLockArgumentError.code;
+
+  static create(argument: string, value: unknown): InvalidLockArgumentError {
+    return new InvalidLockArgumentError(messages.invalidLockArgument(argument, value));
+  }
+
+  static work(value: unknown): InvalidLockArgumentError {
+    return new InvalidLockArgumentError(messages.invalidWork(value));
+  }
+}
+
+/** Module or call options that cannot work. Thrown at start-up or before any SQL runs. */
+export class InvalidOptionsError extends MigrationLockError {
+  static readonly code = 'INVALID_OPTIONS';
+  readonly code = InvalidOptionsError.code;
+}
+
+/** The DataSource cannot be used safely (missing, not PostgreSQL, or `migrationsRun: true`). */
+export class DataSourceConfigError extends MigrationLockError {
+  static readonly code = 'DATA_SOURCE_CONFIG';
+  readonly code = DataSourceConfigError.code;
+}
+
+/** The server-side `lock_timeout` expired while waiting. Names the holder when it still held the lock. */
+export class LockTimeoutError extends MigrationLockError {
+  static readonly code = 'LOCK_TIMEOUT';
+  readonly code = LockTimeoutError.code;
+
+  constructor(
+    readonly lock: string,
+    readonly timeoutMs: number,
+    readonly holder: LockHolder | undefined,
+    options?: { cause?: unknown },
+  ) {
+    super(messages.lockTimeout(lock, timeoutMs, holder), options);
+  }
+}
+
+/** The caller's AbortSignal fired: the wait was cancelled at the server, or the work rolled back. */
+export class LockAbortedError extends MigrationLockError {
+  static readonly code = 'LOCK_ABORTED';
+  readonly code = LockAbortedError.code;
+
+  constructor(
+    readonly lock: string,
+    readonly phase: 'waiting' | 'running',
+    options?: { cause?: unknown },
+  ) {
+    super(messages.lockAborted(lock, phase), options);
+  }
+}
+
+/** The lock's connection died while the protected work ran. Nothing was committed. */
+export class LockLostError extends MigrationLockError {
+  static readonly code = 'LOCK_LOST';
+  readonly code = LockLostError.code;
+
+  constructor(
+    readonly lock: string,
+    options?: { cause?: unknown },
+  ) {
+    super(messages.lockLost(lock), options);
+  }
+}
+
+/** A migration's `up` threw. `migrationName` names it; `cause` is the original error. */
+export class MigrationFailedError extends MigrationLockError {
+  static readonly code = 'MIGRATION_FAILED';
+  readonly code = MigrationFailedError.code;
+
+  constructor(
+    readonly migrationName: string,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+
+  static create(migrationName: string, cause: unknown): MigrationFailedError {
+    return new MigrationFailedError(migrationName, messages.migrationFailed(migrationName, cause), {
+      cause,
+    });
+  }
+}

@@ -1,0 +1,71 @@
+import { describeHolder, type LockHolder } from '../lock/lock-holder.js';
+
+/**
+ * Every user-facing message in one place, so wording stays consistent.
+ * Each says what happened, then how to fix it.
+ */
+export const messages = {
+  invalidLockArgument: (argument: string, value: unknown) =>
+    `Advisory lock ${argument} must be a non-empty string, got ${preview(value)}. ` +
+    `Pass a stable name such as withLock('migrations', 'Migrations', fn): the same strings on every replica map to the same lock.`,
+
+  invalidWork: (value: unknown) =>
+    `The work to run under the lock must be a function (manager, lock) => Promise, got ${preview(value)}.`,
+
+  invalidOption: (where: string, option: string, expected: string, value: unknown) =>
+    `Invalid ${where} option "${option}": expected ${expected}, got ${preview(value)}.`,
+
+  unknownOption: (where: string, option: string, known: readonly string[]) =>
+    `Unknown ${where} option "${option}". Known options: ${known.join(', ')}. Check the spelling.`,
+
+  lockTimeout: (lock: string, timeoutMs: number, holder: LockHolder | undefined) =>
+    `Timed out after ${timeoutMs} ms waiting for advisory lock ${lock}, ` +
+    (holder ? `held by ${describeHolder(holder)}. ` : 'held by a session that has released it since. ') +
+    'Potential solutions: raise timeoutMs (0 waits forever); check whether that holder is stuck ' +
+    (holder ? `(SELECT pg_terminate_backend(${holder.pid}) frees the lock); ` : '; ') +
+    'or retry: a timed-out wait leaves nothing behind.',
+
+  lockAborted: (lock: string, phase: 'waiting' | 'running') =>
+    phase === 'waiting'
+      ? `Stopped waiting for advisory lock ${lock}: the AbortSignal fired. The server-side wait was cancelled; nothing is left in pg_locks.`
+      : `Aborted while holding advisory lock ${lock}: the AbortSignal fired, so the transaction was rolled back and the lock released.`,
+
+  lockLost: (lock: string) =>
+    `Lost advisory lock ${lock}: its connection ended while the protected work was running, so the server released the lock and rolled the transaction back ` +
+    '(unless the connection broke during COMMIT itself). Potential solutions: check the PostgreSQL log for a terminated backend or a timeout ' +
+    '(idle_in_transaction_session_timeout, idle_session_timeout, transaction_timeout) and retry.',
+
+  migrationFailed: (name: string, cause: unknown) =>
+    `Migration "${name}" failed: ${causeText(cause)}. The migration transaction was rolled back; fix the migration and start again.`,
+
+  transactionOverride: (name: string, mode: string) =>
+    `Migration "${name}" sets transaction = false, which cannot run inside the single transaction of transaction mode "${mode}". ` +
+    `Potential solutions: remove the override, or run with transaction: 'each' once that mode is available.`,
+
+  noDataSource: (dataSourceName: string | undefined) =>
+    `MigrationLockModule found no TypeORM DataSource${dataSourceName ? ` named "${dataSourceName}"` : ''}. Potential solutions: ` +
+    `import TypeOrmModule.forRoot(${dataSourceName ? `{ name: '${dataSourceName}', ... }` : '...'}) in the same application, ` +
+    `or pass a DataSource directly: MigrationLockModule.forRoot({ dataSource }).`,
+
+  nestTypeormMissing: (dataSourceName: string) =>
+    `MigrationLockModule was asked for the DataSource named "${dataSourceName}" but @nestjs/typeorm is not installed. ` +
+    'Install @nestjs/typeorm, or pass a DataSource directly: MigrationLockModule.forRoot({ dataSource }).',
+
+  migrationsRunEnabled: () =>
+    'The DataSource has migrationsRun: true, so TypeORM would run migrations inside initialize() without any lock. ' +
+    'Set migrationsRun: false (or remove it): MigrationLockModule runs them under the advisory lock at bootstrap.',
+
+  notPostgres: (type: string) =>
+    `MigrationLockModule needs a PostgreSQL DataSource (type "postgres"), got type "${type}". Advisory locks are a PostgreSQL feature.`,
+};
+
+function preview(value: unknown): string {
+  if (typeof value === 'string') return JSON.stringify(value);
+  if (value === undefined || value === null) return String(value);
+  if (typeof value === 'object') return Array.isArray(value) ? 'an array' : 'an object';
+  return `${typeof value} ${String(value)}`;
+}
+
+function causeText(cause: unknown): string {
+  return cause instanceof Error ? cause.message : String(cause);
+}

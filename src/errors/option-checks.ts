@@ -1,0 +1,56 @@
+import { InvalidOptionsError } from './migration-lock.errors.js';
+import { messages } from './migration-lock.messages.js';
+
+/** lock_timeout is an int4 number of milliseconds. */
+export const MAX_TIMEOUT_MS = 2_147_483_647;
+
+/** Small checks shared by module options and per-call options; each throws InvalidOptionsError. */
+export function checkKnownKeys(where: string, options: object, known: readonly string[]): void {
+  for (const key of Object.keys(options)) {
+    if (!known.includes(key)) throw new InvalidOptionsError(messages.unknownOption(where, key, known));
+  }
+}
+
+export function checkTimeoutMs(where: string, option: string, value: unknown): number {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 0 || value > MAX_TIMEOUT_MS) {
+    throw new InvalidOptionsError(
+      messages.invalidOption(where, option, `an integer number of ms from 0 (wait forever) to ${MAX_TIMEOUT_MS}`, value),
+    );
+  }
+  return value;
+}
+
+export function checkNonEmptyString(where: string, option: string, value: unknown): string {
+  if (typeof value !== 'string' || value.length === 0) {
+    throw new InvalidOptionsError(messages.invalidOption(where, option, 'a non-empty string', value));
+  }
+  return value;
+}
+
+export function checkBoolean(where: string, option: string, value: unknown): boolean {
+  if (typeof value !== 'boolean') {
+    throw new InvalidOptionsError(messages.invalidOption(where, option, 'true or false', value));
+  }
+  return value;
+}
+
+export function checkOneOf<T extends string>(
+  where: string,
+  option: string,
+  value: unknown,
+  allowed: readonly T[],
+): T {
+  if (!allowed.includes(value as T)) {
+    throw new InvalidOptionsError(
+      messages.invalidOption(where, option, `one of ${allowed.map((a) => `'${a}'`).join(', ')}`, value),
+    );
+  }
+  return value as T;
+}
+
+export function checkAbortSignal(where: string, value: unknown): AbortSignal | undefined {
+  if (value !== undefined && !(value instanceof AbortSignal)) {
+    throw new InvalidOptionsError(messages.invalidOption(where, 'signal', 'an AbortSignal', value));
+  }
+  return value;
+}

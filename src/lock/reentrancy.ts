@@ -1,0 +1,30 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
+import type { DataSource, EntityManager } from 'typeorm';
+import type { HeldLock } from './held-lock.js';
+import type { AdvisoryLockKey } from './lock-key.js';
+
+interface HeldEntry {
+  readonly dataSource: DataSource;
+  readonly manager: EntityManager;
+  readonly lock: HeldLock;
+}
+
+/*
+ * Locks held by the current async context. A nested withLock on a key the context already holds
+ * (on the same DataSource, so the same database) runs inside the outer lock instead of waiting on
+ * itself forever: a second connection asking for the same key would never be granted it.
+ */
+const storage = new AsyncLocalStorage<readonly HeldEntry[]>();
+
+export function findHeldLock(dataSource: DataSource, key: AdvisoryLockKey): HeldEntry | undefined {
+  return storage
+    .getStore()
+    ?.find(
+      (entry) =>
+        entry.dataSource === dataSource && entry.lock.key[0] === key[0] && entry.lock.key[1] === key[1],
+    );
+}
+
+export function runHoldingLock<T>(entry: HeldEntry, work: () => Promise<T>): Promise<T> {
+  return storage.run([...(storage.getStore() ?? []), entry], work);
+}

@@ -1,0 +1,46 @@
+import type pg from 'pg';
+import { lockKeyAsOids, type AdvisoryLockKey } from '../../src/lock/lock-key.js';
+
+/**
+ * Polls `probe` until it returns a value other than undefined: the one place tests wait for
+ * another session, by observing the server (pg_locks, pg_stat_activity), never by sleeping a guess.
+ */
+export async function pollUntil<T>(probe: () => Promise<T | undefined>, what: string, limitMs = 20_000): Promise<T> {
+  const deadline = Date.now() + limitMs;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`Gave up after ${limitMs} ms waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+}
+
+export interface AdvisoryLockRow {
+  pid: number;
+  granted: boolean;
+}
+
+/** Rows of pg_locks for one two-int advisory key in the client's database. */
+export async function advisoryLockRows(client: pg.Client, key: AdvisoryLockKey): Promise<AdvisoryLockRow[]> {
+  const [classid, objid] = lockKeyAsOids(key);
+  const result = await client.query<AdvisoryLockRow>(
+    `SELECT pid, granted FROM pg_locks
+      WHERE locktype = 'advisory' AND objsubid = 2 AND classid = $1::oid AND objid = $2::oid
+        AND database = (SELECT oid FROM pg_database WHERE datname = current_database())`,
+    [classid, objid],
+  );
+  return result.rows;
+}
+
+/** Waits until `count` sessions wait (granted = false) for `key`; returns their pids. */
+export function waitersFor(client: pg.Client, key: AdvisoryLockKey, count = 1): Promise<number[]> {
+  return pollUntil(async () => {
+    const waiting = (await advisoryLockRows(client, key)).filter((row) => !row.granted);
+    return waiting.length >= count ? waiting.map((row) => row.pid) : undefined;
+  }, `${count} waiter(s) in pg_locks`);
+}
+
+/** Waits until some session holds `key`; returns its pid. */
+export function holderOf(client: pg.Client, key: AdvisoryLockKey): Promise<number> {
+  return pollUntil(async () => (await advisoryLockRows(client, key)).find((row) => row.granted)?.pid, 'a lock holder');
+}
