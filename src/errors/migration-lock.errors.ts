@@ -101,3 +101,16 @@ export class MigrationFailedError extends MigrationLockError {
     });
   }
 }
+
+/**
+ * PostgreSQL answered COMMIT with ROLLBACK: a statement of the protected work failed and the
+ * error was caught without being rethrown. Nothing was committed.
+ */
+export class TransactionRolledBackError extends MigrationLockError {
+  static readonly code = 'TRANSACTION_ROLLED_BACK';
+  readonly code = TransactionRolledBackError.code;
+
+  constructor(readonly lock: string) {
+    super(messages.transactionRolledBack(lock));
+  }
+}

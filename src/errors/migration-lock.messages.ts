@@ -35,6 +35,10 @@ export const messages = {
     '(unless the connection broke during COMMIT itself). Potential solutions: check the PostgreSQL log for a terminated backend or a timeout ' +
     '(idle_in_transaction_session_timeout, idle_session_timeout, transaction_timeout) and retry.',
 
+  transactionRolledBack: (lock: string) =>
+    `PostgreSQL rolled the transaction of advisory lock ${lock} back at COMMIT: a statement in it failed earlier and the error was caught without being rethrown. ` +
+    'Nothing was committed. Let the error propagate, or wrap the statement that may fail in manager.transaction() so it rolls back to a savepoint.',
+
   migrationFailed: (name: string, cause: unknown) =>
     `Migration "${name}" failed: ${causeText(cause)}. The migration transaction was rolled back; fix the migration and start again.`,
 

@@ -1,4 +1,4 @@
-import { Injectable, Logger } from '@nestjs/common';
+import { Injectable } from '@nestjs/common';
 import type { DataSource } from 'typeorm';
 import {
   InvalidLockArgumentError,
@@ -39,7 +39,6 @@ interface LockRequest {
  */
 @Injectable()
 export class AdvisoryLockService {
-  private readonly logger = new Logger('AdvisoryLock');
   private readonly defaultTimeoutMs: number;
 
   constructor(
@@ -60,7 +59,7 @@ export class AdvisoryLockService {
     const outer = findHeldLock(this.dataSource, request.key);
     if (outer) return fn(outer.manager, outer.lock);
 
-    const tx = await LockTransaction.open(this.dataSource);
+    const tx = await LockTransaction.open(this.dataSource, request.name);
     try {
       const started = performance.now();
       try {
@@ -88,7 +87,7 @@ export class AdvisoryLockService {
     const outer = findHeldLock(this.dataSource, request.key);
     if (outer) return { acquired: true, value: await fn(outer.manager, outer.lock) };
 
-    const tx = await LockTransaction.open(this.dataSource);
+    const tx = await LockTransaction.open(this.dataSource, request.name);
     try {
       if (!(await tx.tryAcquire(request.key))) return { acquired: false };
       return { acquired: true, value: await this.runHolding(tx, request, 0, fn) };
@@ -130,8 +129,6 @@ export class AdvisoryLockService {
       acquiredAt: new Date(),
       signal: held.signal,
     };
-    this.logger.verbose(`Acquired ${name} on pid ${lock.backendPid} after ${lock.waitedMs} ms`);
-    const heldSince = performance.now();
     try {
       const value = await runHoldingLock(
         { dataSource: this.dataSource, manager: tx.queryRunner.manager, lock },
@@ -143,7 +140,6 @@ export class AdvisoryLockService {
       await tx.commit().catch((error: unknown) => {
         throw this.holdingFailure(tx, request, error);
       });
-      this.logger.verbose(`Released ${name} after ${Math.round(performance.now() - heldSince)} ms`);
       return value;
     } finally {
       signal?.removeEventListener('abort', onAbort);

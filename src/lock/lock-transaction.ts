@@ -3,6 +3,7 @@ import type { DataSource, QueryRunner } from 'typeorm';
 import { beginAndLockSql, beginAndTryLockSql, COMMIT_SQL } from './advisory-lock.sql.js';
 import { cancelBackend } from './backend-cancel.js';
 import type { AdvisoryLockKey } from './lock-key.js';
+import { TransactionRolledBackError } from '../errors/migration-lock.errors.js';
 
 type PgClient = PoolClient & { processID: number };
 /** The parts of TypeORM's PostgresQueryRunner this file steers; see recordTransactionState. */
@@ -10,17 +11,6 @@ type PostgresQueryRunner = QueryRunner & {
   transactionDepth: number;
   releasePostgresConnection(error?: Error): Promise<void>;
 };
-
-/** Thrown by commit() when PostgreSQL rolled the transaction back instead of committing it. */
-export class TransactionRolledBackError extends Error {
-  constructor() {
-    super(
-      'PostgreSQL rolled the lock transaction back at COMMIT: a statement in it had failed earlier ' +
-        '(the error was caught and not rethrown). Nothing was committed.',
-    );
-    this.name = 'TransactionRolledBackError';
-  }
-}
 
 /**
  * One pooled connection, one transaction, one advisory lock: the lock and the work it protects
@@ -37,6 +27,7 @@ export class LockTransaction {
   };
 
   private constructor(
+    private readonly lockName: string,
     private readonly dataSource: DataSource,
     readonly queryRunner: PostgresQueryRunner,
     private readonly client: PgClient,
@@ -48,11 +39,11 @@ export class LockTransaction {
   }
 
   /** Takes a connection from the DataSource's primary (`master`) pool. */
-  static async open(dataSource: DataSource): Promise<LockTransaction> {
+  static async open(dataSource: DataSource, lockName: string): Promise<LockTransaction> {
     const queryRunner = dataSource.createQueryRunner('master') as PostgresQueryRunner;
     try {
       const client = (await queryRunner.connect()) as PgClient;
-      return new LockTransaction(dataSource, queryRunner, client);
+      return new LockTransaction(lockName, dataSource, queryRunner, client);
     } catch (error) {
       await queryRunner.release();
       throw error;
@@ -103,7 +94,7 @@ export class LockTransaction {
   async commit(): Promise<void> {
     const result = await this.client.query(COMMIT_SQL);
     recordTransactionState(this.queryRunner, false);
-    if (result.command !== 'COMMIT') throw new TransactionRolledBackError();
+    if (result.command !== 'COMMIT') throw new TransactionRolledBackError(this.lockName);
   }
 
   /**

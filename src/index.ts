@@ -1,0 +1,32 @@
+// The public API of nestjs-migration-lock: everything a user imports comes from here.
+export { MigrationLockModule } from './module/migration-lock.module.js';
+export {
+  MIGRATION_LOCK_ASYNC_OPTIONS_TYPE,
+  MIGRATION_LOCK_MODULE_OPTIONS,
+  MIGRATION_LOCK_OPTIONS_TYPE,
+} from './module/migration-lock.module-definition.js';
+export { MIGRATION_LOCK_OPTIONS } from './module/migration-lock.constants.js';
+export type {
+  MigrationLockModuleExtras,
+  MigrationLockModuleOptions,
+  MigrationTransactionMode,
+  ResolvedMigrationLockOptions,
+} from './module/migration-lock-options.interface.js';
+export { AdvisoryLockService } from './lock/advisory-lock.service.js';
+export type { HeldLock, LockedWork, TryLockResult } from './lock/held-lock.js';
+export type { LockHolder } from './lock/lock-holder.js';
+export { advisoryLockKey, type AdvisoryLockKey } from './lock/lock-key.js';
+export type { AdvisoryLockDefaults, TryWithLockOptions, WithLockOptions } from './lock/lock-options.js';
+export { MigrationRunnerService, type MigrationRunnerOptions } from './migration-runner/migration-runner.service.js';
+export type { MigrationRunResult } from './migration-runner/migration-run-result.js';
+export {
+  DataSourceConfigError,
+  InvalidLockArgumentError,
+  InvalidOptionsError,
+  LockAbortedError,
+  LockLostError,
+  LockTimeoutError,
+  MigrationFailedError,
+  MigrationLockError,
+  TransactionRolledBackError,
+} from './errors/migration-lock.errors.js';

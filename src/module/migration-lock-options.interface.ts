@@ -1,0 +1,51 @@
+import type { DataSource } from 'typeorm';
+
+/**
+ * How migrations use transactions under the lock.
+ * - `all`: the lock and every pending migration share one transaction on one connection.
+ */
+export type MigrationTransactionMode = 'all';
+
+export interface MigrationLockModuleOptions {
+  /**
+   * A TypeORM DataSource to use directly, instead of @nestjs/typeorm's. The module initializes it
+   * when it is not initialized yet, and destroys at shutdown only what it initialized.
+   */
+  dataSource?: DataSource;
+  /**
+   * Run pending migrations under the lock in `onApplicationBootstrap`, so `listen()` opens the port
+   * only after the schema is current.
+   * @default true
+   */
+  runOnBootstrap?: boolean;
+  /** @default 'migrations' (hyperfleet-api's migration lock id) */
+  lockId?: string;
+  /** @default 'Migrations' (hyperfleet-api's migration lock type) */
+  lockType?: string;
+  /**
+   * How long to wait for the lock, enforced by the server (`lock_timeout`); 0 waits forever.
+   * @default 300000 (5 minutes)
+   */
+  timeoutMs?: number;
+  /** @default 'all' */
+  transaction?: MigrationTransactionMode;
+}
+
+/**
+ * Given at the top level of forRoot / forRootAsync (not inside the factory's result), because it
+ * decides which provider the module injects.
+ */
+export interface MigrationLockModuleExtras {
+  /** The @nestjs/typeorm DataSource name (`TypeOrmModule.forRoot({ name })`). @default the default DataSource */
+  dataSourceName?: string;
+}
+
+/** Options after validation, with every default filled in. */
+export interface ResolvedMigrationLockOptions {
+  readonly dataSource: DataSource | undefined;
+  readonly runOnBootstrap: boolean;
+  readonly lockId: string;
+  readonly lockType: string;
+  readonly timeoutMs: number;
+  readonly transaction: MigrationTransactionMode;
+}

@@ -1,0 +1,43 @@
+import { Module, type DynamicModule } from '@nestjs/common';
+import { TypeOrmModule } from '@nestjs/typeorm';
+import { hostname } from 'node:os';
+import { referenceMigrations } from '../../migrations/index.js';
+import { MigrationLockModule } from '../module/migration-lock.module.js';
+import type { MigrationLockModuleOptions } from '../module/migration-lock-options.interface.js';
+import { Cluster } from './clusters/cluster.entity.js';
+import { ClustersController } from './clusters/clusters.controller.js';
+import { ClustersService } from './clusters/clusters.service.js';
+import { HealthController } from './health/health.controller.js';
+
+export interface AppModuleOptions {
+  databaseUrl: string;
+  /** Passed to MigrationLockModule.forRoot (the demo's --no-lock turns runOnBootstrap off). */
+  migrationLock?: MigrationLockModuleOptions;
+}
+
+/** The reference service: a clusters API whose schema is migrated under the lock before it listens. */
+@Module({})
+export class AppModule {
+  static register(options: AppModuleOptions): DynamicModule {
+    return {
+      module: AppModule,
+      imports: [
+        TypeOrmModule.forRoot({
+          type: 'postgres',
+          url: options.databaseUrl,
+          applicationName: `clusters-api:${hostname()}:${process.pid}`,
+          entities: [Cluster],
+          migrations: referenceMigrations,
+          migrationsRun: false,
+          synchronize: false,
+          retryAttempts: 2,
+          retryDelay: 500,
+        }),
+        TypeOrmModule.forFeature([Cluster]),
+        MigrationLockModule.forRoot(options.migrationLock ?? {}),
+      ],
+      controllers: [ClustersController, HealthController],
+      providers: [ClustersService],
+    };
+  }
+}

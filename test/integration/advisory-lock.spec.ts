@@ -1,0 +1,301 @@
+import type pg from 'pg';
+import type { DataSource, EntityManager } from 'typeorm';
+import {
+  InvalidLockArgumentError,
+  InvalidOptionsError,
+  LockAbortedError,
+  LockLostError,
+  LockTimeoutError,
+  TransactionRolledBackError,
+} from '../../src/errors/migration-lock.errors.js';
+import { AdvisoryLockService } from '../../src/lock/advisory-lock.service.js';
+import { advisoryLockKey } from '../../src/lock/lock-key.js';
+import { deferred } from '../support/deferred.js';
+import { advisoryLockRows, holderOf, waitersFor } from '../support/observe.js';
+import { connectClient, createTestDatabase, openDataSource, type TestDatabase } from '../support/test-database.js';
+
+const ID = 'jobs';
+const TYPE = 'Counter';
+const KEY = advisoryLockKey(ID, TYPE);
+
+describe('AdvisoryLockService on a real PostgreSQL', () => {
+  let db: TestDatabase;
+  let observer: pg.Client;
+  const dataSources: DataSource[] = [];
+
+  async function service(options: Parameters<typeof openDataSource>[1] = {}) {
+    const dataSource = await openDataSource(db.url, options);
+    dataSources.push(dataSource);
+    return { dataSource, locks: new AdvisoryLockService(dataSource) };
+  }
+
+  beforeAll(async () => {
+    db = await createTestDatabase('advisory_lock');
+    observer = await connectClient(db.url, 'observer');
+    await observer.query('CREATE TABLE counter (id int PRIMARY KEY, value int NOT NULL)');
+    await observer.query('CREATE TABLE notes (body text NOT NULL)');
+  });
+
+  afterAll(async () => {
+    await Promise.all(dataSources.map((ds) => ds.destroy()));
+    await observer.end();
+    await db.drop();
+  });
+
+  describe('mutual exclusion', () => {
+    const WORKERS = 8;
+    const ROUNDS = 5;
+
+    // Read, do some work on the same connection, write back: a lost update unless serialized.
+    async function increment(manager: EntityManager): Promise<void> {
+      const [{ value }] = (await manager.query('SELECT value FROM counter WHERE id = 1')) as [{ value: number }];
+      await manager.query('SELECT count(*) FROM generate_series(1, 20000)');
+      await manager.query('UPDATE counter SET value = $1 WHERE id = 1', [value + 1]);
+    }
+
+    async function runWorkers(locked: boolean): Promise<number> {
+      await observer.query('INSERT INTO counter VALUES (1, 0) ON CONFLICT (id) DO UPDATE SET value = 0');
+      const workers = await Promise.all(Array.from({ length: WORKERS }, () => service()));
+      await Promise.all(
+        workers.map(async ({ dataSource, locks }) => {
+          for (let round = 0; round < ROUNDS; round++) {
+            if (locked) await locks.withLock(ID, TYPE, increment);
+            else await dataSource.transaction(increment);
+          }
+        }),
+      );
+      const { rows } = await observer.query<{ value: number }>('SELECT value FROM counter WHERE id = 1');
+      return rows[0].value;
+    }
+
+    it('serializes read-modify-write from separate DataSources: no lost update', async () => {
+      expect(await runWorkers(true)).toBe(WORKERS * ROUNDS);
+    });
+
+    it('control: the same workload without the lock loses updates (the test has teeth)', async () => {
+      expect(await runWorkers(false)).toBeLessThan(WORKERS * ROUNDS);
+    });
+  });
+
+  it('makes a second caller wait (granted = false in pg_locks) until the holder commits', async () => {
+    const { locks: holderLocks } = await service();
+    const { locks: waiterLocks } = await service();
+    const release = deferred();
+    const order: string[] = [];
+    const holder = holderLocks.withLock(ID, TYPE, async (_manager, lock) => {
+      order.push('holder in');
+      await release.promise;
+      order.push('holder out');
+      return lock.backendPid;
+    });
+    const holderPid = await holderOf(observer, KEY);
+    const waiter = waiterLocks.withLock(ID, TYPE, async (_manager, lock) => {
+      order.push('waiter in');
+      return lock;
+    });
+    const [waiterPid] = await waitersFor(observer, KEY);
+    expect(waiterPid).not.toBe(holderPid);
+    const { rows } = await observer.query<{ blockers: number[] }>('SELECT pg_blocking_pids($1) AS blockers', [waiterPid]);
+    expect(rows[0].blockers).toEqual([holderPid]);
+
+    release.resolve();
+    expect(await holder).toBe(holderPid);
+    const waiterLock = await waiter;
+    expect(waiterLock.backendPid).toBe(waiterPid);
+    expect(waiterLock.waitedMs).toBeGreaterThanOrEqual(0);
+    expect(order).toEqual(['holder in', 'holder out', 'waiter in']);
+    expect(await advisoryLockRows(observer, KEY)).toEqual([]);
+  });
+
+  it('times out with LockTimeoutError naming the holder, leaving no waiter behind', async () => {
+    const holder = await connectClient(db.url, 'holder-app');
+    await holder.query('BEGIN');
+    await holder.query('SELECT pg_advisory_xact_lock($1::int4, $2::int4)', [...KEY]);
+    const { rows } = await holder.query<{ pid: number }>('SELECT pg_backend_pid() AS pid');
+    const { locks } = await service();
+    try {
+      const attempt = locks.withLock(ID, TYPE, async () => 'never', { timeoutMs: 150 });
+      await expect(attempt).rejects.toBeInstanceOf(LockTimeoutError);
+      const error = (await attempt.catch((e: unknown) => e)) as LockTimeoutError;
+      expect(error.code).toBe('LOCK_TIMEOUT');
+      expect(error.holder).toMatchObject({ pid: rows[0].pid, applicationName: 'holder-app' });
+      expect(error.message).toContain(`pid ${rows[0].pid}`);
+      expect(error.message).toContain('holder-app');
+      expect(error.message).toMatch(/timeoutMs/);
+      expect((await advisoryLockRows(observer, KEY)).filter((r) => !r.granted)).toEqual([]);
+    } finally {
+      await holder.end();
+    }
+  });
+
+  it('cancels the server-side wait on abort: LockAbortedError and nothing left waiting', async () => {
+    const holder = await connectClient(db.url, 'holder-app');
+    await holder.query('BEGIN');
+    await holder.query('SELECT pg_advisory_xact_lock($1::int4, $2::int4)', [...KEY]);
+    // Pool of one: the cancel must not need a second pooled connection.
+    const { locks } = await service({ poolSize: 1 });
+    try {
+      const controller = new AbortController();
+      const attempt = locks.withLock(ID, TYPE, async () => 'never', { signal: controller.signal, timeoutMs: 0 });
+      await waitersFor(observer, KEY);
+      controller.abort();
+      const error = (await attempt.catch((e: unknown) => e)) as LockAbortedError;
+      expect(error).toBeInstanceOf(LockAbortedError);
+      expect(error.phase).toBe('waiting');
+      expect((await advisoryLockRows(observer, KEY)).filter((r) => !r.granted)).toEqual([]);
+    } finally {
+      await holder.end();
+    }
+  });
+
+  it('aborting while holding cancels the running statement and rolls the work back', async () => {
+    const { locks } = await service();
+    const controller = new AbortController();
+    const attempt = locks.withLock(ID, TYPE, async (manager) => {
+      await manager.query(`INSERT INTO notes VALUES ('aborted work')`);
+      // A statement that runs until cancelled: waits for a lock the observer holds.
+      await manager.query('SELECT pg_advisory_lock(4242)');
+    }, { signal: controller.signal });
+    await observer.query('SELECT pg_advisory_lock(4242)');
+    try {
+      await pollWaiting(observer, 4242);
+      controller.abort();
+      const error = (await attempt.catch((e: unknown) => e)) as LockAbortedError;
+      expect(error).toBeInstanceOf(LockAbortedError);
+      expect(error.phase).toBe('running');
+    } finally {
+      await observer.query('SELECT pg_advisory_unlock(4242)');
+    }
+    const { rows } = await observer.query(`SELECT * FROM notes WHERE body = 'aborted work'`);
+    expect(rows).toEqual([]);
+    expect(await advisoryLockRows(observer, KEY)).toEqual([]);
+  });
+
+  it('rolls back and rethrows when fn throws, and frees the lock', async () => {
+    const { locks } = await service();
+    const failure = new Error('boom');
+    await expect(
+      locks.withLock(ID, TYPE, async (manager) => {
+        await manager.query(`INSERT INTO notes VALUES ('rolled back')`);
+        throw failure;
+      }),
+    ).rejects.toBe(failure);
+    const { rows } = await observer.query(`SELECT * FROM notes WHERE body = 'rolled back'`);
+    expect(rows).toEqual([]);
+    const { locks: other } = await service();
+    expect(await other.tryWithLock(ID, TYPE, async () => 'free')).toEqual({ acquired: true, value: 'free' });
+  });
+
+  it('never reports success when PostgreSQL turns COMMIT into ROLLBACK', async () => {
+    const { locks } = await service();
+    const attempt = locks.withLock(ID, TYPE, async (manager) => {
+      await manager.query(`INSERT INTO notes VALUES ('swallowed')`);
+      await manager.query('SELECT 1/0').catch(() => 'caught and ignored');
+      return 'looks fine';
+    });
+    await expect(attempt).rejects.toBeInstanceOf(TransactionRolledBackError);
+    const { rows } = await observer.query(`SELECT * FROM notes WHERE body = 'swallowed'`);
+    expect(rows).toEqual([]);
+  });
+
+  it('fails with LockLostError when the lock connection is terminated while fn runs', async () => {
+    const { locks } = await service();
+    const holding = deferred<number>();
+    const proceed = deferred();
+    const attempt = locks.withLock(ID, TYPE, async (manager, lock) => {
+      holding.resolve(lock.backendPid);
+      await proceed.promise;
+      // The error of this query is swallowed on purpose: the loss must still be reported.
+      await manager.query(`INSERT INTO notes VALUES ('after loss')`).catch(() => undefined);
+      return 'looks fine';
+    });
+    const pid = await holding.promise;
+    await observer.query('SELECT pg_terminate_backend($1)', [pid]);
+    proceed.resolve();
+    const error = (await attempt.catch((e: unknown) => e)) as LockLostError;
+    expect(error).toBeInstanceOf(LockLostError);
+    expect(error.code).toBe('LOCK_LOST');
+    expect(await advisoryLockRows(observer, KEY)).toEqual([]);
+    // The DataSource recovers: the dead connection was not returned to the pool.
+    expect(await locks.withLock(ID, TYPE, async () => 'again')).toBe('again');
+  });
+
+  it('tryWithLock returns { acquired: false } at once while another session holds the lock', async () => {
+    const { locks: holderLocks } = await service();
+    const { locks } = await service();
+    const release = deferred();
+    const holder = holderLocks.withLock(ID, TYPE, () => release.promise);
+    await holderOf(observer, KEY);
+    expect(await locks.tryWithLock(ID, TYPE, async () => 'ran')).toEqual({ acquired: false });
+    release.resolve();
+    await holder;
+    expect(await locks.tryWithLock(ID, TYPE, async () => 'ran')).toEqual({ acquired: true, value: 'ran' });
+  });
+
+  it('works with a pool of one connection, nested transactions included', async () => {
+    const { locks } = await service({ poolSize: 1 });
+    const result = await locks.withLock(ID, TYPE, async (manager) => {
+      await manager.query(`INSERT INTO notes VALUES ('outer')`);
+      await manager
+        .transaction(async (inner) => {
+          await inner.query(`INSERT INTO notes VALUES ('inner')`);
+          throw new Error('inner fails');
+        })
+        .catch(() => undefined);
+      return (await manager.query(`SELECT body FROM notes WHERE body IN ('outer', 'inner')`)) as unknown[];
+    });
+    expect(result).toEqual([{ body: 'outer' }]);
+    const { rows } = await observer.query(`SELECT body FROM notes WHERE body IN ('outer', 'inner')`);
+    expect(rows).toEqual([{ body: 'outer' }]);
+  });
+
+  it('is re-entrant: a nested withLock on the same key runs inside the outer lock', async () => {
+    const { locks } = await service({ poolSize: 1 });
+    const seen = await locks.withLock(ID, TYPE, async (outerManager, outerLock) =>
+      locks.withLock(ID, TYPE, async (innerManager, innerLock) => {
+        const rows = await advisoryLockRows(observer, KEY);
+        return { sameManager: innerManager === outerManager, sameLock: innerLock === outerLock, rows };
+      }),
+    );
+    expect(seen.sameManager).toBe(true);
+    expect(seen.sameLock).toBe(true);
+    expect(seen.rows).toHaveLength(1);
+  });
+
+  it('rejects bad input before any SQL runs', async () => {
+    // Never initialized: any SQL would fail with a connection error instead.
+    const { DataSource } = await import('typeorm');
+    const locks = new AdvisoryLockService(new DataSource({ type: 'postgres', url: db.url }));
+    await expect(locks.withLock('', TYPE, async () => 1)).rejects.toBeInstanceOf(InvalidLockArgumentError);
+    await expect(locks.withLock(ID, 7 as unknown as string, async () => 1)).rejects.toBeInstanceOf(
+      InvalidLockArgumentError,
+    );
+    await expect(locks.withLock(ID, TYPE, 'nope' as never)).rejects.toBeInstanceOf(InvalidLockArgumentError);
+    await expect(locks.withLock(ID, TYPE, async () => 1, { timeoutMs: -1 })).rejects.toBeInstanceOf(
+      InvalidOptionsError,
+    );
+    await expect(locks.withLock(ID, TYPE, async () => 1, { timeoutMs: 1.5 })).rejects.toBeInstanceOf(
+      InvalidOptionsError,
+    );
+    await expect(
+      locks.withLock(ID, TYPE, async () => 1, { timeout: 5 } as never),
+    ).rejects.toBeInstanceOf(InvalidOptionsError);
+    const aborted = AbortSignal.abort();
+    await expect(locks.withLock(ID, TYPE, async () => 1, { signal: aborted })).rejects.toBeInstanceOf(
+      LockAbortedError,
+    );
+    expect(() => new AdvisoryLockService(dataSources[0], { timeoutMs: -5 })).toThrow(InvalidOptionsError);
+  });
+});
+
+/** Waits until some session waits for the one-int advisory lock `key`. */
+async function pollWaiting(observer: pg.Client, key: number): Promise<void> {
+  const { pollUntil } = await import('../support/observe.js');
+  await pollUntil(async () => {
+    const { rows } = await observer.query(
+      `SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND objsubid = 1 AND objid = $1 AND NOT granted`,
+      [key],
+    );
+    return rows.length > 0 ? true : undefined;
+  }, 'a waiter on the test lock');
+}
