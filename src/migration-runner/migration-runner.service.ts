@@ -19,12 +19,18 @@ export type MigrationRunnerOptions = Pick<
 @Injectable()
 export class MigrationRunnerService {
   private readonly logger = new Logger('MigrationLock');
+  private last: MigrationRunResult | undefined;
 
   constructor(
     private readonly dataSource: DataSource,
     private readonly locks: AdvisoryLockService,
     private readonly options: MigrationRunnerOptions,
   ) {}
+
+  /** What the last successful run() did, if any. */
+  get lastResult(): MigrationRunResult | undefined {
+    return this.last;
+  }
 
   /** @throws MigrationFailedError (names the migration), LockTimeoutError, LockLostError, LockAbortedError */
   async run(options: { signal?: AbortSignal } = {}): Promise<MigrationRunResult> {
@@ -85,6 +91,7 @@ export class MigrationRunnerService {
         ? `Applied ${result.applied.length} migration(s) under lock ${lock}: waited ${result.waitedMs} ms, held ${result.heldMs} ms`
         : `No pending migrations (followed)${result.heldMs ? `: waited ${result.waitedMs} ms for lock ${lock}, held ${result.heldMs} ms` : ''}`,
     );
+    this.last = result;
     return result;
   }
 }

@@ -1,0 +1,104 @@
+import type pg from 'pg';
+import type { DataSource } from 'typeorm';
+import {
+  LockTimeoutError,
+  MigrationFailedError,
+} from '../../src/errors/migration-lock.errors.js';
+import { AdvisoryLockService } from '../../src/lock/advisory-lock.service.js';
+import { advisoryLockKey } from '../../src/lock/lock-key.js';
+import { MigrationRunnerService } from '../../src/migration-runner/migration-runner.service.js';
+import { DEFAULT_OPTIONS } from '../../src/module/migration-lock-options.js';
+import {
+  appliedOnce,
+  FailingMigration1732500000099,
+  migrationCounts,
+  NonTransactionalMigration1732500000098,
+  referenceMigrations,
+  seedGeneration,
+} from '../support/migration-fixtures.js';
+import { advisoryLockRows, waitersFor } from '../support/observe.js';
+import { connectClient, createTestDatabase, openDataSource, type TestDatabase } from '../support/test-database.js';
+
+const MIGRATIONS_KEY = advisoryLockKey('migrations', 'Migrations');
+
+describe('MigrationRunnerService on a real PostgreSQL', () => {
+  let db: TestDatabase;
+  let observer: pg.Client;
+  const dataSources: DataSource[] = [];
+
+  async function runner(migrations: Function[] = referenceMigrations, extra: { poolSize?: number; timeoutMs?: number } = {}) {
+    const dataSource = await openDataSource(db.url, { migrations, poolSize: extra.poolSize });
+    dataSources.push(dataSource);
+    const locks = new AdvisoryLockService(dataSource);
+    return new MigrationRunnerService(dataSource, locks, { ...DEFAULT_OPTIONS, timeoutMs: extra.timeoutMs ?? DEFAULT_OPTIONS.timeoutMs });
+  }
+
+  beforeEach(async () => {
+    db = await createTestDatabase('runner');
+    observer = await connectClient(db.url, 'observer');
+  });
+
+  afterEach(async () => {
+    await Promise.all(dataSources.splice(0).map((ds) => ds.destroy()));
+    await observer.end();
+    await db.drop();
+  });
+
+  it('applies pending migrations once with a pool of one connection; the next run follows', async () => {
+    const first = await (await runner(referenceMigrations, { poolSize: 1 })).run();
+    expect(first.outcome).toBe('applied');
+    expect(first.applied).toEqual(Object.keys(appliedOnce));
+    const second = await (await runner()).run();
+    expect(second).toMatchObject({ outcome: 'followed', applied: [], waitedMs: 0, heldMs: 0 });
+    expect(await migrationCounts((sql) => observer.query(sql))).toEqual(appliedOnce);
+    expect(await seedGeneration((sql) => observer.query(sql))).toBe(1);
+  });
+
+  it('is blocked by the Go implementation holding pg_advisory_xact_lock(457026696, -1494325336)', async () => {
+    const goService = await connectClient(db.url, 'hyperfleet-api');
+    await goService.query('BEGIN');
+    await goService.query('SELECT pg_advisory_xact_lock(457026696, -1494325336)');
+    const runs = [await runner(), await runner()].map((r) => r.run());
+    await waitersFor(observer, MIGRATIONS_KEY, 2);
+    expect(await observer.query('SELECT 1 FROM pg_tables WHERE tablename = $1', ['migrations'])).toMatchObject({ rowCount: 0 });
+    await goService.query('COMMIT');
+    await goService.end();
+    const results = await Promise.all(runs);
+    // Both waited; the one that got the lock second re-read and found nothing pending.
+    expect(results.map((r) => r.outcome).sort()).toEqual(['applied', 'followed']);
+    expect(await migrationCounts((sql) => observer.query(sql))).toEqual(appliedOnce);
+    expect(await seedGeneration((sql) => observer.query(sql))).toBe(1);
+  });
+
+  it('times out with LockTimeoutError naming the holder', async () => {
+    const holder = await connectClient(db.url, 'stuck-replica');
+    await holder.query('BEGIN');
+    await holder.query('SELECT pg_advisory_xact_lock(457026696, -1494325336)');
+    const attempt = (await runner(referenceMigrations, { timeoutMs: 100 })).run();
+    const error = (await attempt.catch((e: unknown) => e)) as LockTimeoutError;
+    expect(error).toBeInstanceOf(LockTimeoutError);
+    expect(error.holder?.applicationName).toBe('stuck-replica');
+    await holder.end();
+  });
+
+  it('names a failing migration and leaves the database exactly as before (one transaction)', async () => {
+    const attempt = (await runner([...referenceMigrations, FailingMigration1732500000099])).run();
+    const error = (await attempt.catch((e: unknown) => e)) as MigrationFailedError;
+    expect(error).toBeInstanceOf(MigrationFailedError);
+    expect(error.migrationName).toBe('FailingMigration1732500000099');
+    expect(error.message).toContain('FailingMigration1732500000099');
+    const { rows } = await observer.query(
+      `SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY 1`,
+    );
+    expect(rows).toEqual([]);
+    expect(await advisoryLockRows(observer, MIGRATIONS_KEY)).toEqual([]);
+  });
+
+  it('refuses a transaction = false migration in transaction mode all, naming it', async () => {
+    const attempt = (await runner([...referenceMigrations, NonTransactionalMigration1732500000098])).run();
+    const error = (await attempt.catch((e: unknown) => e)) as MigrationFailedError;
+    expect(error).toBeInstanceOf(MigrationFailedError);
+    expect(error.migrationName).toBe('NonTransactionalMigration1732500000098');
+    expect(error.message).toMatch(/transaction/);
+  });
+});
