@@ -15,7 +15,9 @@ export class CreateClusters1732500000001 implements MigrationInterface {
         created_at timestamptz NOT NULL DEFAULT now(),
         updated_at timestamptz NOT NULL DEFAULT now()
       )`);
-    await queryRunner.query(`INSERT INTO clusters (name, spec) VALUES ('default', '{"provider": "local"}')`);
+    await queryRunner.query(
+      `INSERT INTO clusters (name, spec) VALUES ('default', '{"provider": "local"}')`,
+    );
   }
 
   async down(queryRunner: QueryRunner): Promise<void> {

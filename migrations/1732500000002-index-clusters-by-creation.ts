@@ -5,7 +5,9 @@ export class IndexClustersByCreation1732500000002 implements MigrationInterface 
   name = 'IndexClustersByCreation1732500000002';
 
   async up(queryRunner: QueryRunner): Promise<void> {
-    await queryRunner.query('CREATE INDEX clusters_created_at_idx ON clusters (created_at DESC, id)');
+    await queryRunner.query(
+      'CREATE INDEX clusters_created_at_idx ON clusters (created_at DESC, id)',
+    );
   }
 
   async down(queryRunner: QueryRunner): Promise<void> {

@@ -16,8 +16,15 @@ export { AdvisoryLockService } from './lock/advisory-lock.service.js';
 export type { HeldLock, LockedWork, TryLockResult } from './lock/held-lock.js';
 export type { LockHolder } from './lock/lock-holder.js';
 export { advisoryLockKey, type AdvisoryLockKey } from './lock/lock-key.js';
-export type { AdvisoryLockDefaults, TryWithLockOptions, WithLockOptions } from './lock/lock-options.js';
-export { MigrationRunnerService, type MigrationRunnerOptions } from './migration-runner/migration-runner.service.js';
+export type {
+  AdvisoryLockDefaults,
+  TryWithLockOptions,
+  WithLockOptions,
+} from './lock/lock-options.js';
+export {
+  MigrationRunnerService,
+  type MigrationRunnerOptions,
+} from './migration-runner/migration-runner.service.js';
 export type { MigrationRunResult } from './migration-runner/migration-run-result.js';
 export {
   DataSourceConfigError,

@@ -52,10 +52,22 @@ export async function runFleet(options: {
   return { reports, stop: () => stopAll(children) };
 }
 
-function toReport(index: number, child: ChildProcess, message: ReplicaMessage, atMs: number): ReplicaReport {
+function toReport(
+  index: number,
+  child: ChildProcess,
+  message: ReplicaMessage,
+  atMs: number,
+): ReplicaReport {
   const base = { index, pid: child.pid ?? 0, atMs };
   if (message.type === 'ready') {
-    return { ...base, status: 'ready', outcome: message.outcome, applied: message.applied, waitedMs: message.waitedMs, port: message.port };
+    return {
+      ...base,
+      status: 'ready',
+      outcome: message.outcome,
+      applied: message.applied,
+      waitedMs: message.waitedMs,
+      port: message.port,
+    };
   }
   const error = message.type === 'failed' ? message.error : `unexpected message ${message.type}`;
   return { ...base, status: 'failed', applied: [], error };

@@ -16,12 +16,12 @@ const databaseUrl = process.env.DATABASE_URL;
 if (!databaseUrl) throw new Error('replica needs DATABASE_URL');
 
 process.on('disconnect', () => process.exit(0));
-const app = await NestFactory.create(ReplicaModule.register(databaseUrl, mode), { logger: ['error'] }).catch(
-  (error: unknown) => {
-    send({ type: 'failed', error: (error as Error).message });
-    process.exit(1);
-  },
-);
+const app = await NestFactory.create(ReplicaModule.register(databaseUrl, mode), {
+  logger: ['error'],
+}).catch((error: unknown) => {
+  send({ type: 'failed', error: (error as Error).message });
+  process.exit(1);
+});
 process.on('message', (message: ParentMessage) => {
   if (message.type === 'go') void start();
   if (message.type === 'stop') void app.close().finally(() => process.exit(0));
@@ -43,7 +43,11 @@ async function start(): Promise<void> {
       port,
     });
   } catch (error) {
-    send({ type: 'failed', error: (error as Error).message, code: (error as { code?: string }).code });
+    send({
+      type: 'failed',
+      error: (error as Error).message,
+      code: (error as { code?: string }).code,
+    });
     process.exitCode = 1;
   }
 }

@@ -9,16 +9,26 @@ export interface RolloutCheck {
   readonly ok: boolean;
 }
 
-export async function checkRollout(databaseUrl: string, expectedMigrations: readonly string[]): Promise<RolloutCheck> {
-  const client = new pg.Client({ connectionString: databaseUrl, application_name: 'rollout-check' });
+export async function checkRollout(
+  databaseUrl: string,
+  expectedMigrations: readonly string[],
+): Promise<RolloutCheck> {
+  const client = new pg.Client({
+    connectionString: databaseUrl,
+    application_name: 'rollout-check',
+  });
   client.on('error', () => undefined);
   await client.connect();
   try {
     const runs = await client
-      .query<{ name: string; n: number }>('SELECT name, count(*)::int AS n FROM migrations GROUP BY name')
+      .query<{ name: string; n: number }>(
+        'SELECT name, count(*)::int AS n FROM migrations GROUP BY name',
+      )
       .then((r) => r.rows)
       .catch(() => []);
-    const migrationRuns = Object.fromEntries(expectedMigrations.map((name) => [name, runs.find((r) => r.name === name)?.n ?? 0]));
+    const migrationRuns = Object.fromEntries(
+      expectedMigrations.map((name) => [name, runs.find((r) => r.name === name)?.n ?? 0]),
+    );
     const backfillRuns = await client
       .query<{ generation: number }>(`SELECT generation FROM clusters WHERE name = 'default'`)
       .then((r) => r.rows[0]?.generation)

@@ -31,7 +31,8 @@ function parseOptions(): { replicas: number; locked: boolean; keep: boolean } {
       process.exit(0);
     }
     const replicas = Number(values.replicas);
-    if (!Number.isInteger(replicas) || replicas < 1 || replicas > 64) throw new Error(`--replicas must be 1 to 64, got ${values.replicas}`);
+    if (!Number.isInteger(replicas) || replicas < 1 || replicas > 64)
+      throw new Error(`--replicas must be 1 to 64, got ${values.replicas}`);
     return { replicas, locked: !values['no-lock'], keep: values.keep };
   } catch (error) {
     console.error(`${(error as Error).message}\n${USAGE}`);
@@ -58,10 +59,18 @@ async function main(): Promise<number> {
     );
     const fleet = await runFleet({ replicas, databaseUrl, mode: locked ? 'locked' : 'unlocked' });
     await fleet.stop();
-    console.log(formatTable(['replica', 'pid', 'status', 'migrations', 'waited ms', 'ready at ms'], fleet.reports.map(reportRow)));
+    console.log(
+      formatTable(
+        ['replica', 'pid', 'status', 'migrations', 'waited ms', 'ready at ms'],
+        fleet.reports.map(reportRow),
+      ),
+    );
     const failures = fleet.reports.filter((r) => r.status === 'failed');
     for (const failure of failures) console.log(`  r${failure.index + 1}: ${failure.error}`);
-    const check = await checkRollout(databaseUrl, referenceMigrations.map((m) => new m().name));
+    const check = await checkRollout(
+      databaseUrl,
+      referenceMigrations.map((m) => new m().name),
+    );
     console.log(`\n${formatCheck(check)}`);
     const ok = check.ok && failures.length === 0;
     console.log(
@@ -81,7 +90,11 @@ async function main(): Promise<number> {
 
 function reportRow(report: ReplicaReport): string[] {
   const migrations =
-    report.status === 'failed' ? '-' : report.outcome === 'applied' ? `applied ${report.applied.length}` : 'followed';
+    report.status === 'failed'
+      ? '-'
+      : report.outcome === 'applied'
+        ? `applied ${report.applied.length}`
+        : 'followed';
   return [
     `r${report.index + 1}`,
     String(report.pid),
@@ -93,8 +106,16 @@ function reportRow(report: ReplicaReport): string[] {
 }
 
 function formatCheck(check: RolloutCheck): string {
-  const rows = Object.entries(check.migrationRuns).map(([name, runs]) => [name, `${runs}x`, runs === 1 ? 'ok' : 'WRONG']);
-  rows.push(['backfill effect (seed cluster generation)', String(check.backfillRuns ?? 'missing'), check.backfillRuns === 1 ? 'ok' : 'WRONG']);
+  const rows = Object.entries(check.migrationRuns).map(([name, runs]) => [
+    name,
+    `${runs}x`,
+    runs === 1 ? 'ok' : 'WRONG',
+  ]);
+  rows.push([
+    'backfill effect (seed cluster generation)',
+    String(check.backfillRuns ?? 'missing'),
+    check.backfillRuns === 1 ? 'ok' : 'WRONG',
+  ]);
   return formatTable(['check', 'applied', ''], rows);
 }
 

@@ -20,7 +20,9 @@ export const messages = {
 
   lockTimeout: (lock: string, timeoutMs: number, holder: LockHolder | undefined) =>
     `Timed out after ${timeoutMs} ms waiting for advisory lock ${lock}, ` +
-    (holder ? `held by ${describeHolder(holder)}. ` : 'held by a session that has released it since. ') +
+    (holder
+      ? `held by ${describeHolder(holder)}. `
+      : 'held by a session that has released it since. ') +
     'Potential solutions: raise timeoutMs (0 waits forever); check whether that holder is stuck ' +
     (holder ? `(SELECT pg_terminate_backend(${holder.pid}) frees the lock); ` : '; ') +
     'or retry: a timed-out wait leaves nothing behind.',

@@ -7,14 +7,25 @@ export const MAX_TIMEOUT_MS = 2_147_483_647;
 /** Small checks shared by module options and per-call options; each throws InvalidOptionsError. */
 export function checkKnownKeys(where: string, options: object, known: readonly string[]): void {
   for (const key of Object.keys(options)) {
-    if (!known.includes(key)) throw new InvalidOptionsError(messages.unknownOption(where, key, known));
+    if (!known.includes(key))
+      throw new InvalidOptionsError(messages.unknownOption(where, key, known));
   }
 }
 
 export function checkTimeoutMs(where: string, option: string, value: unknown): number {
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < 0 || value > MAX_TIMEOUT_MS) {
+  if (
+    typeof value !== 'number' ||
+    !Number.isInteger(value) ||
+    value < 0 ||
+    value > MAX_TIMEOUT_MS
+  ) {
     throw new InvalidOptionsError(
-      messages.invalidOption(where, option, `an integer number of ms from 0 (wait forever) to ${MAX_TIMEOUT_MS}`, value),
+      messages.invalidOption(
+        where,
+        option,
+        `an integer number of ms from 0 (wait forever) to ${MAX_TIMEOUT_MS}`,
+        value,
+      ),
     );
   }
   return value;
@@ -22,7 +33,9 @@ export function checkTimeoutMs(where: string, option: string, value: unknown): n
 
 export function checkNonEmptyString(where: string, option: string, value: unknown): string {
   if (typeof value !== 'string' || value.length === 0) {
-    throw new InvalidOptionsError(messages.invalidOption(where, option, 'a non-empty string', value));
+    throw new InvalidOptionsError(
+      messages.invalidOption(where, option, 'a non-empty string', value),
+    );
   }
   return value;
 }
@@ -42,7 +55,12 @@ export function checkOneOf<T extends string>(
 ): T {
   if (!allowed.includes(value as T)) {
     throw new InvalidOptionsError(
-      messages.invalidOption(where, option, `one of ${allowed.map((a) => `'${a}'`).join(', ')}`, value),
+      messages.invalidOption(
+        where,
+        option,
+        `one of ${allowed.map((a) => `'${a}'`).join(', ')}`,
+        value,
+      ),
     );
   }
   return value as T;

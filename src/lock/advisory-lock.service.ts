@@ -53,7 +53,12 @@ export class AdvisoryLockService {
    * Any error rolls back. Nested calls for a lock this async context already holds run inside it.
    * @throws LockTimeoutError, LockAbortedError, LockLostError, InvalidLockArgumentError
    */
-  async withLock<T>(id: string, type: string, fn: LockedWork<T>, options?: WithLockOptions): Promise<T> {
+  async withLock<T>(
+    id: string,
+    type: string,
+    fn: LockedWork<T>,
+    options?: WithLockOptions,
+  ): Promise<T> {
     const request = this.request(id, type, fn, options?.signal);
     const { timeoutMs } = resolveWithLockOptions(options, this.defaultTimeoutMs);
     const outer = findHeldLock(this.dataSource, request.key);
@@ -97,7 +102,12 @@ export class AdvisoryLockService {
   }
 
   /** Checks everything that can be checked before any SQL runs. */
-  private request(id: string, type: string, fn: unknown, signal: AbortSignal | undefined): LockRequest {
+  private request(
+    id: string,
+    type: string,
+    fn: unknown,
+    signal: AbortSignal | undefined,
+  ): LockRequest {
     const key = advisoryLockKey(id, type);
     if (typeof fn !== 'function') throw InvalidLockArgumentError.work(fn);
     const name = describeLock(id, type, key);
@@ -152,7 +162,8 @@ export class AdvisoryLockService {
     if (tx.lostCause || isConnectionLoss(error)) {
       return new LockLostError(request.name, { cause: tx.lostCause ?? error });
     }
-    if (request.signal?.aborted) return new LockAbortedError(request.name, 'running', { cause: error });
+    if (request.signal?.aborted)
+      return new LockAbortedError(request.name, 'running', { cause: error });
     return error;
   }
 

@@ -16,7 +16,9 @@ export async function findLockHolders(
   queryRunner: QueryRunner,
   key: AdvisoryLockKey,
 ): Promise<LockHolder[]> {
-  const rows = (await queryRunner.query(LOCK_HOLDERS_SQL, [...lockKeyAsOids(key)])) as LockHolderRow[];
+  const rows = (await queryRunner.query(LOCK_HOLDERS_SQL, [
+    ...lockKeyAsOids(key),
+  ])) as LockHolderRow[];
   return rows.map((row) => ({
     pid: row.pid,
     applicationName: row.application_name,

@@ -1,8 +1,4 @@
-import {
-  checkAbortSignal,
-  checkKnownKeys,
-  checkTimeoutMs,
-} from '../errors/option-checks.js';
+import { checkAbortSignal, checkKnownKeys, checkTimeoutMs } from '../errors/option-checks.js';
 import { InvalidOptionsError } from '../errors/migration-lock.errors.js';
 import { messages } from '../errors/migration-lock.messages.js';
 

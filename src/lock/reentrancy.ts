@@ -21,7 +21,9 @@ export function findHeldLock(dataSource: DataSource, key: AdvisoryLockKey): Held
     .getStore()
     ?.find(
       (entry) =>
-        entry.dataSource === dataSource && entry.lock.key[0] === key[0] && entry.lock.key[1] === key[1],
+        entry.dataSource === dataSource &&
+        entry.lock.key[0] === key[0] &&
+        entry.lock.key[1] === key[1],
     );
 }
 

@@ -52,7 +52,12 @@ export class MigrationRunnerService {
       { timeoutMs, signal: options.signal },
     );
     const heldMs = Math.round(performance.now() - heldSince);
-    return this.report({ outcome: applied.length > 0 ? 'applied' : 'followed', applied, waitedMs, heldMs });
+    return this.report({
+      outcome: applied.length > 0 ? 'applied' : 'followed',
+      applied,
+      waitedMs,
+      heldMs,
+    });
   }
 
   private async applyPending(queryRunner: QueryRunner): Promise<string[]> {

@@ -12,15 +12,19 @@ import { nestTypeorm } from './optional-nestjs-typeorm.js';
  * The @nestjs/typeorm token is injected as optional, so a missing TypeOrmModule becomes a clear
  * error here instead of Nest's generic "can't resolve dependencies".
  */
-export function dataSourceProvider(dataSourceName: string | undefined): FactoryProvider<MigrationLockDataSource> {
+export function dataSourceProvider(
+  dataSourceName: string | undefined,
+): FactoryProvider<MigrationLockDataSource> {
   const inject: Array<InjectionToken | OptionalFactoryDependency> = [MIGRATION_LOCK_OPTIONS];
-  if (nestTypeorm) inject.push({ token: nestTypeorm.getDataSourceToken(dataSourceName), optional: true });
+  if (nestTypeorm)
+    inject.push({ token: nestTypeorm.getDataSourceToken(dataSourceName), optional: true });
   return {
     provide: MIGRATION_LOCK_DATA_SOURCE,
     inject,
     useFactory: (options: ResolvedMigrationLockOptions, fromTypeorm?: DataSource) => {
       if (options.dataSource) return MigrationLockDataSource.adopt(options.dataSource);
-      if (!nestTypeorm && dataSourceName) throw new DataSourceConfigError(messages.nestTypeormMissing(dataSourceName));
+      if (!nestTypeorm && dataSourceName)
+        throw new DataSourceConfigError(messages.nestTypeormMissing(dataSourceName));
       if (!fromTypeorm) throw new DataSourceConfigError(messages.noDataSource(dataSourceName));
       return MigrationLockDataSource.adopt(fromTypeorm);
     },

@@ -16,7 +16,14 @@ import type {
 } from './migration-lock-options.interface.js';
 
 const WHERE = 'MigrationLockModule';
-const KNOWN = ['dataSource', 'runOnBootstrap', 'lockId', 'lockType', 'timeoutMs', 'transaction'] as const;
+const KNOWN = [
+  'dataSource',
+  'runOnBootstrap',
+  'lockId',
+  'lockType',
+  'timeoutMs',
+  'transaction',
+] as const;
 export const TRANSACTION_MODES: readonly MigrationTransactionMode[] = ['all'];
 
 export const DEFAULT_OPTIONS = {
@@ -28,7 +35,9 @@ export const DEFAULT_OPTIONS = {
 } as const satisfies Omit<ResolvedMigrationLockOptions, 'dataSource'>;
 
 /** Validates module options at start-up and fills in defaults; throws InvalidOptionsError. */
-export function resolveModuleOptions(options: MigrationLockModuleOptions | undefined): ResolvedMigrationLockOptions {
+export function resolveModuleOptions(
+  options: MigrationLockModuleOptions | undefined,
+): ResolvedMigrationLockOptions {
   const given = (options ?? {}) as Record<string, unknown>;
   if (typeof given !== 'object' || Array.isArray(given)) {
     throw new InvalidOptionsError(messages.invalidOption(WHERE, 'options', 'an object', given));
@@ -37,7 +46,9 @@ export function resolveModuleOptions(options: MigrationLockModuleOptions | undef
   const pick = <T>(key: keyof typeof DEFAULT_OPTIONS, check: (v: unknown) => T): T =>
     given[key] === undefined ? (DEFAULT_OPTIONS[key] as T) : check(given[key]);
   if (given.dataSource !== undefined && !(given.dataSource instanceof DataSource)) {
-    throw new InvalidOptionsError(messages.invalidOption(WHERE, 'dataSource', 'a TypeORM DataSource', given.dataSource));
+    throw new InvalidOptionsError(
+      messages.invalidOption(WHERE, 'dataSource', 'a TypeORM DataSource', given.dataSource),
+    );
   }
   return {
     dataSource: given.dataSource as DataSource | undefined,

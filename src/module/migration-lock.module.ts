@@ -4,8 +4,14 @@ import { MigrationBootstrap } from '../migration-runner/migration-bootstrap.serv
 import { MigrationRunnerService } from '../migration-runner/migration-runner.service.js';
 import { MIGRATION_LOCK_DATA_SOURCE, MIGRATION_LOCK_OPTIONS } from './migration-lock.constants.js';
 import type { MigrationLockDataSource } from './migration-lock-data-source.js';
-import { MigrationLockConfigurableModule, MIGRATION_LOCK_MODULE_OPTIONS } from './migration-lock.module-definition.js';
-import type { MigrationLockModuleOptions, ResolvedMigrationLockOptions } from './migration-lock-options.interface.js';
+import {
+  MigrationLockConfigurableModule,
+  MIGRATION_LOCK_MODULE_OPTIONS,
+} from './migration-lock.module-definition.js';
+import type {
+  MigrationLockModuleOptions,
+  ResolvedMigrationLockOptions,
+} from './migration-lock-options.interface.js';
 import { resolveModuleOptions } from './migration-lock-options.js';
 
 /**
@@ -28,8 +34,11 @@ import { resolveModuleOptions } from './migration-lock-options.js';
     {
       provide: MigrationRunnerService,
       inject: [MIGRATION_LOCK_DATA_SOURCE, AdvisoryLockService, MIGRATION_LOCK_OPTIONS],
-      useFactory: (host: MigrationLockDataSource, locks: AdvisoryLockService, options: ResolvedMigrationLockOptions) =>
-        new MigrationRunnerService(host.dataSource, locks, options),
+      useFactory: (
+        host: MigrationLockDataSource,
+        locks: AdvisoryLockService,
+        options: ResolvedMigrationLockOptions,
+      ) => new MigrationRunnerService(host.dataSource, locks, options),
     },
     MigrationBootstrap,
   ],

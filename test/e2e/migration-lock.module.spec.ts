@@ -35,7 +35,9 @@ describe('MigrationLockModule in a Nest application', () => {
 
   const query = (sql: string) => observer.query(sql);
 
-  async function createApp(imports: NonNullable<Parameters<typeof Test.createTestingModule>[0]['imports']>) {
+  async function createApp(
+    imports: NonNullable<Parameters<typeof Test.createTestingModule>[0]['imports']>,
+  ) {
     const moduleRef = await Test.createTestingModule({ imports }).compile();
     const app = moduleRef.createNestApplication();
     apps.push(app);
@@ -53,7 +55,13 @@ describe('MigrationLockModule in a Nest application', () => {
   }
 
   const typeorm = (extra: Record<string, unknown> = {}) =>
-    TypeOrmModule.forRoot({ type: 'postgres', url: db.url, migrations: referenceMigrations, retryAttempts: 0, ...extra });
+    TypeOrmModule.forRoot({
+      type: 'postgres',
+      url: db.url,
+      migrations: referenceMigrations,
+      retryAttempts: 0,
+      ...extra,
+    });
 
   beforeEach(async () => {
     db = await createTestDatabase('module');
@@ -79,7 +87,9 @@ describe('MigrationLockModule in a Nest application', () => {
     const holder = await connectClient(db.url, 'other-replica');
     await holder.query('BEGIN');
     await holder.query('SELECT pg_advisory_xact_lock(457026696, -1494325336)');
-    const moduleRef = await Test.createTestingModule({ imports: [AppModule.register({ databaseUrl: db.url })] }).compile();
+    const moduleRef = await Test.createTestingModule({
+      imports: [AppModule.register({ databaseUrl: db.url })],
+    }).compile();
     const app = moduleRef.createNestApplication();
     apps.push(app);
     const port = await findFreePort();
@@ -160,16 +170,25 @@ describe('MigrationLockModule in a Nest application', () => {
         return { runOnBootstrap: false };
       }
     }
-    const app = await createApp([typeorm(), MigrationLockModule.forRootAsync({ useClass: LockOptionsFactory })]);
+    const app = await createApp([
+      typeorm(),
+      MigrationLockModule.forRootAsync({ useClass: LockOptionsFactory }),
+    ]);
     await app.init();
-    const { rowCount } = await observer.query(`SELECT 1 FROM pg_tables WHERE tablename = 'migrations'`);
+    const { rowCount } = await observer.query(
+      `SELECT 1 FROM pg_tables WHERE tablename = 'migrations'`,
+    );
     expect(rowCount).toBe(0);
     const result = await app.get(MigrationRunnerService).run();
     expect(result.outcome).toBe('applied');
   });
 
   it('initializes a DataSource given directly, and destroys only what it initialized', async () => {
-    const owned = new DataSource({ type: 'postgres', url: db.url, migrations: referenceMigrations });
+    const owned = new DataSource({
+      type: 'postgres',
+      url: db.url,
+      migrations: referenceMigrations,
+    });
     const app = await createApp([MigrationLockModule.forRoot({ dataSource: owned })]);
     await app.init();
     expect(owned.isInitialized).toBe(true);
@@ -177,7 +196,11 @@ describe('MigrationLockModule in a Nest application', () => {
     await app.close();
     expect(owned.isInitialized).toBe(false);
 
-    const callers = await new DataSource({ type: 'postgres', url: db.url, migrations: referenceMigrations }).initialize();
+    const callers = await new DataSource({
+      type: 'postgres',
+      url: db.url,
+      migrations: referenceMigrations,
+    }).initialize();
     const second = await createApp([MigrationLockModule.forRoot({ dataSource: callers })]);
     await second.init();
     await second.close();
@@ -186,8 +209,15 @@ describe('MigrationLockModule in a Nest application', () => {
   });
 
   it('refuses to start when the DataSource has migrationsRun: true, saying how to fix it', async () => {
-    const unsafe = new DataSource({ type: 'postgres', url: db.url, migrations: referenceMigrations, migrationsRun: true });
-    const error = (await startFailure([MigrationLockModule.forRoot({ dataSource: unsafe })])) as DataSourceConfigError;
+    const unsafe = new DataSource({
+      type: 'postgres',
+      url: db.url,
+      migrations: referenceMigrations,
+      migrationsRun: true,
+    });
+    const error = (await startFailure([
+      MigrationLockModule.forRoot({ dataSource: unsafe }),
+    ])) as DataSourceConfigError;
     expect(error).toBeInstanceOf(DataSourceConfigError);
     expect(error.message).toMatch(/migrationsRun: false/);
     expect(unsafe.isInitialized).toBe(false);
@@ -200,8 +230,16 @@ describe('MigrationLockModule in a Nest application', () => {
   });
 
   it('rejects bad options at start-up', async () => {
-    for (const options of [{ timeoutMs: -1 }, { lockId: '' }, { transaction: 'sometimes' }, { runOnBootstap: true }]) {
-      const error = await startFailure([typeorm(), MigrationLockModule.forRoot(options as MigrationLockModuleOptions)]);
+    for (const options of [
+      { timeoutMs: -1 },
+      { lockId: '' },
+      { transaction: 'sometimes' },
+      { runOnBootstap: true },
+    ]) {
+      const error = await startFailure([
+        typeorm(),
+        MigrationLockModule.forRoot(options as MigrationLockModuleOptions),
+      ]);
       expect(error).toBeInstanceOf(InvalidOptionsError);
     }
   });
@@ -213,7 +251,9 @@ describe('MigrationLockModule in a Nest application', () => {
     ])) as MigrationFailedError;
     expect(error).toBeInstanceOf(MigrationFailedError);
     expect(error.migrationName).toBe('FailingMigration1732500000099');
-    const { rowCount } = await observer.query(`SELECT 1 FROM pg_tables WHERE schemaname = 'public'`);
+    const { rowCount } = await observer.query(
+      `SELECT 1 FROM pg_tables WHERE schemaname = 'public'`,
+    );
     expect(rowCount).toBe(0);
   });
 });

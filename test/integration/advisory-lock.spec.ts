@@ -12,7 +12,12 @@ import { AdvisoryLockService } from '../../src/lock/advisory-lock.service.js';
 import { advisoryLockKey } from '../../src/lock/lock-key.js';
 import { deferred } from '../support/deferred.js';
 import { advisoryLockRows, holderOf, waitersFor } from '../support/observe.js';
-import { connectClient, createTestDatabase, openDataSource, type TestDatabase } from '../support/test-database.js';
+import {
+  connectClient,
+  createTestDatabase,
+  openDataSource,
+  type TestDatabase,
+} from '../support/test-database.js';
 
 const ID = 'jobs';
 const TYPE = 'Counter';
@@ -48,13 +53,17 @@ describe('AdvisoryLockService on a real PostgreSQL', () => {
 
     // Read, do some work on the same connection, write back: a lost update unless serialized.
     async function increment(manager: EntityManager): Promise<void> {
-      const [{ value }] = (await manager.query('SELECT value FROM counter WHERE id = 1')) as [{ value: number }];
+      const [{ value }] = (await manager.query('SELECT value FROM counter WHERE id = 1')) as [
+        { value: number },
+      ];
       await manager.query('SELECT count(*) FROM generate_series(1, 20000)');
       await manager.query('UPDATE counter SET value = $1 WHERE id = 1', [value + 1]);
     }
 
     async function runWorkers(locked: boolean): Promise<number> {
-      await observer.query('INSERT INTO counter VALUES (1, 0) ON CONFLICT (id) DO UPDATE SET value = 0');
+      await observer.query(
+        'INSERT INTO counter VALUES (1, 0) ON CONFLICT (id) DO UPDATE SET value = 0',
+      );
       const workers = await Promise.all(Array.from({ length: WORKERS }, () => service()));
       await Promise.all(
         workers.map(async ({ dataSource, locks }) => {
@@ -64,7 +73,9 @@ describe('AdvisoryLockService on a real PostgreSQL', () => {
           }
         }),
       );
-      const { rows } = await observer.query<{ value: number }>('SELECT value FROM counter WHERE id = 1');
+      const { rows } = await observer.query<{ value: number }>(
+        'SELECT value FROM counter WHERE id = 1',
+      );
       return rows[0].value;
     }
 
@@ -95,7 +106,10 @@ describe('AdvisoryLockService on a real PostgreSQL', () => {
     });
     const [waiterPid] = await waitersFor(observer, KEY);
     expect(waiterPid).not.toBe(holderPid);
-    const { rows } = await observer.query<{ blockers: number[] }>('SELECT pg_blocking_pids($1) AS blockers', [waiterPid]);
+    const { rows } = await observer.query<{ blockers: number[] }>(
+      'SELECT pg_blocking_pids($1) AS blockers',
+      [waiterPid],
+    );
     expect(rows[0].blockers).toEqual([holderPid]);
 
     release.resolve();
@@ -136,7 +150,10 @@ describe('AdvisoryLockService on a real PostgreSQL', () => {
     const { locks } = await service({ poolSize: 1 });
     try {
       const controller = new AbortController();
-      const attempt = locks.withLock(ID, TYPE, async () => 'never', { signal: controller.signal, timeoutMs: 0 });
+      const attempt = locks.withLock(ID, TYPE, async () => 'never', {
+        signal: controller.signal,
+        timeoutMs: 0,
+      });
       await waitersFor(observer, KEY);
       controller.abort();
       const error = (await attempt.catch((e: unknown) => e)) as LockAbortedError;
@@ -151,11 +168,16 @@ describe('AdvisoryLockService on a real PostgreSQL', () => {
   it('aborting while holding cancels the running statement and rolls the work back', async () => {
     const { locks } = await service();
     const controller = new AbortController();
-    const attempt = locks.withLock(ID, TYPE, async (manager) => {
-      await manager.query(`INSERT INTO notes VALUES ('aborted work')`);
-      // A statement that runs until cancelled: waits for a lock the observer holds.
-      await manager.query('SELECT pg_advisory_lock(4242)');
-    }, { signal: controller.signal });
+    const attempt = locks.withLock(
+      ID,
+      TYPE,
+      async (manager) => {
+        await manager.query(`INSERT INTO notes VALUES ('aborted work')`);
+        // A statement that runs until cancelled: waits for a lock the observer holds.
+        await manager.query('SELECT pg_advisory_lock(4242)');
+      },
+      { signal: controller.signal },
+    );
     await observer.query('SELECT pg_advisory_lock(4242)');
     try {
       await pollWaiting(observer, 4242);
@@ -183,7 +205,10 @@ describe('AdvisoryLockService on a real PostgreSQL', () => {
     const { rows } = await observer.query(`SELECT * FROM notes WHERE body = 'rolled back'`);
     expect(rows).toEqual([]);
     const { locks: other } = await service();
-    expect(await other.tryWithLock(ID, TYPE, async () => 'free')).toEqual({ acquired: true, value: 'free' });
+    expect(await other.tryWithLock(ID, TYPE, async () => 'free')).toEqual({
+      acquired: true,
+      value: 'free',
+    });
   });
 
   it('never reports success when PostgreSQL turns COMMIT into ROLLBACK', async () => {
@@ -229,7 +254,10 @@ describe('AdvisoryLockService on a real PostgreSQL', () => {
     expect(await locks.tryWithLock(ID, TYPE, async () => 'ran')).toEqual({ acquired: false });
     release.resolve();
     await holder;
-    expect(await locks.tryWithLock(ID, TYPE, async () => 'ran')).toEqual({ acquired: true, value: 'ran' });
+    expect(await locks.tryWithLock(ID, TYPE, async () => 'ran')).toEqual({
+      acquired: true,
+      value: 'ran',
+    });
   });
 
   it('works with a pool of one connection, nested transactions included', async () => {
@@ -242,10 +270,14 @@ describe('AdvisoryLockService on a real PostgreSQL', () => {
           throw new Error('inner fails');
         })
         .catch(() => undefined);
-      return (await manager.query(`SELECT body FROM notes WHERE body IN ('outer', 'inner')`)) as unknown[];
+      return (await manager.query(
+        `SELECT body FROM notes WHERE body IN ('outer', 'inner')`,
+      )) as unknown[];
     });
     expect(result).toEqual([{ body: 'outer' }]);
-    const { rows } = await observer.query(`SELECT body FROM notes WHERE body IN ('outer', 'inner')`);
+    const { rows } = await observer.query(
+      `SELECT body FROM notes WHERE body IN ('outer', 'inner')`,
+    );
     expect(rows).toEqual([{ body: 'outer' }]);
   });
 
@@ -254,7 +286,11 @@ describe('AdvisoryLockService on a real PostgreSQL', () => {
     const seen = await locks.withLock(ID, TYPE, async (outerManager, outerLock) =>
       locks.withLock(ID, TYPE, async (innerManager, innerLock) => {
         const rows = await advisoryLockRows(observer, KEY);
-        return { sameManager: innerManager === outerManager, sameLock: innerLock === outerLock, rows };
+        return {
+          sameManager: innerManager === outerManager,
+          sameLock: innerLock === outerLock,
+          rows,
+        };
       }),
     );
     expect(seen.sameManager).toBe(true);
@@ -266,25 +302,31 @@ describe('AdvisoryLockService on a real PostgreSQL', () => {
     // Never initialized: any SQL would fail with a connection error instead.
     const { DataSource } = await import('typeorm');
     const locks = new AdvisoryLockService(new DataSource({ type: 'postgres', url: db.url }));
-    await expect(locks.withLock('', TYPE, async () => 1)).rejects.toBeInstanceOf(InvalidLockArgumentError);
+    await expect(locks.withLock('', TYPE, async () => 1)).rejects.toBeInstanceOf(
+      InvalidLockArgumentError,
+    );
     await expect(locks.withLock(ID, 7 as unknown as string, async () => 1)).rejects.toBeInstanceOf(
       InvalidLockArgumentError,
     );
-    await expect(locks.withLock(ID, TYPE, 'nope' as never)).rejects.toBeInstanceOf(InvalidLockArgumentError);
+    await expect(locks.withLock(ID, TYPE, 'nope' as never)).rejects.toBeInstanceOf(
+      InvalidLockArgumentError,
+    );
     await expect(locks.withLock(ID, TYPE, async () => 1, { timeoutMs: -1 })).rejects.toBeInstanceOf(
       InvalidOptionsError,
     );
-    await expect(locks.withLock(ID, TYPE, async () => 1, { timeoutMs: 1.5 })).rejects.toBeInstanceOf(
-      InvalidOptionsError,
-    );
+    await expect(
+      locks.withLock(ID, TYPE, async () => 1, { timeoutMs: 1.5 }),
+    ).rejects.toBeInstanceOf(InvalidOptionsError);
     await expect(
       locks.withLock(ID, TYPE, async () => 1, { timeout: 5 } as never),
     ).rejects.toBeInstanceOf(InvalidOptionsError);
     const aborted = AbortSignal.abort();
-    await expect(locks.withLock(ID, TYPE, async () => 1, { signal: aborted })).rejects.toBeInstanceOf(
-      LockAbortedError,
+    await expect(
+      locks.withLock(ID, TYPE, async () => 1, { signal: aborted }),
+    ).rejects.toBeInstanceOf(LockAbortedError);
+    expect(() => new AdvisoryLockService(dataSources[0], { timeoutMs: -5 })).toThrow(
+      InvalidOptionsError,
     );
-    expect(() => new AdvisoryLockService(dataSources[0], { timeoutMs: -5 })).toThrow(InvalidOptionsError);
   });
 });
 

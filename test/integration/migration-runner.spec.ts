@@ -1,9 +1,6 @@
 import type pg from 'pg';
 import type { DataSource } from 'typeorm';
-import {
-  LockTimeoutError,
-  MigrationFailedError,
-} from '../../src/errors/migration-lock.errors.js';
+import { LockTimeoutError, MigrationFailedError } from '../../src/errors/migration-lock.errors.js';
 import { AdvisoryLockService } from '../../src/lock/advisory-lock.service.js';
 import { advisoryLockKey } from '../../src/lock/lock-key.js';
 import { MigrationRunnerService } from '../../src/migration-runner/migration-runner.service.js';
@@ -17,7 +14,12 @@ import {
   seedGeneration,
 } from '../support/migration-fixtures.js';
 import { advisoryLockRows, waitersFor } from '../support/observe.js';
-import { connectClient, createTestDatabase, openDataSource, type TestDatabase } from '../support/test-database.js';
+import {
+  connectClient,
+  createTestDatabase,
+  openDataSource,
+  type TestDatabase,
+} from '../support/test-database.js';
 
 const MIGRATIONS_KEY = advisoryLockKey('migrations', 'Migrations');
 
@@ -26,11 +28,17 @@ describe('MigrationRunnerService on a real PostgreSQL', () => {
   let observer: pg.Client;
   const dataSources: DataSource[] = [];
 
-  async function runner(migrations: Function[] = referenceMigrations, extra: { poolSize?: number; timeoutMs?: number } = {}) {
+  async function runner(
+    migrations: Function[] = referenceMigrations,
+    extra: { poolSize?: number; timeoutMs?: number } = {},
+  ) {
     const dataSource = await openDataSource(db.url, { migrations, poolSize: extra.poolSize });
     dataSources.push(dataSource);
     const locks = new AdvisoryLockService(dataSource);
-    return new MigrationRunnerService(dataSource, locks, { ...DEFAULT_OPTIONS, timeoutMs: extra.timeoutMs ?? DEFAULT_OPTIONS.timeoutMs });
+    return new MigrationRunnerService(dataSource, locks, {
+      ...DEFAULT_OPTIONS,
+      timeoutMs: extra.timeoutMs ?? DEFAULT_OPTIONS.timeoutMs,
+    });
   }
 
   beforeEach(async () => {
@@ -60,7 +68,9 @@ describe('MigrationRunnerService on a real PostgreSQL', () => {
     await goService.query('SELECT pg_advisory_xact_lock(457026696, -1494325336)');
     const runs = [await runner(), await runner()].map((r) => r.run());
     await waitersFor(observer, MIGRATIONS_KEY, 2);
-    expect(await observer.query('SELECT 1 FROM pg_tables WHERE tablename = $1', ['migrations'])).toMatchObject({ rowCount: 0 });
+    expect(
+      await observer.query('SELECT 1 FROM pg_tables WHERE tablename = $1', ['migrations']),
+    ).toMatchObject({ rowCount: 0 });
     await goService.query('COMMIT');
     await goService.end();
     const results = await Promise.all(runs);
@@ -95,7 +105,9 @@ describe('MigrationRunnerService on a real PostgreSQL', () => {
   });
 
   it('refuses a transaction = false migration in transaction mode all, naming it', async () => {
-    const attempt = (await runner([...referenceMigrations, NonTransactionalMigration1732500000098])).run();
+    const attempt = (
+      await runner([...referenceMigrations, NonTransactionalMigration1732500000098])
+    ).run();
     const error = (await attempt.catch((e: unknown) => e)) as MigrationFailedError;
     expect(error).toBeInstanceOf(MigrationFailedError);
     expect(error.migrationName).toBe('NonTransactionalMigration1732500000098');

@@ -4,13 +4,21 @@ import { referenceMigrations } from '../../migrations/index.js';
 export { referenceMigrations };
 
 /** One row per application of a migration: counts double applications directly. */
-export async function migrationCounts(query: (sql: string) => Promise<{ rows: unknown[] }>): Promise<Record<string, number>> {
-  const { rows } = await query('SELECT name, count(*)::int AS n FROM migrations GROUP BY name ORDER BY name');
-  return Object.fromEntries((rows as Array<{ name: string; n: number }>).map((row) => [row.name, row.n]));
+export async function migrationCounts(
+  query: (sql: string) => Promise<{ rows: unknown[] }>,
+): Promise<Record<string, number>> {
+  const { rows } = await query(
+    'SELECT name, count(*)::int AS n FROM migrations GROUP BY name ORDER BY name',
+  );
+  return Object.fromEntries(
+    (rows as Array<{ name: string; n: number }>).map((row) => [row.name, row.n]),
+  );
 }
 
 /** The visible effect of the reference backfill: 1 when it ran once, 2 when twice. */
-export async function seedGeneration(query: (sql: string) => Promise<{ rows: unknown[] }>): Promise<number> {
+export async function seedGeneration(
+  query: (sql: string) => Promise<{ rows: unknown[] }>,
+): Promise<number> {
   const { rows } = await query(`SELECT generation FROM clusters WHERE name = 'default'`);
   return (rows[0] as { generation: number }).generation;
 }

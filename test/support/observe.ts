@@ -5,7 +5,11 @@ import { lockKeyAsOids, type AdvisoryLockKey } from '../../src/lock/lock-key.js'
  * Polls `probe` until it returns a value other than undefined: the one place tests wait for
  * another session, by observing the server (pg_locks, pg_stat_activity), never by sleeping a guess.
  */
-export async function pollUntil<T>(probe: () => Promise<T | undefined>, what: string, limitMs = 20_000): Promise<T> {
+export async function pollUntil<T>(
+  probe: () => Promise<T | undefined>,
+  what: string,
+  limitMs = 20_000,
+): Promise<T> {
   const deadline = Date.now() + limitMs;
   for (;;) {
     const value = await probe();
@@ -21,7 +25,10 @@ export interface AdvisoryLockRow {
 }
 
 /** Rows of pg_locks for one two-int advisory key in the client's database. */
-export async function advisoryLockRows(client: pg.Client, key: AdvisoryLockKey): Promise<AdvisoryLockRow[]> {
+export async function advisoryLockRows(
+  client: pg.Client,
+  key: AdvisoryLockKey,
+): Promise<AdvisoryLockRow[]> {
   const [classid, objid] = lockKeyAsOids(key);
   const result = await client.query<AdvisoryLockRow>(
     `SELECT pid, granted FROM pg_locks
@@ -42,5 +49,8 @@ export function waitersFor(client: pg.Client, key: AdvisoryLockKey, count = 1): 
 
 /** Waits until some session holds `key`; returns its pid. */
 export function holderOf(client: pg.Client, key: AdvisoryLockKey): Promise<number> {
-  return pollUntil(async () => (await advisoryLockRows(client, key)).find((row) => row.granted)?.pid, 'a lock holder');
+  return pollUntil(
+    async () => (await advisoryLockRows(client, key)).find((row) => row.granted)?.pid,
+    'a lock holder',
+  );
 }

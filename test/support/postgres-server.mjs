@@ -9,7 +9,8 @@ import { startEmbeddedPostgres } from '../../dist/src/runtime/embedded-postgres.
  * - otherwise: embedded PostgreSQL binaries in a temp dir, so a fresh machine needs nothing else.
  */
 export async function startTestPostgres() {
-  if (process.env.DATABASE_URL) return { url: process.env.DATABASE_URL, stop: async () => undefined };
+  if (process.env.DATABASE_URL)
+    return { url: process.env.DATABASE_URL, stop: async () => undefined };
   if (process.env.TEST_POSTGRES === 'container') return startContainer();
   return startEmbeddedPostgres({ fast: true });
 }
@@ -23,6 +24,7 @@ async function startContainer() {
     throw new Error(
       `TEST_POSTGRES=container needs a Docker engine, and none answered (${error.message}). ` +
         'Unset TEST_POSTGRES to use embedded PostgreSQL, or set DATABASE_URL to a server of yours.',
+      { cause: error },
     );
   }
 }

@@ -11,12 +11,18 @@ export interface TestDatabase {
 
 function adminUrl(): string {
   const url = process.env.MIGRATION_LOCK_TEST_ADMIN_URL;
-  if (!url) throw new Error('MIGRATION_LOCK_TEST_ADMIN_URL is not set: run the tests through jest (globalSetup).');
+  if (!url)
+    throw new Error(
+      'MIGRATION_LOCK_TEST_ADMIN_URL is not set: run the tests through jest (globalSetup).',
+    );
   return url;
 }
 
 /** A raw pg client with the 'error' handler every raw client needs. */
-export async function connectClient(url: string, applicationName = 'migration-lock-test'): Promise<pg.Client> {
+export async function connectClient(
+  url: string,
+  applicationName = 'migration-lock-test',
+): Promise<pg.Client> {
   const client = new pg.Client({ connectionString: url, application_name: applicationName });
   client.on('error', () => undefined);
   await client.connect();
@@ -34,12 +40,18 @@ async function withAdmin<T>(work: (client: pg.Client) => Promise<T>): Promise<T>
 
 /** A fresh database on the run's server, so test files can run in parallel without sharing state. */
 export async function createTestDatabase(label = 'test'): Promise<TestDatabase> {
-  const name = `ml_${label.replace(/[^a-z0-9]/gi, '_').toLowerCase().slice(0, 30)}_${randomBytes(4).toString('hex')}`;
+  const name = `ml_${label
+    .replace(/[^a-z0-9]/gi, '_')
+    .toLowerCase()
+    .slice(0, 30)}_${randomBytes(4).toString('hex')}`;
   await withAdmin((client) => client.query(`CREATE DATABASE "${name}"`));
   return {
     name,
     url: withDatabase(adminUrl(), name),
-    drop: () => withAdmin((client) => client.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`)).then(() => undefined),
+    drop: () =>
+      withAdmin((client) => client.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`)).then(
+        () => undefined,
+      ),
   };
 }
 

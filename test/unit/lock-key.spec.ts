@@ -24,7 +24,9 @@ describe('advisoryLockKey', () => {
   });
 
   it('shows negative halves as unsigned oids, as pg_locks does', () => {
-    expect(lockKeyAsOids(advisoryLockKey('migrations', 'Migrations'))).toEqual([457026696, 2800641960]);
+    expect(lockKeyAsOids(advisoryLockKey('migrations', 'Migrations'))).toEqual([
+      457026696, 2800641960,
+    ]);
   });
 
   it.each([

@@ -1,4 +1,15 @@
-import { Body, Controller, DefaultValuePipe, Get, Inject, Param, ParseIntPipe, ParseUUIDPipe, Post, Query } from '@nestjs/common';
+import {
+  Body,
+  Controller,
+  DefaultValuePipe,
+  Get,
+  Inject,
+  Param,
+  ParseIntPipe,
+  ParseUUIDPipe,
+  Post,
+  Query,
+} from '@nestjs/common';
 import { ClustersService } from './clusters.service.js';
 import { CreateClusterPipe, type CreateClusterRequest } from './create-cluster.pipe.js';
 

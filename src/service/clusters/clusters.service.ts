@@ -29,7 +29,10 @@ export class ClustersService {
     try {
       return await this.clusters.save(this.clusters.create({ ...request, generation: 1 }));
     } catch (error) {
-      if (error instanceof QueryFailedError && (error.driverError as { code?: string }).code === UNIQUE_VIOLATION) {
+      if (
+        error instanceof QueryFailedError &&
+        (error.driverError as { code?: string }).code === UNIQUE_VIOLATION
+      ) {
         throw new ConflictException(`a cluster named ${request.name} exists already`);
       }
       throw error;

@@ -13,7 +13,9 @@ export class CreateClusterPipe implements PipeTransform<unknown, CreateClusterRe
   transform(body: unknown): CreateClusterRequest {
     const { name, spec = {} } = (body ?? {}) as { name?: unknown; spec?: unknown };
     if (typeof name !== 'string' || name.length > 63 || !DNS_LABEL.test(name)) {
-      throw new BadRequestException('name must be a DNS label: lower-case letters, digits and "-", at most 63 characters');
+      throw new BadRequestException(
+        'name must be a DNS label: lower-case letters, digits and "-", at most 63 characters',
+      );
     }
     if (typeof spec !== 'object' || spec === null || Array.isArray(spec)) {
       throw new BadRequestException('spec must be a JSON object');

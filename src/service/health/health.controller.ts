@@ -20,7 +20,10 @@ export class HealthController {
       await this.dataSource.query('SELECT 1');
       return { status: 'ok' };
     } catch {
-      throw new ServiceUnavailableException({ status: 'unavailable', reason: 'database does not answer' });
+      throw new ServiceUnavailableException({
+        status: 'unavailable',
+        reason: 'database does not answer',
+      });
     }
   }
 }
