@@ -137,7 +137,7 @@ export class AdvisoryLockService {
       backendPid: tx.backendPid,
       waitedMs: Math.round(waitedMs),
       acquiredAt: new Date(),
-      signal: held.signal,
+      signal: AbortSignal.any([held.signal, tx.lostSignal]),
     };
     try {
       const value = await runHoldingLock(

@@ -19,12 +19,9 @@ type PostgresQueryRunner = QueryRunner & {
 export class LockTransaction {
   private lost: Error | undefined;
   private cancelling: Promise<void> | undefined;
-  private readonly onError = (error: Error) => {
-    this.lost ??= error;
-  };
-  private readonly onEnd = () => {
-    this.lost ??= new Error('Connection terminated');
-  };
+  private readonly lostController = new AbortController();
+  private readonly onError = (error: Error) => this.markLost(error);
+  private readonly onEnd = () => this.markLost(new Error('Connection terminated'));
 
   private constructor(
     private readonly lockName: string,
@@ -58,6 +55,16 @@ export class LockTransaction {
   /** Why the connection is gone, if it is. */
   get lostCause(): Error | undefined {
     return this.lost;
+  }
+
+  /** Fires when the connection is gone (and with it the lock). */
+  get lostSignal(): AbortSignal {
+    return this.lostController.signal;
+  }
+
+  private markLost(error: Error): void {
+    this.lost ??= error;
+    this.lostController.abort(this.lost);
   }
 
   /**

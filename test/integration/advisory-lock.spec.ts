@@ -227,11 +227,13 @@ describe('AdvisoryLockService on a real PostgreSQL', () => {
     const { locks } = await service();
     const holding = deferred<number>();
     const proceed = deferred();
+    let signalledLoss = false;
     const attempt = locks.withLock(ID, TYPE, async (manager, lock) => {
       holding.resolve(lock.backendPid);
       await proceed.promise;
       // The error of this query is swallowed on purpose: the loss must still be reported.
       await manager.query(`INSERT INTO notes VALUES ('after loss')`).catch(() => undefined);
+      signalledLoss = lock.signal.aborted;
       return 'looks fine';
     });
     const pid = await holding.promise;
@@ -240,6 +242,7 @@ describe('AdvisoryLockService on a real PostgreSQL', () => {
     const error = (await attempt.catch((e: unknown) => e)) as LockLostError;
     expect(error).toBeInstanceOf(LockLostError);
     expect(error.code).toBe('LOCK_LOST');
+    expect(signalledLoss).toBe(true);
     expect(await advisoryLockRows(observer, KEY)).toEqual([]);
     // The DataSource recovers: the dead connection was not returned to the pool.
     expect(await locks.withLock(ID, TYPE, async () => 'again')).toBe('again');
