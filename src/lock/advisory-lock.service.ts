@@ -127,17 +127,17 @@ export class AdvisoryLockService {
     const held = new AbortController();
     const onAbort = () => {
       held.abort(signal?.reason);
-      tx.cancelCurrentStatement();
+      tx.connection.cancelCurrentStatement();
     };
     signal?.addEventListener('abort', onAbort, { once: true });
     const lock: HeldLock = {
       id: request.id,
       type: request.type,
       key: request.key,
-      backendPid: tx.backendPid,
+      backendPid: tx.connection.backendPid,
       waitedMs: Math.round(waitedMs),
       acquiredAt: new Date(),
-      signal: AbortSignal.any([held.signal, tx.lostSignal]),
+      signal: AbortSignal.any([held.signal, tx.connection.lostSignal]),
     };
     try {
       const value = await runHoldingLock(
@@ -159,8 +159,8 @@ export class AdvisoryLockService {
 
   /** Maps an error seen while holding the lock: a lost connection always wins, then an abort. */
   private holdingFailure(tx: LockTransaction, request: LockRequest, error: unknown): unknown {
-    if (tx.lostCause || isConnectionLoss(error)) {
-      return new LockLostError(request.name, { cause: tx.lostCause ?? error });
+    if (tx.connection.lostCause || isConnectionLoss(error)) {
+      return new LockLostError(request.name, { cause: tx.connection.lostCause ?? error });
     }
     if (request.signal?.aborted)
       return new LockAbortedError(request.name, 'running', { cause: error });
@@ -168,7 +168,8 @@ export class AdvisoryLockService {
   }
 
   private throwIfLostOrAborted(tx: LockTransaction, request: LockRequest): void {
-    if (tx.lostCause) throw new LockLostError(request.name, { cause: tx.lostCause });
+    if (tx.connection.lostCause)
+      throw new LockLostError(request.name, { cause: tx.connection.lostCause });
     if (request.signal?.aborted) {
       throw new LockAbortedError(request.name, 'running', { cause: request.signal.reason });
     }
@@ -181,7 +182,7 @@ export class AdvisoryLockService {
     error: unknown,
   ): Promise<unknown> {
     const code = sqlState(error);
-    if (request.signal?.aborted && (code === QUERY_CANCELED || !tx.lostCause)) {
+    if (request.signal?.aborted && (code === QUERY_CANCELED || !tx.connection.lostCause)) {
       return new LockAbortedError(request.name, 'waiting', { cause: error });
     }
     if (code !== LOCK_NOT_AVAILABLE) return error;

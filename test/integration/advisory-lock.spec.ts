@@ -233,7 +233,12 @@ describe('AdvisoryLockService on a real PostgreSQL', () => {
       await proceed.promise;
       // The error of this query is swallowed on purpose: the loss must still be reported.
       await manager.query(`INSERT INTO notes VALUES ('after loss')`).catch(() => undefined);
-      signalledLoss = lock.signal.aborted;
+      // The client learns of the loss through its 'end' event, possibly just after the query fails.
+      signalledLoss = await new Promise<boolean>((resolve) =>
+        lock.signal.aborted
+          ? resolve(true)
+          : lock.signal.addEventListener('abort', () => resolve(true)),
+      );
       return 'looks fine';
     });
     const pid = await holding.promise;

@@ -1,0 +1,83 @@
+import type { PoolClient } from 'pg';
+import type { DataSource, QueryRunner } from 'typeorm';
+import { cancelBackend } from './backend-cancel.js';
+
+export type PgClient = PoolClient & { processID: number };
+/** The parts of TypeORM's PostgresQueryRunner the lock steers. */
+export type PostgresQueryRunner = QueryRunner & {
+  transactionDepth: number;
+  releasePostgresConnection(error?: Error): Promise<void>;
+};
+
+/**
+ * One connection from the DataSource's primary (`master`) pool that a lock is taken on, watched
+ * for loss: the lock and the work it protects share it, so the lock cannot outlive the work or be
+ * separated from it.
+ */
+export class LockConnection {
+  private lost: Error | undefined;
+  private cancelling: Promise<void> | undefined;
+  private readonly lostController = new AbortController();
+  private readonly onError = (error: Error) => this.markLost(error);
+  private readonly onEnd = () => this.markLost(new Error('Connection terminated'));
+
+  private constructor(
+    private readonly dataSource: DataSource,
+    readonly queryRunner: PostgresQueryRunner,
+    readonly client: PgClient,
+  ) {
+    // TypeORM attaches its own 'error' handler; these record the loss so that success is never
+    // reported after the server released the lock.
+    client.on('error', this.onError);
+    client.on('end', this.onEnd);
+  }
+
+  static async open(dataSource: DataSource): Promise<LockConnection> {
+    const queryRunner = dataSource.createQueryRunner('master') as PostgresQueryRunner;
+    try {
+      const client = (await queryRunner.connect()) as PgClient;
+      return new LockConnection(dataSource, queryRunner, client);
+    } catch (error) {
+      await queryRunner.release();
+      throw error;
+    }
+  }
+
+  /** The server process id of the connection (what pg_locks.pid shows). */
+  get backendPid(): number {
+    return this.client.processID;
+  }
+
+  /** Why the connection is gone, if it is. */
+  get lostCause(): Error | undefined {
+    return this.lost;
+  }
+
+  /** Fires when the connection is gone (and with it the lock). */
+  get lostSignal(): AbortSignal {
+    return this.lostController.signal;
+  }
+
+  /** Cancels whatever statement the connection runs now (a lock wait, or work being aborted). */
+  cancelCurrentStatement(): void {
+    this.cancelling ??= cancelBackend(this.dataSource, this.backendPid).catch(() => undefined);
+  }
+
+  /**
+   * Gives the connection back. A lost connection, or one the caller asks to `destroy` (its session
+   * state must not reach the pool), is closed instead of pooled.
+   */
+  async release(options: { destroy?: Error } = {}): Promise<void> {
+    this.client.removeListener('error', this.onError);
+    this.client.removeListener('end', this.onEnd);
+    await this.cancelling;
+    const reason = this.lost ?? options.destroy;
+    if (reason) await this.queryRunner.releasePostgresConnection(reason);
+    else await this.queryRunner.release();
+  }
+
+  private markLost(error: Error): void {
+    this.lost ??= error;
+    this.lostController.abort(this.lost);
+  }
+}
