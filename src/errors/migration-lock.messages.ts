@@ -30,7 +30,7 @@ export const messages = {
   lockAborted: (lock: string, phase: 'waiting' | 'running') =>
     phase === 'waiting'
       ? `Stopped waiting for advisory lock ${lock}: the AbortSignal fired. The server-side wait was cancelled; nothing is left in pg_locks.`
-      : `Aborted while holding advisory lock ${lock}: the AbortSignal fired, so the transaction was rolled back and the lock released.`,
+      : `Aborted while holding advisory lock ${lock}: the AbortSignal fired, so the work stopped, whatever it had not committed was rolled back, and the lock was released.`,
 
   lockLost: (lock: string) =>
     `Lost advisory lock ${lock}: its connection ended while the protected work was running, so the server released the lock and rolled the transaction back ` +
@@ -42,11 +42,11 @@ export const messages = {
     'Nothing was committed. Let the error propagate, or wrap the statement that may fail in manager.transaction() so it rolls back to a savepoint.',
 
   migrationFailed: (name: string, cause: unknown) =>
-    `Migration "${name}" failed: ${causeText(cause)}. The migration transaction was rolled back; fix the migration and start again.`,
+    `Migration "${name}" failed: ${causeText(cause)}. It was rolled back (in transaction mode 'all' together with the whole run; in 'each' the migrations before it stay applied). Fix the migration and start again.`,
 
   transactionOverride: (name: string, mode: string) =>
     `Migration "${name}" sets transaction = false, which cannot run inside the single transaction of transaction mode "${mode}". ` +
-    `Potential solutions: remove the override, or run with transaction: 'each' once that mode is available.`,
+    `Potential solutions: run with the option transaction: 'each' (each migration in its own transaction, this one in none), or remove the override.`,
 
   noDataSource: (dataSourceName: string | undefined) =>
     `MigrationLockModule found no TypeORM DataSource${dataSourceName ? ` named "${dataSourceName}"` : ''}. Potential solutions: ` +

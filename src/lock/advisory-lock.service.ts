@@ -1,15 +1,9 @@
 import { Injectable } from '@nestjs/common';
 import type { DataSource } from 'typeorm';
-import {
-  InvalidLockArgumentError,
-  LockAbortedError,
-  LockLostError,
-  LockTimeoutError,
-} from '../errors/migration-lock.errors.js';
-import { isConnectionLoss, sqlState } from './connection-loss.js';
-import { describeLock, type HeldLock, type LockedWork, type TryLockResult } from './held-lock.js';
-import { findLockHolders } from './lock-holders.js';
-import { advisoryLockKey, type AdvisoryLockKey } from './lock-key.js';
+import { LockAbortedError, LockLostError } from '../errors/migration-lock.errors.js';
+import { sqlState } from './connection-loss.js';
+import type { LockedWork, SessionLockedWork, TryLockResult } from './held-lock.js';
+import { holdLock } from './hold-lock.js';
 import {
   DEFAULT_LOCK_TIMEOUT_MS,
   resolveTryWithLockOptions,
@@ -18,24 +12,18 @@ import {
   type TryWithLockOptions,
   type WithLockOptions,
 } from './lock-options.js';
+import { createLockRequest, lockTimeout, type LockRequest } from './lock-request.js';
 import { LockTransaction } from './lock-transaction.js';
-import { findHeldLock, runHoldingLock } from './reentrancy.js';
+import { findHeldLock } from './reentrancy.js';
+import { SessionLock } from './session-lock.js';
 
 const LOCK_NOT_AVAILABLE = '55P03';
 const QUERY_CANCELED = '57014';
 
-interface LockRequest {
-  readonly id: string;
-  readonly type: string;
-  readonly key: AdvisoryLockKey;
-  readonly name: string;
-  readonly signal: AbortSignal | undefined;
-}
-
 /**
- * Runs work under a PostgreSQL transaction-level advisory lock (`pg_advisory_xact_lock`), on the
- * one connection and transaction that holds the lock. Interoperates with hyperfleet-api's Go
- * implementation: the same (id, type) is the same lock.
+ * Runs work under a PostgreSQL advisory lock, on the one connection that holds the lock.
+ * Interoperates with hyperfleet-api's Go implementation: the same (id, type) is the same lock, and
+ * the transaction-level and session-level forms of one key exclude each other.
  */
 @Injectable()
 export class AdvisoryLockService {
@@ -49,9 +37,10 @@ export class AdvisoryLockService {
   }
 
   /**
-   * Waits for the lock (at most `timeoutMs`), runs `fn` inside the lock's transaction, commits.
-   * Any error rolls back. Nested calls for a lock this async context already holds run inside it.
-   * @throws LockTimeoutError, LockAbortedError, LockLostError, InvalidLockArgumentError
+   * Waits for `pg_advisory_xact_lock` (at most `timeoutMs`), runs `fn` inside the lock's
+   * transaction, commits. Any error rolls back. Nested calls for a lock this async context already
+   * holds run inside it.
+   * @throws LockTimeoutError, LockAbortedError, LockLostError, TransactionRolledBackError, InvalidLockArgumentError
    */
   async withLock<T>(
     id: string,
@@ -59,28 +48,24 @@ export class AdvisoryLockService {
     fn: LockedWork<T>,
     options?: WithLockOptions,
   ): Promise<T> {
-    const request = this.request(id, type, fn, options?.signal);
+    const request = createLockRequest(id, type, fn, options?.signal);
     const { timeoutMs } = resolveWithLockOptions(options, this.defaultTimeoutMs);
     const outer = findHeldLock(this.dataSource, request.key);
-    if (outer) return fn(outer.manager, outer.lock);
+    if (outer) return fn(outer.queryRunner.manager, outer.lock);
 
     const tx = await LockTransaction.open(this.dataSource, request.name);
     try {
       const started = performance.now();
-      try {
-        await tx.acquire(request.key, timeoutMs, request.signal);
-      } catch (error) {
-        throw await this.waitFailure(tx, request, timeoutMs, error);
-      }
-      return await this.runHolding(tx, request, performance.now() - started, fn);
+      await tx.acquire(request.key, timeoutMs, request.signal).catch(async (error: unknown) => {
+        throw await this.transactionWaitFailure(tx, request, timeoutMs, error);
+      });
+      return await this.holdTransaction(tx, request, performance.now() - started, fn);
     } finally {
       await tx.close();
     }
   }
 
-  /**
-   * Runs `fn` under the lock if it is free right now; otherwise returns `{ acquired: false }` at once.
-   */
+  /** Runs `fn` under the lock if it is free right now; otherwise returns `{ acquired: false }` at once. */
   async tryWithLock<T>(
     id: string,
     type: string,
@@ -88,94 +73,83 @@ export class AdvisoryLockService {
     options?: TryWithLockOptions,
   ): Promise<TryLockResult<T>> {
     const { signal } = resolveTryWithLockOptions(options);
-    const request = this.request(id, type, fn, signal);
+    const request = createLockRequest(id, type, fn, signal);
     const outer = findHeldLock(this.dataSource, request.key);
-    if (outer) return { acquired: true, value: await fn(outer.manager, outer.lock) };
+    if (outer) return { acquired: true, value: await fn(outer.queryRunner.manager, outer.lock) };
 
     const tx = await LockTransaction.open(this.dataSource, request.name);
     try {
       if (!(await tx.tryAcquire(request.key))) return { acquired: false };
-      return { acquired: true, value: await this.runHolding(tx, request, 0, fn) };
+      return { acquired: true, value: await this.holdTransaction(tx, request, 0, fn) };
     } finally {
       await tx.close();
     }
   }
 
-  /** Checks everything that can be checked before any SQL runs. */
-  private request(
+  /**
+   * Holds the session-level form of the lock (`pg_advisory_lock`) on a dedicated connection and
+   * runs `fn` on that connection's QueryRunner outside any transaction, for work that manages its
+   * own transactions (e.g. `CREATE INDEX CONCURRENTLY`). Waiting never blocks in a lock statement:
+   * it is woken by the holder's NOTIFY at release, with a slow poll as the fallback. Aborting while
+   * holding fires `lock.signal`: `fn` should stop at its next step. The connection is closed after.
+   * @throws LockTimeoutError, LockAbortedError, LockLostError, InvalidLockArgumentError
+   */
+  async withSessionLock<T>(
     id: string,
     type: string,
-    fn: unknown,
-    signal: AbortSignal | undefined,
-  ): LockRequest {
-    const key = advisoryLockKey(id, type);
-    if (typeof fn !== 'function') throw InvalidLockArgumentError.work(fn);
-    const name = describeLock(id, type, key);
-    if (signal?.aborted) throw new LockAbortedError(name, 'waiting', { cause: signal.reason });
-    return { id, type, key, name, signal };
+    fn: SessionLockedWork<T>,
+    options?: WithLockOptions,
+  ): Promise<T> {
+    const request = createLockRequest(id, type, fn, options?.signal);
+    const { timeoutMs } = resolveWithLockOptions(options, this.defaultTimeoutMs);
+    const outer = findHeldLock(this.dataSource, request.key);
+    if (outer) return fn(outer.queryRunner, outer.lock);
+
+    const session = await SessionLock.open(this.dataSource, request.key);
+    const started = performance.now();
+    let held = false;
+    try {
+      const end = await session.acquire(timeoutMs, request.signal);
+      if (end === 'aborted')
+        throw new LockAbortedError(request.name, 'waiting', { cause: request.signal?.reason });
+      if (end === 'timeout') throw await lockTimeout(session.connection, request, timeoutMs);
+      held = true;
+      return await holdLock({
+        dataSource: this.dataSource,
+        connection: session.connection,
+        request,
+        waitedMs: performance.now() - started,
+        cancelStatementOnAbort: false,
+        work: (lock) => fn(session.queryRunner, lock),
+        finish: async () => {
+          held = false;
+          if (!(await session.release())) throw new LockLostError(request.name);
+        },
+      });
+    } finally {
+      if (held) await session.release();
+      else await session.abandon();
+    }
   }
 
-  private async runHolding<T>(
+  private holdTransaction<T>(
     tx: LockTransaction,
     request: LockRequest,
     waitedMs: number,
     fn: LockedWork<T>,
-  ): Promise<T> {
-    const { signal, name } = request;
-    // The lock may have been granted in the same instant the caller aborted.
-    if (signal?.aborted) throw new LockAbortedError(name, 'waiting', { cause: signal.reason });
-    const held = new AbortController();
-    const onAbort = () => {
-      held.abort(signal?.reason);
-      tx.connection.cancelCurrentStatement();
-    };
-    signal?.addEventListener('abort', onAbort, { once: true });
-    const lock: HeldLock = {
-      id: request.id,
-      type: request.type,
-      key: request.key,
-      backendPid: tx.connection.backendPid,
-      waitedMs: Math.round(waitedMs),
-      acquiredAt: new Date(),
-      signal: AbortSignal.any([held.signal, tx.connection.lostSignal]),
-    };
-    try {
-      const value = await runHoldingLock(
-        { dataSource: this.dataSource, manager: tx.queryRunner.manager, lock },
-        () => fn(tx.queryRunner.manager, lock),
-      ).catch((error: unknown) => {
-        throw this.holdingFailure(tx, request, error);
-      });
-      this.throwIfLostOrAborted(tx, request);
-      await tx.commit().catch((error: unknown) => {
-        throw this.holdingFailure(tx, request, error);
-      });
-      return value;
-    } finally {
-      signal?.removeEventListener('abort', onAbort);
-      held.abort();
-    }
+  ) {
+    return holdLock({
+      dataSource: this.dataSource,
+      connection: tx.connection,
+      request,
+      waitedMs,
+      cancelStatementOnAbort: true,
+      work: (lock) => fn(tx.queryRunner.manager, lock),
+      finish: () => tx.commit(),
+    });
   }
 
-  /** Maps an error seen while holding the lock: a lost connection always wins, then an abort. */
-  private holdingFailure(tx: LockTransaction, request: LockRequest, error: unknown): unknown {
-    if (tx.connection.lostCause || isConnectionLoss(error)) {
-      return new LockLostError(request.name, { cause: tx.connection.lostCause ?? error });
-    }
-    if (request.signal?.aborted)
-      return new LockAbortedError(request.name, 'running', { cause: error });
-    return error;
-  }
-
-  private throwIfLostOrAborted(tx: LockTransaction, request: LockRequest): void {
-    if (tx.connection.lostCause)
-      throw new LockLostError(request.name, { cause: tx.connection.lostCause });
-    if (request.signal?.aborted) {
-      throw new LockAbortedError(request.name, 'running', { cause: request.signal.reason });
-    }
-  }
-
-  private async waitFailure(
+  private async transactionWaitFailure(
     tx: LockTransaction,
     request: LockRequest,
     timeoutMs: number,
@@ -188,7 +162,6 @@ export class AdvisoryLockService {
     if (code !== LOCK_NOT_AVAILABLE) return error;
     // The transaction is aborted; roll back before asking who holds the lock.
     await tx.queryRunner.rollbackTransaction();
-    const [holder] = await findLockHolders(tx.queryRunner, request.key).catch(() => []);
-    return new LockTimeoutError(request.name, timeoutMs, holder, { cause: error });
+    return lockTimeout(tx.connection, request, timeoutMs, error);
   }
 }

@@ -22,6 +22,7 @@ export function beginAndLockSql(key: AdvisoryLockKey, timeoutMs: number): string
     'START TRANSACTION',
     `SET LOCAL lock_timeout = '${int(timeoutMs)}ms'`,
     'SET LOCAL idle_in_transaction_session_timeout = 0',
+    connectionSettingsSql(true),
     `SELECT pg_advisory_xact_lock(${int(key[0])}::int4, ${int(key[1])}::int4)`,
     'SET LOCAL lock_timeout TO DEFAULT',
   ].join('; ');
@@ -32,7 +33,52 @@ export function beginAndTryLockSql(key: AdvisoryLockKey): string {
   return [
     'START TRANSACTION',
     'SET LOCAL idle_in_transaction_session_timeout = 0',
+    connectionSettingsSql(true),
     `SELECT pg_try_advisory_xact_lock(${int(key[0])}::int4, ${int(key[1])}::int4) AS acquired`,
+  ].join('; ');
+}
+
+/** How often a server checks that the client of a running statement is still there, in ms. */
+export const CLIENT_CHECK_INTERVAL_MS = 500;
+
+/*
+ * Settings that exist only on newer servers are set through pg_settings, so that the same statement
+ * works from PostgreSQL 13 on: a row is there only where the setting is.
+ * - client_connection_check_interval (14+): a holder killed with -9 in the middle of a long
+ *   statement is noticed within this interval, and its lock passes on, instead of after the statement.
+ * - idle_session_timeout (14+), idle_in_transaction_session_timeout: a holder pausing between steps
+ *   must not be killed by the server, which would pass the lock on while its owner goes on.
+ */
+function connectionSettingsSql(local: boolean): string {
+  return `SELECT set_config(name, CASE name WHEN 'client_connection_check_interval' THEN '${CLIENT_CHECK_INTERVAL_MS}' ELSE '0' END, ${local}) FROM pg_settings WHERE name IN ('client_connection_check_interval'${local ? '' : ", 'idle_session_timeout', 'idle_in_transaction_session_timeout'"})`;
+}
+
+/** The LISTEN/NOTIFY channel on which a session-lock holder announces its release. */
+export function releaseChannel(key: AdvisoryLockKey): string {
+  return `migration_lock_${int(key[0] >>> 0)}_${int(key[1] >>> 0)}`;
+}
+
+/**
+ * First round trip of a session-level lock: protect the connection, listen for the holder's
+ * release, and try the lock once. Waiters never sit in a blocking lock statement: an active
+ * statement holds a snapshot, and a holder's CREATE INDEX CONCURRENTLY would wait for it.
+ */
+export function prepareAndTrySessionLockSql(key: AdvisoryLockKey): string {
+  return [
+    connectionSettingsSql(false),
+    `LISTEN ${releaseChannel(key)}`,
+    `SELECT pg_try_advisory_lock(${int(key[0])}::int4, ${int(key[1])}::int4) AS acquired`,
+  ].join('; ');
+}
+
+/** Tries the session-level lock once more (after a release notice, or on the slow poll). */
+export const TRY_SESSION_LOCK_SQL = 'SELECT pg_try_advisory_lock($1::int4, $2::int4) AS acquired';
+
+/** Releases the session-level lock, then wakes the waiters (NOTIFY is sent at the end of the statement). */
+export function unlockAndNotifySql(key: AdvisoryLockKey): string {
+  return [
+    `SELECT pg_advisory_unlock(${int(key[0])}::int4, ${int(key[1])}::int4) AS released`,
+    `NOTIFY ${releaseChannel(key)}`,
   ].join('; ');
 }
 

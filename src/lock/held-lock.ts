@@ -1,4 +1,4 @@
-import type { EntityManager } from 'typeorm';
+import type { EntityManager, QueryRunner } from 'typeorm';
 import type { AdvisoryLockKey } from './lock-key.js';
 
 /** What the protected function learns about the lock it runs under. */
@@ -20,6 +20,12 @@ export interface HeldLock {
 
 /** The function run under the lock: `manager` is bound to the lock's own connection and transaction. */
 export type LockedWork<T> = (manager: EntityManager, lock: HeldLock) => Promise<T>;
+
+/**
+ * The function run under a session-level lock: `queryRunner` is the lock's own connection, outside
+ * any transaction; the function starts and commits transactions itself.
+ */
+export type SessionLockedWork<T> = (queryRunner: QueryRunner, lock: HeldLock) => Promise<T>;
 
 /** Result of tryWithLock: the value when the lock was free, or `acquired: false` at once. */
 export type TryLockResult<T> = { acquired: true; value: T } | { acquired: false };

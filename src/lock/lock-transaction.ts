@@ -1,7 +1,7 @@
 import type { DataSource } from 'typeorm';
 import { TransactionRolledBackError } from '../errors/migration-lock.errors.js';
 import { beginAndLockSql, beginAndTryLockSql, COMMIT_SQL } from './advisory-lock.sql.js';
-import { LockConnection, type PostgresQueryRunner } from './lock-connection.js';
+import { LockConnection, type PgClient, type PostgresQueryRunner } from './lock-connection.js';
 import type { AdvisoryLockKey } from './lock-key.js';
 
 /**
@@ -43,10 +43,8 @@ export class LockTransaction {
   }
 
   /** Commits; a COMMIT that PostgreSQL turned into ROLLBACK is thrown, never swallowed. */
-  async commit(): Promise<void> {
-    const result = await this.connection.client.query(COMMIT_SQL);
-    recordTransactionState(this.queryRunner, false);
-    if (result.command !== 'COMMIT') throw new TransactionRolledBackError(this.lockName);
+  commit(): Promise<void> {
+    return commitOrThrow(this.queryRunner, this.lockName);
   }
 
   /**
@@ -71,6 +69,20 @@ export class LockTransaction {
     const result: unknown = await this.connection.client.query(sql);
     return result as Array<{ rows: Array<Record<string, unknown>> }>;
   }
+}
+
+/**
+ * Commits the QueryRunner's transaction. PostgreSQL answers COMMIT of a transaction an earlier
+ * (caught) error aborted with ROLLBACK and no error: that is thrown, never reported as success.
+ */
+export async function commitOrThrow(
+  queryRunner: PostgresQueryRunner,
+  lockName: string,
+): Promise<void> {
+  const client = (await queryRunner.connect()) as PgClient;
+  const result = await client.query(COMMIT_SQL);
+  recordTransactionState(queryRunner, false);
+  if (result.command !== 'COMMIT') throw new TransactionRolledBackError(lockName);
 }
 
 /*

@@ -1,11 +1,12 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
-import type { DataSource, EntityManager } from 'typeorm';
+import type { DataSource, QueryRunner } from 'typeorm';
 import type { HeldLock } from './held-lock.js';
 import type { AdvisoryLockKey } from './lock-key.js';
 
 interface HeldEntry {
   readonly dataSource: DataSource;
-  readonly manager: EntityManager;
+  /** The connection holding the lock; its manager is what nested calls get. */
+  readonly queryRunner: QueryRunner;
   readonly lock: HeldLock;
 }
 

@@ -1,4 +1,10 @@
-import { Inject, Injectable, Logger, type OnApplicationBootstrap } from '@nestjs/common';
+import {
+  Inject,
+  Injectable,
+  Logger,
+  type BeforeApplicationShutdown,
+  type OnApplicationBootstrap,
+} from '@nestjs/common';
 import { MIGRATION_LOCK_OPTIONS } from '../module/migration-lock.constants.js';
 import type { ResolvedMigrationLockOptions } from '../module/migration-lock-options.interface.js';
 import { MigrationRunnerService } from './migration-runner.service.js';
@@ -6,10 +12,16 @@ import { MigrationRunnerService } from './migration-runner.service.js';
 /**
  * Runs migrations in onApplicationBootstrap. NestJS `listen()` awaits init(), which runs these hooks,
  * before the HTTP server listens: no request reaches a replica while its schema is old.
+ *
+ * On shutdown (SIGTERM with enableShutdownHooks, or app.close()) during that run: a wait is
+ * cancelled at the server, `all` rolls back, `each` / `none` stop after the current migration; the
+ * hook returns once the lock is released, so nothing is left in pg_locks.
  */
 @Injectable()
-export class MigrationBootstrap implements OnApplicationBootstrap {
+export class MigrationBootstrap implements OnApplicationBootstrap, BeforeApplicationShutdown {
   private readonly logger = new Logger('MigrationLock');
+  private readonly shutdown = new AbortController();
+  private running: Promise<unknown> | undefined;
 
   constructor(
     @Inject(MIGRATION_LOCK_OPTIONS) private readonly options: ResolvedMigrationLockOptions,
@@ -18,11 +30,19 @@ export class MigrationBootstrap implements OnApplicationBootstrap {
 
   async onApplicationBootstrap(): Promise<void> {
     if (!this.options.runOnBootstrap) return;
+    const run = this.runner.run({ signal: this.shutdown.signal });
+    this.running = run.catch(() => undefined);
     try {
-      await this.runner.run();
+      await run;
     } catch (error) {
       this.logger.error(`Start-up stopped: ${(error as Error).message}`);
       throw error;
     }
+  }
+
+  async beforeApplicationShutdown(): Promise<void> {
+    if (!this.running) return;
+    this.shutdown.abort(new Error('application shutdown'));
+    await this.running;
   }
 }

@@ -24,7 +24,7 @@ const KNOWN = [
   'timeoutMs',
   'transaction',
 ] as const;
-export const TRANSACTION_MODES: readonly MigrationTransactionMode[] = ['all'];
+export const TRANSACTION_MODES: readonly MigrationTransactionMode[] = ['all', 'each', 'none'];
 
 export const DEFAULT_OPTIONS = {
   runOnBootstrap: true,

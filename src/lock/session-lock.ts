@@ -1,0 +1,110 @@
+import type { Notification } from 'pg';
+import type { DataSource } from 'typeorm';
+import {
+  prepareAndTrySessionLockSql,
+  releaseChannel,
+  TRY_SESSION_LOCK_SQL,
+  unlockAndNotifySql,
+} from './advisory-lock.sql.js';
+import { LockConnection, type PostgresQueryRunner } from './lock-connection.js';
+import type { AdvisoryLockKey } from './lock-key.js';
+
+/** Slow poll for a holder that died without announcing its release (kill -9, lost network). */
+export const SESSION_LOCK_POLL_MS = 200;
+
+/** Why a session-lock wait ended without the lock. */
+export type SessionWaitEnd = 'timeout' | 'aborted';
+
+/**
+ * A session-level advisory lock (`pg_advisory_lock`) on a dedicated connection, for work that
+ * manages its own transactions (migrations in transaction mode `each` / `none`). The work runs on
+ * this same connection, so if the connection dies the lock and the running statement die together.
+ *
+ * Waiting is `pg_try_advisory_lock`, woken by the holder's NOTIFY at release (milliseconds), with a
+ * slow poll as the fallback: no waiter sits in a lock statement holding a snapshot.
+ */
+export class SessionLock {
+  private notified: (() => void) | undefined;
+  private readonly onNotification = (message: Notification) => {
+    if (message.channel === releaseChannel(this.key)) this.notified?.();
+  };
+
+  private constructor(
+    readonly connection: LockConnection,
+    private readonly key: AdvisoryLockKey,
+  ) {
+    connection.client.on('notification', this.onNotification);
+  }
+
+  static async open(dataSource: DataSource, key: AdvisoryLockKey): Promise<SessionLock> {
+    return new SessionLock(await LockConnection.open(dataSource), key);
+  }
+
+  get queryRunner(): PostgresQueryRunner {
+    return this.connection.queryRunner;
+  }
+
+  /** Waits for the lock; resolves to why it stopped waiting without it, or undefined when held. */
+  async acquire(timeoutMs: number, signal?: AbortSignal): Promise<SessionWaitEnd | undefined> {
+    const deadline = timeoutMs === 0 ? Number.POSITIVE_INFINITY : performance.now() + timeoutMs;
+    const aborted = onAbort(signal);
+    let woken = this.nextWake();
+    const first = (await this.connection.client.query(
+      prepareAndTrySessionLockSql(this.key),
+    )) as unknown as Array<{
+      rows: Array<{ acquired?: boolean }>;
+    }>;
+    let acquired = first.at(-1)?.rows[0]?.acquired === true;
+    while (!acquired) {
+      const remaining = deadline - performance.now();
+      if (signal?.aborted) return 'aborted';
+      if (remaining <= 0) return 'timeout';
+      await Promise.race([woken, delay(Math.min(SESSION_LOCK_POLL_MS, remaining)), aborted]);
+      if (this.connection.lostCause) throw this.connection.lostCause;
+      woken = this.nextWake();
+      const { rows } = await this.connection.client.query<{ acquired: boolean }>(
+        TRY_SESSION_LOCK_SQL,
+        [...this.key],
+      );
+      acquired = rows[0].acquired;
+    }
+    return undefined;
+  }
+
+  /**
+   * Releases the lock and wakes the waiters, then closes the connection: its session settings and
+   * LISTEN must not reach the pool. Resolves false when the server says the lock was not held.
+   */
+  async release(): Promise<boolean> {
+    this.connection.client.removeListener('notification', this.onNotification);
+    let released = false;
+    if (!this.connection.lostCause) {
+      const results = (await this.connection.client
+        .query(unlockAndNotifySql(this.key))
+        .catch(() => [])) as unknown as Array<{ rows: Array<{ released?: boolean }> }>;
+      released = results[0]?.rows[0]?.released === true;
+    }
+    await this.connection.release({ destroy: new Error('session lock connection is not pooled') });
+    return released;
+  }
+
+  /** Gives up a wait (or a failed acquisition): nothing is held, the connection is closed. */
+  async abandon(): Promise<void> {
+    this.connection.client.removeListener('notification', this.onNotification);
+    await this.connection.release({ destroy: new Error('session lock connection is not pooled') });
+  }
+
+  private nextWake(): Promise<void> {
+    return new Promise((resolve) => (this.notified = resolve));
+  }
+}
+
+function delay(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms).unref());
+}
+
+function onAbort(signal: AbortSignal | undefined): Promise<void> {
+  return new Promise((resolve) =>
+    signal?.addEventListener('abort', () => resolve(), { once: true }),
+  );
+}

@@ -1,0 +1,261 @@
+import type pg from 'pg';
+import type { DataSource, QueryRunner } from 'typeorm';
+import {
+  LockAbortedError,
+  LockLostError,
+  LockTimeoutError,
+} from '../../src/errors/migration-lock.errors.js';
+import { releaseChannel } from '../../src/lock/advisory-lock.sql.js';
+import { AdvisoryLockService } from '../../src/lock/advisory-lock.service.js';
+import { advisoryLockKey } from '../../src/lock/lock-key.js';
+import { deferred } from '../support/deferred.js';
+import { advisoryLockRows, holderOf, pollUntil } from '../support/observe.js';
+import {
+  connectClient,
+  createTestDatabase,
+  openDataSource,
+  type TestDatabase,
+} from '../support/test-database.js';
+
+const ID = 'jobs';
+const TYPE = 'Session';
+const KEY = advisoryLockKey(ID, TYPE);
+
+describe('withSessionLock (session-level lock, step-by-step work) on a real PostgreSQL', () => {
+  let db: TestDatabase;
+  let observer: pg.Client;
+  const dataSources: DataSource[] = [];
+
+  async function locks(options: Parameters<typeof openDataSource>[1] = {}) {
+    const dataSource = await openDataSource(db.url, {
+      applicationName: 'session-test',
+      ...options,
+    });
+    dataSources.push(dataSource);
+    return new AdvisoryLockService(dataSource);
+  }
+
+  /** A raw session holding the session-level lock, as another replica would. */
+  async function rawHolder(name = 'other-replica') {
+    const client = await connectClient(db.url, name);
+    await client.query('SELECT pg_advisory_lock($1::int4, $2::int4)', [...KEY]);
+    const { rows } = await client.query<{ pid: number }>('SELECT pg_backend_pid() AS pid');
+    return { client, pid: rows[0].pid };
+  }
+
+  /** Waits until a session-lock waiter has tried the lock at least once and sits idle between tries. */
+  function waiterPolling(): Promise<number> {
+    return pollUntil(async () => {
+      const { rows } = await observer.query<{ pid: number }>(
+        `SELECT pid FROM pg_stat_activity WHERE application_name = 'session-test' AND query LIKE '%pg_try_advisory_lock%'`,
+      );
+      return rows[0]?.pid;
+    }, 'a session-lock waiter');
+  }
+
+  beforeAll(async () => {
+    db = await createTestDatabase('session_lock');
+    observer = await connectClient(db.url, 'observer');
+    await observer.query('CREATE TABLE counter (id int PRIMARY KEY, value int NOT NULL)');
+    await observer.query('CREATE TABLE items (id int PRIMARY KEY, kind text)');
+  });
+
+  afterAll(async () => {
+    await Promise.all(dataSources.map((ds) => ds.destroy()));
+    await observer.end();
+    await db.drop();
+  });
+
+  describe('mutual exclusion', () => {
+    const WORKERS = 6;
+    const ROUNDS = 4;
+
+    async function increment(queryRunner: QueryRunner): Promise<void> {
+      const [{ value }] = (await queryRunner.query('SELECT value FROM counter WHERE id = 1')) as [
+        { value: number },
+      ];
+      await queryRunner.query('SELECT count(*) FROM generate_series(1, 20000)');
+      await queryRunner.query('UPDATE counter SET value = $1 WHERE id = 1', [value + 1]);
+    }
+
+    async function runWorkers(locked: boolean): Promise<number> {
+      await observer.query(
+        'INSERT INTO counter VALUES (1, 0) ON CONFLICT (id) DO UPDATE SET value = 0',
+      );
+      const workers = await Promise.all(Array.from({ length: WORKERS }, () => locks()));
+      await Promise.all(
+        workers.map(async (service, index) => {
+          for (let round = 0; round < ROUNDS; round++) {
+            if (locked) await service.withSessionLock(ID, TYPE, increment);
+            else
+              await increment(
+                dataSources[dataSources.length - WORKERS + index].createQueryRunner(),
+              );
+          }
+        }),
+      );
+      const { rows } = await observer.query<{ value: number }>(
+        'SELECT value FROM counter WHERE id = 1',
+      );
+      return rows[0].value;
+    }
+
+    it('serializes step-by-step work across DataSources', async () => {
+      expect(await runWorkers(true)).toBe(WORKERS * ROUNDS);
+    });
+
+    it('control: without the lock the same work loses updates', async () => {
+      expect(await runWorkers(false)).toBeLessThan(WORKERS * ROUNDS);
+    });
+  });
+
+  it('waits without a blocking lock statement and is woken by the release NOTIFY', async () => {
+    const holder = await rawHolder();
+    const service = await locks();
+    const ran = service.withSessionLock(ID, TYPE, async (_qr, lock) => lock.backendPid);
+    const waiterPid = await waiterPolling();
+    // Nothing waits in pg_locks: a waiting lock statement would hold a snapshot.
+    expect((await advisoryLockRows(observer, KEY)).filter((r) => !r.granted)).toEqual([]);
+    const { rows } = await observer.query(
+      `SELECT backend_xmin FROM pg_stat_activity WHERE pid = $1`,
+      [waiterPid],
+    );
+    expect(rows[0].backend_xmin).toBeNull();
+    await holder.client.query(
+      `SELECT pg_advisory_unlock(${KEY[0]}, ${KEY[1]}); NOTIFY ${releaseChannel(KEY)}`,
+    );
+    expect(await ran).toBe(waiterPid);
+    await holder.client.end();
+  });
+
+  it('takes over from a holder that died without notifying (slow poll fallback)', async () => {
+    const holder = await rawHolder();
+    const service = await locks();
+    const ran = service.withSessionLock(ID, TYPE, async () => 'took over');
+    await waiterPolling();
+    await observer.query('SELECT pg_terminate_backend($1)', [holder.pid]);
+    expect(await ran).toBe('took over');
+    await holder.client.end().catch(() => undefined);
+  });
+
+  it('excludes the transaction-level form of the same key, both ways', async () => {
+    const service = await locks();
+    const release = deferred();
+    const sessionHolder = service.withSessionLock(ID, TYPE, () => release.promise);
+    await holderOf(observer, KEY);
+    expect(await (await locks()).tryWithLock(ID, TYPE, async () => 'xact')).toEqual({
+      acquired: false,
+    });
+    release.resolve();
+    await sessionHolder;
+
+    const xactRelease = deferred();
+    const xactHolder = service.withLock(ID, TYPE, () => xactRelease.promise);
+    await holderOf(observer, KEY);
+    const waiting = (await locks()).withSessionLock(ID, TYPE, async () => 'after xact');
+    await waiterPolling();
+    xactRelease.resolve();
+    await xactHolder;
+    expect(await waiting).toBe('after xact');
+  });
+
+  it('times out naming the holder, and aborts a wait at once', async () => {
+    const holder = await rawHolder('stuck-replica');
+    const service = await locks();
+    const timeout = (await service
+      .withSessionLock(ID, TYPE, async () => 1, { timeoutMs: 100 })
+      .catch((e: unknown) => e)) as LockTimeoutError;
+    expect(timeout).toBeInstanceOf(LockTimeoutError);
+    expect(timeout.holder).toMatchObject({ pid: holder.pid, applicationName: 'stuck-replica' });
+
+    const controller = new AbortController();
+    const aborted = service.withSessionLock(ID, TYPE, async () => 1, {
+      signal: controller.signal,
+      timeoutMs: 0,
+    });
+    await waiterPolling();
+    controller.abort();
+    expect(await aborted.catch((e: unknown) => e)).toBeInstanceOf(LockAbortedError);
+    // The waiter's connection is closed, not pooled with a LISTEN on it.
+    await pollUntil(
+      async () => ((await waiterCount()) === 0 ? true : undefined),
+      'the waiter to disconnect',
+    );
+    await holder.client.end();
+  });
+
+  it('fails with LockLostError when the holding connection is terminated mid-work, and frees the lock', async () => {
+    const service = await locks();
+    const holding = deferred<number>();
+    const proceed = deferred();
+    const attempt = service.withSessionLock(ID, TYPE, async (queryRunner, lock) => {
+      holding.resolve(lock.backendPid);
+      await proceed.promise;
+      await queryRunner.query(`INSERT INTO items VALUES (1, 'after loss')`);
+    });
+    await observer.query('SELECT pg_terminate_backend($1)', [await holding.promise]);
+    proceed.resolve();
+    expect(await attempt.catch((e: unknown) => e)).toBeInstanceOf(LockLostError);
+    expect(await advisoryLockRows(observer, KEY)).toEqual([]);
+    expect((await observer.query('SELECT * FROM items WHERE id = 1')).rowCount).toBe(0);
+  });
+
+  it('runs CREATE INDEX CONCURRENTLY while other replicas wait for the lock (no hang)', async () => {
+    const holderService = await locks();
+    const release = deferred();
+    const started = deferred();
+    const holder = holderService.withSessionLock(ID, TYPE, async (queryRunner) => {
+      started.resolve();
+      await release.promise;
+      await queryRunner.query('CREATE INDEX CONCURRENTLY items_kind_idx ON items (kind)');
+      return 'indexed';
+    });
+    await started.promise;
+    const waiters = await Promise.all([locks(), locks(), locks()]);
+    const waiting = waiters.map((w) => w.withSessionLock(ID, TYPE, async () => 'followed'));
+    await pollUntil(async () => ((await waiterCount()) >= 3 ? true : undefined), '3 waiters');
+    release.resolve();
+    expect(await holder).toBe('indexed');
+    expect(await Promise.all(waiting)).toEqual(['followed', 'followed', 'followed']);
+    const { rows } = await observer.query(
+      `SELECT indisvalid FROM pg_index WHERE indexrelid = 'items_kind_idx'::regclass`,
+    );
+    expect(rows).toEqual([{ indisvalid: true }]);
+  });
+
+  it('keeps the lock through idle_session_timeout and idle_in_transaction_session_timeout set low', async () => {
+    await observer.query(`ALTER DATABASE "${db.name}" SET idle_session_timeout = '200ms'`);
+    await observer.query(
+      `ALTER DATABASE "${db.name}" SET idle_in_transaction_session_timeout = '200ms'`,
+    );
+    try {
+      const service = await locks({ poolSize: 1 });
+      const result = await service.withSessionLock(ID, TYPE, async (queryRunner, lock) => {
+        await queryRunner.startTransaction();
+        await queryRunner.query(`INSERT INTO items VALUES (2, 'slow')`);
+        // Stay idle in the transaction until the server has seen it idle well past both timeouts.
+        await pollUntil(async () => {
+          const { rows } = await observer.query(
+            `SELECT 1 FROM pg_stat_activity WHERE pid = $1 AND state = 'idle in transaction' AND state_change < clock_timestamp() - interval '600 ms'`,
+            [lock.backendPid],
+          );
+          return rows.length > 0 ? true : undefined;
+        }, 'the holder to idle past the timeouts');
+        await queryRunner.commitTransaction();
+        return 'completed';
+      });
+      expect(result).toBe('completed');
+      expect((await observer.query('SELECT * FROM items WHERE id = 2')).rowCount).toBe(1);
+    } finally {
+      await observer.query(`ALTER DATABASE "${db.name}" RESET idle_session_timeout`);
+      await observer.query(`ALTER DATABASE "${db.name}" RESET idle_in_transaction_session_timeout`);
+    }
+  });
+
+  async function waiterCount(): Promise<number> {
+    const { rows } = await observer.query(
+      `SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = 'session-test' AND query LIKE '%pg_try_advisory_lock%'`,
+    );
+    return rows[0].n as number;
+  }
+});
