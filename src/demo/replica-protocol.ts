@@ -1,3 +1,6 @@
+import type { MigrationTransactionMode } from '../module/migration-lock-options.interface.js';
+import type { Scenario } from './scenario-migrations.js';
+
 /** Messages between the rollout demo (parent) and its replica processes, over the fork IPC channel. */
 export type ParentMessage = { type: 'go' } | { type: 'stop' };
 
@@ -14,3 +17,35 @@ export type ReplicaMessage =
 
 /** How a replica migrates: under the lock (the product) or plain TypeORM runMigrations (the control). */
 export type ReplicaMode = 'locked' | 'unlocked';
+
+/** What a replica process is told through its environment. */
+export interface ReplicaConfig {
+  databaseUrl: string;
+  mode?: ReplicaMode;
+  transaction?: MigrationTransactionMode;
+  scenarios?: readonly Scenario[];
+  lockTimeoutMs?: number;
+}
+
+export function replicaEnv(config: ReplicaConfig): Record<string, string> {
+  return {
+    DATABASE_URL: config.databaseUrl,
+    REPLICA_MODE: config.mode ?? 'locked',
+    REPLICA_TRANSACTION: config.transaction ?? 'all',
+    REPLICA_SCENARIOS: (config.scenarios ?? []).join(','),
+    ...(config.lockTimeoutMs === undefined
+      ? {}
+      : { REPLICA_LOCK_TIMEOUT_MS: String(config.lockTimeoutMs) }),
+  };
+}
+
+export function replicaConfigFromEnv(env: NodeJS.ProcessEnv): ReplicaConfig {
+  if (!env.DATABASE_URL) throw new Error('replica needs DATABASE_URL');
+  return {
+    databaseUrl: env.DATABASE_URL,
+    mode: (env.REPLICA_MODE ?? 'locked') as ReplicaMode,
+    transaction: (env.REPLICA_TRANSACTION ?? 'all') as MigrationTransactionMode,
+    scenarios: (env.REPLICA_SCENARIOS ?? '').split(',').filter(Boolean) as Scenario[],
+    lockTimeoutMs: env.REPLICA_LOCK_TIMEOUT_MS ? Number(env.REPLICA_LOCK_TIMEOUT_MS) : undefined,
+  };
+}

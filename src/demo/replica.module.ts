@@ -7,7 +7,8 @@ import {
 } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import { AppModule } from '../service/app.module.js';
-import type { ReplicaMode } from './replica-protocol.js';
+import type { ReplicaConfig } from './replica-protocol.js';
+import { SCENARIOS } from './scenario-migrations.js';
 
 /** The control for `--no-lock`: what a plain TypeORM service does, runMigrations at bootstrap with no lock. */
 @Injectable()
@@ -24,11 +25,21 @@ export class UnlockedMigrations implements OnApplicationBootstrap {
 /** The reference service as one replica of the demo fleet. */
 @Module({})
 export class ReplicaModule {
-  static register(databaseUrl: string, mode: ReplicaMode): DynamicModule {
-    const locked = mode === 'locked';
+  static register(config: ReplicaConfig): DynamicModule {
+    const locked = config.mode !== 'unlocked';
     return {
       module: ReplicaModule,
-      imports: [AppModule.register({ databaseUrl, migrationLock: { runOnBootstrap: locked } })],
+      imports: [
+        AppModule.register({
+          databaseUrl: config.databaseUrl,
+          extraMigrations: (config.scenarios ?? []).flatMap((scenario) => SCENARIOS[scenario]),
+          migrationLock: {
+            runOnBootstrap: locked,
+            transaction: config.transaction ?? 'all',
+            ...(config.lockTimeoutMs === undefined ? {} : { timeoutMs: config.lockTimeoutMs }),
+          },
+        }),
+      ],
       providers: locked ? [] : [UnlockedMigrations],
     };
   }

@@ -11,6 +11,8 @@ import { HealthController } from './health/health.controller.js';
 
 export interface AppModuleOptions {
   databaseUrl: string;
+  /** Migrations to run after the reference ones (the demo's fault scenarios). */
+  extraMigrations?: ReadonlyArray<new () => unknown>;
   /** Passed to MigrationLockModule.forRoot (the demo's --no-lock turns runOnBootstrap off). */
   migrationLock?: MigrationLockModuleOptions;
 }
@@ -27,7 +29,7 @@ export class AppModule {
           url: options.databaseUrl,
           applicationName: `clusters-api:${hostname()}:${process.pid}`,
           entities: [Cluster],
-          migrations: referenceMigrations,
+          migrations: [...referenceMigrations, ...(options.extraMigrations ?? [])],
           migrationsRun: false,
           synchronize: false,
           retryAttempts: 2,
