@@ -54,6 +54,7 @@ async function start(): Promise<void> {
       error: (error as Error).message,
       code: (error as { code?: string }).code,
     };
-    process.send?.(message, () => process.exit(1)) ?? process.exit(1);
+    if (process.send) process.send(message, () => process.exit(1));
+    else process.exit(1);
   }
 }
