@@ -25,6 +25,7 @@ export interface ReplicaConfig {
   transaction?: MigrationTransactionMode;
   scenarios?: readonly Scenario[];
   lockTimeoutMs?: number;
+  poolIdleTimeoutMs?: number;
 }
 
 export function replicaEnv(config: ReplicaConfig): Record<string, string> {
@@ -47,5 +48,6 @@ export function replicaConfigFromEnv(env: NodeJS.ProcessEnv): ReplicaConfig {
     transaction: (env.REPLICA_TRANSACTION ?? 'all') as MigrationTransactionMode,
     scenarios: (env.REPLICA_SCENARIOS ?? '').split(',').filter(Boolean) as Scenario[],
     lockTimeoutMs: env.REPLICA_LOCK_TIMEOUT_MS ? Number(env.REPLICA_LOCK_TIMEOUT_MS) : undefined,
+    poolIdleTimeoutMs: env.REPLICA_POOL_IDLE_MS ? Number(env.REPLICA_POOL_IDLE_MS) : undefined,
   };
 }

@@ -32,6 +32,7 @@ export class ReplicaModule {
       imports: [
         AppModule.register({
           databaseUrl: config.databaseUrl,
+          poolIdleTimeoutMs: config.poolIdleTimeoutMs,
           extraMigrations: (config.scenarios ?? []).flatMap((scenario) => SCENARIOS[scenario]),
           migrationLock: {
             runOnBootstrap: locked,

@@ -21,6 +21,28 @@ export class Gate1732500000005 implements MigrationInterface {
   }
 }
 
+/** The one-int advisory lock that keeps the IdleGate migration waiting. */
+export const IDLE_GATE_LOCK = 4243;
+const IDLE_GATE_RETRY_MS = 700;
+
+/**
+ * Like Gate, but waits by trying the gate every 700 ms and staying idle in its transaction in
+ * between: a holder that a low idle_in_transaction_session_timeout would kill without protection.
+ */
+export class IdleGate1732500000009 implements MigrationInterface {
+  name = 'IdleGate1732500000009';
+  async up(queryRunner: QueryRunner): Promise<void> {
+    for (;;) {
+      const [{ open }] = (await queryRunner.query(
+        `SELECT pg_try_advisory_xact_lock(${IDLE_GATE_LOCK}) AS open`,
+      )) as [{ open: boolean }];
+      if (open) return;
+      await new Promise((resolve) => setTimeout(resolve, IDLE_GATE_RETRY_MS));
+    }
+  }
+  async down(): Promise<void> {}
+}
+
 /** Runs after the gate: shows whether a run stopped between migrations. */
 export class AfterGate1732500000006 implements MigrationInterface {
   name = 'AfterGate1732500000006';
@@ -58,6 +80,7 @@ export const SCENARIOS = {
   gate: [Gate1732500000005, AfterGate1732500000006],
   cic: [ConcurrentIndex1732500000007],
   fail: [Broken1732500000008],
+  'idle-gate': [IdleGate1732500000009],
 } as const;
 
 export type Scenario = keyof typeof SCENARIOS;

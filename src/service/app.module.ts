@@ -13,6 +13,11 @@ export interface AppModuleOptions {
   databaseUrl: string;
   /** Migrations to run after the reference ones (the demo's fault scenarios). */
   extraMigrations?: ReadonlyArray<new () => unknown>;
+  /**
+   * How long an unused pooled connection stays open (pg-pool idleTimeoutMillis). Keep it below the
+   * server's idle_session_timeout, or the pool hands out connections the server already closed.
+   */
+  poolIdleTimeoutMs?: number;
   /** Passed to MigrationLockModule.forRoot (the demo's --no-lock turns runOnBootstrap off). */
   migrationLock?: MigrationLockModuleOptions;
 }
@@ -33,6 +38,9 @@ export class AppModule {
           migrationsRun: false,
           synchronize: false,
           retryAttempts: 2,
+          ...(options.poolIdleTimeoutMs === undefined
+            ? {}
+            : { extra: { idleTimeoutMillis: options.poolIdleTimeoutMs } }),
           retryDelay: 500,
         }),
         TypeOrmModule.forFeature([Cluster]),

@@ -54,3 +54,17 @@ export function holderOf(client: pg.Client, key: AdvisoryLockKey): Promise<numbe
     'a lock holder',
   );
 }
+
+/** Waits until `sql` returns at least `count` rows on `client`; returns them. */
+export function rowsAppear<R extends Record<string, unknown>>(
+  client: pg.Client,
+  what: string,
+  sql: string,
+  params: unknown[] = [],
+  count = 1,
+): Promise<R[]> {
+  return pollUntil(async () => {
+    const { rows } = await client.query<R>(sql, params);
+    return rows.length >= count ? rows : undefined;
+  }, what);
+}
