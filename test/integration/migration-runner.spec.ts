@@ -13,7 +13,7 @@ import {
   referenceMigrations,
   seedGeneration,
 } from '../support/migration-fixtures.js';
-import { advisoryLockRows, waitersFor } from '../support/observe.js';
+import { advisoryLockRows, pollUntil, waitersFor } from '../support/observe.js';
 import {
   connectClient,
   createTestDatabase,
@@ -30,7 +30,7 @@ describe('MigrationRunnerService on a real PostgreSQL', () => {
 
   async function runner(
     migrations: Function[] = referenceMigrations,
-    extra: { poolSize?: number; timeoutMs?: number } = {},
+    extra: { poolSize?: number; timeoutMs?: number; transaction?: 'all' | 'each' | 'none' } = {},
   ) {
     const dataSource = await openDataSource(db.url, { migrations, poolSize: extra.poolSize });
     dataSources.push(dataSource);
@@ -38,6 +38,7 @@ describe('MigrationRunnerService on a real PostgreSQL', () => {
     return new MigrationRunnerService(dataSource, locks, {
       ...DEFAULT_OPTIONS,
       timeoutMs: extra.timeoutMs ?? DEFAULT_OPTIONS.timeoutMs,
+      transaction: extra.transaction ?? DEFAULT_OPTIONS.transaction,
     });
   }
 
@@ -112,5 +113,49 @@ describe('MigrationRunnerService on a real PostgreSQL', () => {
     expect(error).toBeInstanceOf(MigrationFailedError);
     expect(error.migrationName).toBe('NonTransactionalMigration1732500000098');
     expect(error.message).toMatch(/transaction/);
+  });
+
+  it('mode each: runs a transaction = false migration (CREATE INDEX CONCURRENTLY) on the lock connection', async () => {
+    const result = await (
+      await runner([...referenceMigrations, NonTransactionalMigration1732500000098], {
+        transaction: 'each',
+        poolSize: 1,
+      })
+    ).run();
+    expect(result.applied).toContain('NonTransactionalMigration1732500000098');
+    const { rows } = await observer.query(
+      `SELECT indisvalid FROM pg_index WHERE indexrelid = 'clusters_kind_idx'::regclass`,
+    );
+    expect(rows).toEqual([{ indisvalid: true }]);
+    expect(await advisoryLockRows(observer, MIGRATIONS_KEY)).toEqual([]);
+  });
+
+  it('mode each: a failing migration is rolled back alone; the ones before it stay applied', async () => {
+    const attempt = (
+      await runner([...referenceMigrations, FailingMigration1732500000099], { transaction: 'each' })
+    ).run();
+    const error = (await attempt.catch((e: unknown) => e)) as MigrationFailedError;
+    expect(error.migrationName).toBe('FailingMigration1732500000099');
+    expect(await migrationCounts((sql) => observer.query(sql))).toEqual(appliedOnce);
+    expect((await observer.query(`SELECT to_regclass('never_kept') AS t`)).rows[0].t).toBeNull();
+    expect(await advisoryLockRows(observer, MIGRATIONS_KEY)).toEqual([]);
+  });
+
+  it('mode none: applies without transactions; each and all on the same key exclude each other', async () => {
+    const holder = await connectClient(db.url, 'all-mode-replica');
+    await holder.query('BEGIN');
+    await holder.query('SELECT pg_advisory_xact_lock(457026696, -1494325336)');
+    const run = (await runner(referenceMigrations, { transaction: 'none' })).run();
+    await pollUntil(async () => {
+      const { rows } = await observer.query(
+        `SELECT 1 FROM pg_stat_activity WHERE query LIKE '%pg_try_advisory_lock%'`,
+      );
+      return rows.length > 0 ? true : undefined;
+    }, 'the none-mode runner to wait');
+    expect((await observer.query(`SELECT to_regclass('migrations') AS t`)).rows[0].t).toBeNull();
+    await holder.query('COMMIT');
+    await holder.end();
+    expect((await run).outcome).toBe('applied');
+    expect(await migrationCounts((sql) => observer.query(sql))).toEqual(appliedOnce);
   });
 });
