@@ -72,3 +72,18 @@ export function checkAbortSignal(where: string, value: unknown): AbortSignal | u
   }
   return value;
 }
+
+/** application_name: printable ASCII, at most 63 bytes (longer is cut by the server). */
+export function checkApplicationName(where: string, value: unknown): string {
+  if (typeof value !== 'string' || !/^[\x20-\x7e]{1,63}$/.test(value)) {
+    throw new InvalidOptionsError(
+      messages.invalidOption(
+        where,
+        'applicationName',
+        'printable ASCII, 1 to 63 characters',
+        value,
+      ),
+    );
+  }
+  return value;
+}

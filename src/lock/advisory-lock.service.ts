@@ -5,7 +5,7 @@ import { sqlState } from './connection-loss.js';
 import type { LockedWork, SessionLockedWork, TryLockResult } from './held-lock.js';
 import { holdLock } from './hold-lock.js';
 import {
-  DEFAULT_LOCK_TIMEOUT_MS,
+  resolveLockDefaults,
   resolveTryWithLockOptions,
   resolveWithLockOptions,
   type AdvisoryLockDefaults,
@@ -28,12 +28,15 @@ const QUERY_CANCELED = '57014';
 @Injectable()
 export class AdvisoryLockService {
   private readonly defaultTimeoutMs: number;
+  private readonly applicationName: string;
 
   constructor(
     private readonly dataSource: DataSource,
     defaults: AdvisoryLockDefaults = {},
   ) {
-    this.defaultTimeoutMs = resolveWithLockOptions(defaults, DEFAULT_LOCK_TIMEOUT_MS).timeoutMs;
+    const resolved = resolveLockDefaults(defaults);
+    this.defaultTimeoutMs = resolved.timeoutMs;
+    this.applicationName = resolved.applicationName;
   }
 
   /**
@@ -56,9 +59,11 @@ export class AdvisoryLockService {
     const tx = await LockTransaction.open(this.dataSource, request.name);
     try {
       const started = performance.now();
-      await tx.acquire(request.key, timeoutMs, request.signal).catch(async (error: unknown) => {
-        throw await this.transactionWaitFailure(tx, request, timeoutMs, error);
-      });
+      await tx
+        .acquire(request.key, timeoutMs, this.applicationName, request.signal)
+        .catch(async (error: unknown) => {
+          throw await this.transactionWaitFailure(tx, request, timeoutMs, error);
+        });
       return await this.holdTransaction(tx, request, performance.now() - started, fn);
     } finally {
       await tx.close();
@@ -79,7 +84,7 @@ export class AdvisoryLockService {
 
     const tx = await LockTransaction.open(this.dataSource, request.name);
     try {
-      if (!(await tx.tryAcquire(request.key))) return { acquired: false };
+      if (!(await tx.tryAcquire(request.key, this.applicationName))) return { acquired: false };
       return { acquired: true, value: await this.holdTransaction(tx, request, 0, fn) };
     } finally {
       await tx.close();
@@ -109,7 +114,7 @@ export class AdvisoryLockService {
     const started = performance.now();
     let held = false;
     try {
-      const end = await session.acquire(timeoutMs, request.signal);
+      const end = await session.acquire(timeoutMs, this.applicationName, request.signal);
       if (end === 'aborted')
         throw new LockAbortedError(request.name, 'waiting', { cause: request.signal?.reason });
       if (end === 'timeout') throw await lockTimeout(session.connection, request, timeoutMs);

@@ -17,9 +17,14 @@ import type { AdvisoryLockKey } from './lock-key.js';
  * - `idle_in_transaction_session_timeout` is switched off for this transaction only: protected
  *   work may pause between statements, and a server-side kill would silently pass the lock on.
  */
-export function beginAndLockSql(key: AdvisoryLockKey, timeoutMs: number): string {
+export function beginAndLockSql(
+  key: AdvisoryLockKey,
+  timeoutMs: number,
+  applicationName: string,
+): string {
   return [
     'START TRANSACTION',
+    `SET LOCAL application_name = ${literal(applicationName)}`,
     `SET LOCAL lock_timeout = '${int(timeoutMs)}ms'`,
     'SET LOCAL idle_in_transaction_session_timeout = 0',
     connectionSettingsSql(true),
@@ -29,9 +34,10 @@ export function beginAndLockSql(key: AdvisoryLockKey, timeoutMs: number): string
 }
 
 /** Starts the lock transaction and tries the lock once; the last result row says whether it got it. */
-export function beginAndTryLockSql(key: AdvisoryLockKey): string {
+export function beginAndTryLockSql(key: AdvisoryLockKey, applicationName: string): string {
   return [
     'START TRANSACTION',
+    `SET LOCAL application_name = ${literal(applicationName)}`,
     'SET LOCAL idle_in_transaction_session_timeout = 0',
     connectionSettingsSql(true),
     `SELECT pg_try_advisory_xact_lock(${int(key[0])}::int4, ${int(key[1])}::int4) AS acquired`,
@@ -63,16 +69,22 @@ export function releaseChannel(key: AdvisoryLockKey): string {
  * release, and try the lock once. Waiters never sit in a blocking lock statement: an active
  * statement holds a snapshot, and a holder's CREATE INDEX CONCURRENTLY would wait for it.
  */
-export function prepareAndTrySessionLockSql(key: AdvisoryLockKey): string {
+export function prepareAndTrySessionLockSql(key: AdvisoryLockKey, applicationName: string): string {
   return [
     connectionSettingsSql(false),
+    `SET application_name = ${literal(applicationName)}`,
     `LISTEN ${releaseChannel(key)}`,
-    `SELECT pg_try_advisory_lock(${int(key[0])}::int4, ${int(key[1])}::int4) AS acquired`,
+    trySessionLockSql(key),
   ].join('; ');
 }
 
-/** Tries the session-level lock once more (after a release notice, or on the slow poll). */
-export const TRY_SESSION_LOCK_SQL = 'SELECT pg_try_advisory_lock($1::int4, $2::int4) AS acquired';
+/**
+ * Tries the session-level lock once (again after a release notice, or on the slow poll). The key is
+ * in the text so that `migration-lock status` finds the waiters in pg_stat_activity.query.
+ */
+export function trySessionLockSql(key: AdvisoryLockKey): string {
+  return `SELECT pg_try_advisory_lock(${int(key[0])}::int4, ${int(key[1])}::int4) AS acquired`;
+}
 
 /** Releases the session-level lock, then wakes the waiters (NOTIFY is sent at the end of the statement). */
 export function unlockAndNotifySql(key: AdvisoryLockKey): string {
@@ -101,6 +113,13 @@ SELECT a.pid,
 
 /** Cancels the statement a backend is running (its lock wait): sent from a separate connection. */
 export const CANCEL_BACKEND_SQL = 'SELECT pg_cancel_backend($1::int4)';
+
+/** A string literal for the simple protocol; the value is checked printable ASCII by the options. */
+function literal(value: string): string {
+  if (!/^[\x20-\x7e]*$/.test(value)) throw new TypeError('not printable ASCII');
+  const escaped = value.replace(/'/g, "''");
+  return value.includes('\\') ? `E'${escaped.replace(/\\/g, '\\\\')}'` : `'${escaped}'`;
+}
 
 function int(value: number): string {
   if (!Number.isSafeInteger(value)) throw new TypeError(`not an integer: ${value}`);

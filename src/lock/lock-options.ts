@@ -1,4 +1,10 @@
-import { checkAbortSignal, checkKnownKeys, checkTimeoutMs } from '../errors/option-checks.js';
+import { hostname } from 'node:os';
+import {
+  checkAbortSignal,
+  checkApplicationName,
+  checkKnownKeys,
+  checkTimeoutMs,
+} from '../errors/option-checks.js';
 import { InvalidOptionsError } from '../errors/migration-lock.errors.js';
 import { messages } from '../errors/migration-lock.messages.js';
 
@@ -23,9 +29,22 @@ export interface TryWithLockOptions {
 export interface AdvisoryLockDefaults {
   /** @default 300000 (5 minutes, like the original Go implementation) */
   timeoutMs?: number;
+  /**
+   * `application_name` of the lock connections while they hold or wait for a lock.
+   * @default `migration-lock:<hostname>:<pid>`
+   */
+  applicationName?: string;
 }
 
 export const DEFAULT_LOCK_TIMEOUT_MS = 300_000;
+
+/** `migration-lock:<hostname>:<pid>`, cut to the 63 bytes PostgreSQL keeps. */
+export function defaultApplicationName(): string {
+  const pid = `:${process.pid}`;
+  return (
+    `migration-lock:${hostname().replace(/[^\x20-\x7e]/g, '?')}`.slice(0, 63 - pid.length) + pid
+  );
+}
 
 export function resolveWithLockOptions(
   options: unknown,
@@ -39,6 +58,22 @@ export function resolveWithLockOptions(
         ? defaultTimeoutMs
         : checkTimeoutMs('withLock', 'timeoutMs', given.timeoutMs),
     signal: checkAbortSignal('withLock', given.signal),
+  };
+}
+
+/** Checks service defaults once, at construction. */
+export function resolveLockDefaults(defaults: unknown): Required<AdvisoryLockDefaults> {
+  const given = checkOptionsObject('AdvisoryLockService', defaults);
+  checkKnownKeys('AdvisoryLockService', given, ['timeoutMs', 'applicationName']);
+  return {
+    timeoutMs:
+      given.timeoutMs === undefined
+        ? DEFAULT_LOCK_TIMEOUT_MS
+        : checkTimeoutMs('AdvisoryLockService', 'timeoutMs', given.timeoutMs),
+    applicationName:
+      given.applicationName === undefined
+        ? defaultApplicationName()
+        : checkApplicationName('AdvisoryLockService', given.applicationName),
   };
 }
 

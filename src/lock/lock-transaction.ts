@@ -26,19 +26,24 @@ export class LockTransaction {
    * Starts the transaction and waits for the lock, at most `timeoutMs` (0: forever).
    * When `signal` fires during the wait, the wait is cancelled at the server (SQLSTATE 57014).
    */
-  async acquire(key: AdvisoryLockKey, timeoutMs: number, signal?: AbortSignal): Promise<void> {
+  async acquire(
+    key: AdvisoryLockKey,
+    timeoutMs: number,
+    applicationName: string,
+    signal?: AbortSignal,
+  ): Promise<void> {
     const cancel = () => this.connection.cancelCurrentStatement();
     signal?.addEventListener('abort', cancel, { once: true });
     try {
-      await this.begin(beginAndLockSql(key, timeoutMs));
+      await this.begin(beginAndLockSql(key, timeoutMs, applicationName));
     } finally {
       signal?.removeEventListener('abort', cancel);
     }
   }
 
   /** Starts the transaction and tries the lock once, without waiting. */
-  async tryAcquire(key: AdvisoryLockKey): Promise<boolean> {
-    const results = await this.begin(beginAndTryLockSql(key));
+  async tryAcquire(key: AdvisoryLockKey, applicationName: string): Promise<boolean> {
+    const results = await this.begin(beginAndTryLockSql(key, applicationName));
     return results.at(-1)?.rows[0]?.acquired === true;
   }
 

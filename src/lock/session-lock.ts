@@ -3,7 +3,7 @@ import type { DataSource } from 'typeorm';
 import {
   prepareAndTrySessionLockSql,
   releaseChannel,
-  TRY_SESSION_LOCK_SQL,
+  trySessionLockSql,
   unlockAndNotifySql,
 } from './advisory-lock.sql.js';
 import { LockConnection, type PostgresQueryRunner } from './lock-connection.js';
@@ -45,12 +45,16 @@ export class SessionLock {
   }
 
   /** Waits for the lock; resolves to why it stopped waiting without it, or undefined when held. */
-  async acquire(timeoutMs: number, signal?: AbortSignal): Promise<SessionWaitEnd | undefined> {
+  async acquire(
+    timeoutMs: number,
+    applicationName: string,
+    signal?: AbortSignal,
+  ): Promise<SessionWaitEnd | undefined> {
     const deadline = timeoutMs === 0 ? Number.POSITIVE_INFINITY : performance.now() + timeoutMs;
     const aborted = onAbort(signal);
     let woken = this.nextWake();
     const first = (await this.connection.client.query(
-      prepareAndTrySessionLockSql(this.key),
+      prepareAndTrySessionLockSql(this.key, applicationName),
     )) as unknown as Array<{
       rows: Array<{ acquired?: boolean }>;
     }>;
@@ -63,8 +67,7 @@ export class SessionLock {
       if (this.connection.lostCause) throw this.connection.lostCause;
       woken = this.nextWake();
       const { rows } = await this.connection.client.query<{ acquired: boolean }>(
-        TRY_SESSION_LOCK_SQL,
-        [...this.key],
+        trySessionLockSql(this.key),
       );
       acquired = rows[0].acquired;
     }

@@ -10,13 +10,18 @@ import type {
   MigrationTransactionMode,
   ResolvedMigrationLockOptions,
 } from '../module/migration-lock-options.interface.js';
+import {
+  MigrationStateTracker,
+  type MigrationLockEvents,
+  type MigrationState,
+} from './migration-events.js';
 import type { MigrationRunResult } from './migration-run-result.js';
 
 type Migration = Awaited<ReturnType<MigrationExecutor['getPendingMigrations']>>[number];
 export type MigrationRunnerOptions = Pick<
   ResolvedMigrationLockOptions,
   'lockId' | 'lockType' | 'timeoutMs' | 'transaction'
->;
+> & { events?: MigrationLockEvents };
 
 /** Whether a migration runs in its own transaction in a step-by-step mode, unless it says otherwise. */
 const OWN_TRANSACTION_BY_DEFAULT: Record<Exclude<MigrationTransactionMode, 'all'>, boolean> = {
@@ -32,17 +37,25 @@ const OWN_TRANSACTION_BY_DEFAULT: Record<Exclude<MigrationTransactionMode, 'all'
 @Injectable()
 export class MigrationRunnerService {
   private readonly logger = new Logger('MigrationLock');
+  private readonly tracker: MigrationStateTracker;
   private last: MigrationRunResult | undefined;
 
   constructor(
     private readonly dataSource: DataSource,
     private readonly locks: AdvisoryLockService,
     private readonly options: MigrationRunnerOptions,
-  ) {}
+  ) {
+    this.tracker = new MigrationStateTracker(options.events);
+  }
 
   /** What the last successful run() did, if any. */
   get lastResult(): MigrationRunResult | undefined {
     return this.last;
+  }
+
+  /** Where this replica's migration run is now: idle, waiting, migrating, done or failed. */
+  get state(): MigrationState {
+    return this.tracker.state;
   }
 
   /**
@@ -51,42 +64,92 @@ export class MigrationRunnerService {
    * @throws MigrationFailedError (names the migration), LockTimeoutError, LockLostError, LockAbortedError
    */
   async run(options: { signal?: AbortSignal } = {}): Promise<MigrationRunResult> {
-    // Rows in the migrations table commit with their migrations, so "nothing pending" seen without
-    // the lock is safe to trust: followers then never queue behind the lock one by one.
-    if ((await new MigrationExecutor(this.dataSource).getPendingMigrations()).length === 0) {
-      return this.report({ outcome: 'followed', applied: [], waitedMs: 0, heldMs: 0 });
+    try {
+      // Rows in the migrations table commit with their migrations, so "nothing pending" seen without
+      // the lock is safe to trust: followers then never queue behind the lock one by one.
+      if ((await this.pending()).length === 0) {
+        return this.finish({ outcome: 'followed', applied: [], waitedMs: 0, heldMs: 0 });
+      }
+      const { applied, waitedMs, heldMs } = await this.underLock(
+        (queryRunner, lock) => this.applyPending(queryRunner, lock),
+        options.signal,
+      );
+      return this.finish({
+        outcome: applied.length > 0 ? 'applied' : 'followed',
+        applied,
+        waitedMs,
+        heldMs,
+      });
+    } catch (error) {
+      this.fail(error as Error);
+      throw error;
     }
+  }
+
+  /** Reverts the last applied migration under the same lock; resolves to its name, if there was one. */
+  async revert(options: { signal?: AbortSignal } = {}): Promise<string | undefined> {
+    const { applied } = await this.underLock(async (queryRunner) => {
+      const executor = this.executor(queryRunner);
+      const [last] = await executor.getExecutedMigrations();
+      await executor.undoLastMigration();
+      return last ? [last.name] : [];
+    }, options.signal);
+    return applied[0];
+  }
+
+  /** Applied migrations (oldest first) and pending ones, read without the lock. */
+  async show(): Promise<{ applied: string[]; pending: string[] }> {
+    const executor = new MigrationExecutor(this.dataSource);
+    const applied = (await executor.getExecutedMigrations()).map((m) => m.name).reverse();
+    return { applied, pending: (await this.pending()).map((m) => m.name) };
+  }
+
+  private pending(): Promise<Migration[]> {
+    return new MigrationExecutor(this.dataSource).getPendingMigrations();
+  }
+
+  /** Runs `work` holding the migration lock in the configured mode, reporting every step. */
+  private async underLock(
+    work: (queryRunner: PostgresQueryRunner, lock: HeldLock) => Promise<string[]>,
+    signal: AbortSignal | undefined,
+  ): Promise<{ applied: string[]; waitedMs: number; heldMs: number }> {
     const { lockId, lockType, timeoutMs, transaction } = this.options;
-    const lockOptions = { timeoutMs, signal: options.signal };
+    const lockName = `${lockId}/${lockType}`;
     let heldSince = 0;
-    // Re-read under the lock: whoever held it before may have applied everything.
-    const underLock = async (queryRunner: QueryRunner, lock: HeldLock) => {
+    let waitedMs = 0;
+    const held = async (queryRunner: QueryRunner, lock: HeldLock) => {
       heldSince = performance.now();
-      return {
-        applied: await this.applyPending(queryRunner as PostgresQueryRunner, lock),
-        waitedMs: lock.waitedMs,
-      };
+      waitedMs = lock.waitedMs;
+      this.tracker.update('migrating', { waitedMs });
+      this.tracker.emit('lockAcquired', { lock: lockName, waitedMs });
+      // Re-read under the lock: whoever held it before may have applied everything.
+      return work(queryRunner as PostgresQueryRunner, lock);
     };
-    const { applied, waitedMs } =
+    this.tracker.update('waiting');
+    this.tracker.emit('waitStarted', { lock: lockName });
+    const lockOptions = { timeoutMs, signal };
+    const applied =
       transaction === 'all'
         ? await this.locks.withLock(
             lockId,
             lockType,
-            (manager, lock) => underLock(manager.queryRunner!, lock),
+            (manager, lock) => held(manager.queryRunner!, lock),
             lockOptions,
           )
-        : await this.locks.withSessionLock(lockId, lockType, underLock, lockOptions);
+        : await this.locks.withSessionLock(lockId, lockType, held, lockOptions);
     const heldMs = Math.round(performance.now() - heldSince);
-    return this.report({
-      outcome: applied.length > 0 ? 'applied' : 'followed',
-      applied,
-      waitedMs,
-      heldMs,
-    });
+    this.tracker.emit('lockReleased', { lock: lockName, heldMs });
+    return { applied, waitedMs, heldMs };
+  }
+
+  private executor(queryRunner: PostgresQueryRunner): MigrationExecutor {
+    const executor = new MigrationExecutor(this.dataSource, queryRunner);
+    executor.transaction = this.options.transaction;
+    return executor;
   }
 
   private async applyPending(queryRunner: PostgresQueryRunner, lock: HeldLock): Promise<string[]> {
-    const executor = new MigrationExecutor(this.dataSource, queryRunner);
+    const executor = this.executor(queryRunner);
     const pending = await executor.getPendingMigrations();
     this.checkTransactionOverrides(pending);
     const applied: string[] = [];
@@ -95,8 +158,11 @@ export class MigrationRunnerService {
       if (lock.signal.aborted) break;
       const started = performance.now();
       await this.applyOne(executor, queryRunner, migration);
-      this.logger.log(`Applied ${migration.name} in ${Math.round(performance.now() - started)} ms`);
+      const durationMs = Math.round(performance.now() - started);
+      this.logger.log(`Applied ${migration.name} in ${durationMs} ms`);
+      this.tracker.emit('migrationApplied', { name: migration.name, durationMs });
       applied.push(migration.name);
+      this.tracker.update('migrating', { applied: [...applied] });
     }
     return applied;
   }
@@ -105,7 +171,7 @@ export class MigrationRunnerService {
     executor: MigrationExecutor,
     queryRunner: PostgresQueryRunner,
     migration: Migration,
-  ): Promise<void> {
+  ) {
     const { transaction } = this.options;
     const ownTransaction =
       transaction !== 'all' &&
@@ -133,14 +199,23 @@ export class MigrationRunnerService {
     }
   }
 
-  private report(result: MigrationRunResult): MigrationRunResult {
+  private finish(result: MigrationRunResult): MigrationRunResult {
     const lock = `"${this.options.lockId}/${this.options.lockType}"`;
     this.logger.log(
       result.outcome === 'applied'
         ? `Applied ${result.applied.length} migration(s) under lock ${lock} (transaction: ${this.options.transaction}): waited ${result.waitedMs} ms, held ${result.heldMs} ms`
         : `No pending migrations (followed)${result.heldMs ? `: waited ${result.waitedMs} ms for lock ${lock}, held ${result.heldMs} ms` : ''}`,
     );
+    this.tracker.update('done', { ...result });
     this.last = result;
     return result;
+  }
+
+  private fail(error: Error): void {
+    this.tracker.update('failed', {
+      error: error.message,
+      errorCode: (error as { code?: string }).code,
+    });
+    this.tracker.emit('failed', { error });
   }
 }

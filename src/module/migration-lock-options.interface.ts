@@ -1,4 +1,5 @@
 import type { DataSource } from 'typeorm';
+import type { MigrationLockEvents } from '../migration-runner/migration-events.js';
 
 /**
  * How migrations use transactions under the lock. Every mode uses the same lock key, so replicas
@@ -35,6 +36,14 @@ export interface MigrationLockModuleOptions {
   timeoutMs?: number;
   /** @default 'all' */
   transaction?: MigrationTransactionMode;
+  /**
+   * `application_name` the lock connections show in pg_stat_activity while they hold or wait for
+   * the lock, so `migration-lock status` can name replicas.
+   * @default `migration-lock:<hostname>:<pid>`
+   */
+  applicationName?: string;
+  /** Listener for metrics and tracing: wait started, lock acquired, migration applied, lock released, failed. */
+  events?: MigrationLockEvents;
 }
 
 /**
@@ -54,4 +63,6 @@ export interface ResolvedMigrationLockOptions {
   readonly lockType: string;
   readonly timeoutMs: number;
   readonly transaction: MigrationTransactionMode;
+  readonly applicationName: string;
+  readonly events: MigrationLockEvents | undefined;
 }

@@ -2,13 +2,14 @@ import { DataSource } from 'typeorm';
 import { InvalidOptionsError } from '../errors/migration-lock.errors.js';
 import { messages } from '../errors/migration-lock.messages.js';
 import {
+  checkApplicationName,
   checkBoolean,
   checkKnownKeys,
   checkNonEmptyString,
   checkOneOf,
   checkTimeoutMs,
 } from '../errors/option-checks.js';
-import { DEFAULT_LOCK_TIMEOUT_MS } from '../lock/lock-options.js';
+import { DEFAULT_LOCK_TIMEOUT_MS, defaultApplicationName } from '../lock/lock-options.js';
 import type {
   MigrationLockModuleOptions,
   MigrationTransactionMode,
@@ -23,6 +24,8 @@ const KNOWN = [
   'lockType',
   'timeoutMs',
   'transaction',
+  'applicationName',
+  'events',
 ] as const;
 export const TRANSACTION_MODES: readonly MigrationTransactionMode[] = ['all', 'each', 'none'];
 
@@ -32,7 +35,8 @@ export const DEFAULT_OPTIONS = {
   lockType: 'Migrations',
   timeoutMs: DEFAULT_LOCK_TIMEOUT_MS,
   transaction: 'all',
-} as const satisfies Omit<ResolvedMigrationLockOptions, 'dataSource'>;
+  applicationName: defaultApplicationName(),
+} as const satisfies Omit<ResolvedMigrationLockOptions, 'dataSource' | 'events'>;
 
 /** Validates module options at start-up and fills in defaults; throws InvalidOptionsError. */
 export function resolveModuleOptions(
@@ -45,7 +49,7 @@ export function resolveModuleOptions(
   checkKnownKeys(WHERE, given, [...KNOWN, 'dataSourceName']);
   const pick = <T>(key: keyof typeof DEFAULT_OPTIONS, check: (v: unknown) => T): T =>
     given[key] === undefined ? (DEFAULT_OPTIONS[key] as T) : check(given[key]);
-  if (given.dataSource !== undefined && !(given.dataSource instanceof DataSource)) {
+  if (given.dataSource !== undefined && !isDataSource(given.dataSource)) {
     throw new InvalidOptionsError(
       messages.invalidOption(WHERE, 'dataSource', 'a TypeORM DataSource', given.dataSource),
     );
@@ -57,5 +61,28 @@ export function resolveModuleOptions(
     lockType: pick('lockType', (v) => checkNonEmptyString(WHERE, 'lockType', v)),
     timeoutMs: pick('timeoutMs', (v) => checkTimeoutMs(WHERE, 'timeoutMs', v)),
     transaction: pick('transaction', (v) => checkOneOf(WHERE, 'transaction', v, TRANSACTION_MODES)),
+    applicationName: pick('applicationName', (v) => checkApplicationName(WHERE, v)),
+    events: checkEvents(given.events),
   };
+}
+
+/** `instanceof` fails across two copies of typeorm (a CLI's and the app's), so check the shape. */
+export function isDataSource(value: unknown): value is DataSource {
+  return (
+    value instanceof DataSource ||
+    (typeof value === 'object' &&
+      value !== null &&
+      typeof (value as DataSource).initialize === 'function' &&
+      typeof (value as DataSource).createQueryRunner === 'function' &&
+      typeof (value as DataSource).options === 'object')
+  );
+}
+
+function checkEvents(value: unknown): MigrationLockModuleOptions['events'] {
+  if (value !== undefined && (typeof value !== 'object' || value === null)) {
+    throw new InvalidOptionsError(
+      messages.invalidOption(WHERE, 'events', 'an object with listener methods', value),
+    );
+  }
+  return value as MigrationLockModuleOptions['events'];
 }

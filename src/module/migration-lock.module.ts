@@ -29,7 +29,10 @@ import { resolveModuleOptions } from './migration-lock-options.js';
       provide: AdvisoryLockService,
       inject: [MIGRATION_LOCK_DATA_SOURCE, MIGRATION_LOCK_OPTIONS],
       useFactory: (host: MigrationLockDataSource, options: ResolvedMigrationLockOptions) =>
-        new AdvisoryLockService(host.dataSource, { timeoutMs: options.timeoutMs }),
+        new AdvisoryLockService(host.dataSource, {
+          timeoutMs: options.timeoutMs,
+          applicationName: options.applicationName,
+        }),
     },
     {
       provide: MigrationRunnerService,

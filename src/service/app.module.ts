@@ -26,13 +26,15 @@ export interface AppModuleOptions {
 @Module({})
 export class AppModule {
   static register(options: AppModuleOptions): DynamicModule {
+    // One name for every connection of this replica, the lock connections included.
+    const applicationName = `clusters-api:${hostname()}:${process.pid}`;
     return {
       module: AppModule,
       imports: [
         TypeOrmModule.forRoot({
           type: 'postgres',
           url: options.databaseUrl,
-          applicationName: `clusters-api:${hostname()}:${process.pid}`,
+          applicationName,
           entities: [Cluster],
           migrations: [...referenceMigrations, ...(options.extraMigrations ?? [])],
           migrationsRun: false,
@@ -44,7 +46,7 @@ export class AppModule {
           retryDelay: 500,
         }),
         TypeOrmModule.forFeature([Cluster]),
-        MigrationLockModule.forRoot(options.migrationLock ?? {}),
+        MigrationLockModule.forRoot({ applicationName, ...options.migrationLock }),
       ],
       controllers: [ClustersController, HealthController],
       providers: [ClustersService],

@@ -32,7 +32,7 @@ describe('withSessionLock (session-level lock, step-by-step work) on a real Post
       ...options,
     });
     dataSources.push(dataSource);
-    return new AdvisoryLockService(dataSource);
+    return new AdvisoryLockService(dataSource, { applicationName: 'session-test' });
   }
 
   /** A raw session holding the session-level lock, as another replica would. */

@@ -1,3 +1,4 @@
+import { hostname } from 'node:os';
 import { DataSource } from 'typeorm';
 import { InvalidOptionsError } from '../../src/errors/migration-lock.errors.js';
 import { resolveWithLockOptions } from '../../src/lock/lock-options.js';
@@ -5,13 +6,18 @@ import { DEFAULT_OPTIONS, resolveModuleOptions } from '../../src/module/migratio
 
 describe('module options', () => {
   it('fills in the defaults of the original implementation', () => {
-    expect(resolveModuleOptions({})).toEqual({ ...DEFAULT_OPTIONS, dataSource: undefined });
+    expect(resolveModuleOptions({})).toEqual({
+      ...DEFAULT_OPTIONS,
+      dataSource: undefined,
+      events: undefined,
+    });
     expect(DEFAULT_OPTIONS).toEqual({
       runOnBootstrap: true,
       lockId: 'migrations',
       lockType: 'Migrations',
       timeoutMs: 300_000,
       transaction: 'all',
+      applicationName: `migration-lock:${hostname()}:${process.pid}`.slice(-63),
     });
   });
 
@@ -45,6 +51,10 @@ describe('module options', () => {
     [{ transaction: 'sometimes' }, /'all'/],
     [{ dataSource: { type: 'postgres' } }, /TypeORM DataSource/],
     [{ lockid: 'x' }, /Unknown MigrationLockModule option "lockid".*lockId/],
+    [{ applicationName: '' }, /applicationName/],
+    [{ applicationName: 'x'.repeat(64) }, /63/],
+    [{ applicationName: 'caf\u00e9' }, /printable ASCII/],
+    [{ events: 'log' }, /events/],
   ])('rejects %p with a message naming the problem', (options, message) => {
     expect(() => resolveModuleOptions(options as never)).toThrow(InvalidOptionsError);
     expect(() => resolveModuleOptions(options as never)).toThrow(message);

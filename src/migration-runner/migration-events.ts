@@ -1,0 +1,61 @@
+import { Logger } from '@nestjs/common';
+
+/**
+ * Listener for metrics and tracing: every method is optional. Pass it as the module option
+ * `events`; no metrics library is forced on anyone. A listener that throws is logged and ignored.
+ */
+export interface MigrationLockEvents {
+  /** The replica found pending migrations and asked for the lock. */
+  waitStarted?(event: { lock: string }): void;
+  lockAcquired?(event: { lock: string; waitedMs: number }): void;
+  migrationApplied?(event: { name: string; durationMs: number }): void;
+  lockReleased?(event: { lock: string; heldMs: number }): void;
+  failed?(event: { error: Error }): void;
+}
+
+/** Where a replica's migration run is; `since` is when it got there. */
+export type MigrationPhase = 'idle' | 'waiting' | 'migrating' | 'done' | 'failed';
+
+export interface MigrationState {
+  readonly phase: MigrationPhase;
+  readonly since: Date;
+  /** `applied` or `followed` once done. */
+  readonly outcome?: 'applied' | 'followed';
+  readonly applied: readonly string[];
+  readonly waitedMs?: number;
+  readonly heldMs?: number;
+  /** The error message when failed. */
+  readonly error?: string;
+  readonly errorCode?: string;
+}
+
+type EventName = keyof MigrationLockEvents;
+type EventOf<K extends EventName> = Parameters<NonNullable<MigrationLockEvents[K]>>[0];
+
+/** Holds the state as a value the app can read, and tells the listener about every step. */
+export class MigrationStateTracker {
+  private readonly logger = new Logger('MigrationLock');
+  private current: MigrationState = { phase: 'idle', since: new Date(), applied: [] };
+
+  constructor(private readonly listener: MigrationLockEvents | undefined) {}
+
+  get state(): MigrationState {
+    return this.current;
+  }
+
+  update(
+    phase: MigrationPhase,
+    details: Partial<Omit<MigrationState, 'phase' | 'since'>> = {},
+  ): void {
+    this.current = { ...this.current, ...details, phase, since: new Date() };
+  }
+
+  emit<K extends EventName>(name: K, event: EventOf<K>): void {
+    const handler = this.listener?.[name] as ((event: EventOf<K>) => void) | undefined;
+    try {
+      handler?.call(this.listener, event);
+    } catch (error) {
+      this.logger.warn(`The ${name} listener threw, ignored: ${(error as Error).message}`);
+    }
+  }
+}
