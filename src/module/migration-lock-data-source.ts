@@ -12,9 +12,7 @@ export class MigrationLockDataSource implements OnApplicationShutdown {
 
   /** Checks that `dataSource` is safe to lock on and initializes it when nobody has yet. */
   static async adopt(dataSource: DataSource): Promise<MigrationLockDataSource> {
-    const { type, migrationsRun } = dataSource.options as { type: string; migrationsRun?: boolean };
-    if (type !== 'postgres') throw new DataSourceConfigError(messages.notPostgres(type));
-    if (migrationsRun) throw new DataSourceConfigError(messages.migrationsRunEnabled());
+    assertLockableDataSource(dataSource);
     if (dataSource.isInitialized) return new MigrationLockDataSource(dataSource, false);
     await dataSource.initialize();
     return new MigrationLockDataSource(dataSource, true);
@@ -24,4 +22,11 @@ export class MigrationLockDataSource implements OnApplicationShutdown {
   async onApplicationShutdown(): Promise<void> {
     if (this.initializedByModule && this.dataSource.isInitialized) await this.dataSource.destroy();
   }
+}
+
+/** PostgreSQL, and no `migrationsRun` (TypeORM would run migrations unlocked inside initialize()). */
+export function assertLockableDataSource(dataSource: DataSource): void {
+  const { type, migrationsRun } = dataSource.options as { type: string; migrationsRun?: boolean };
+  if (type !== 'postgres') throw new DataSourceConfigError(messages.notPostgres(type));
+  if (migrationsRun) throw new DataSourceConfigError(messages.migrationsRunEnabled());
 }

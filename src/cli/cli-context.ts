@@ -1,0 +1,73 @@
+import { NestFactory } from '@nestjs/core';
+import type { DataSource } from 'typeorm';
+import type { MigrationLockEvents } from '../migration-runner/migration-events.js';
+import { MigrationRunnerService } from '../migration-runner/migration-runner.service.js';
+import { assertLockableDataSource } from '../module/migration-lock-data-source.js';
+import type { MigrationTransactionMode } from '../module/migration-lock-options.interface.js';
+import { MigrationLockModule } from '../module/migration-lock.module.js';
+import { DatabaseUnreachableError } from './cli.errors.js';
+import { loadDataSource } from './load-data-source.js';
+import { parseDuration } from './parse-duration.js';
+
+/** Options every command takes (commander's camel-cased names). */
+export interface CommonOptions {
+  dataSource: string;
+  lockId: string;
+  lockType: string;
+  timeout?: string;
+  transaction: MigrationTransactionMode;
+  applicationName?: string;
+  json: boolean;
+}
+
+export interface CliContext {
+  readonly dataSource: DataSource;
+  readonly runner: MigrationRunnerService;
+  close(): Promise<void>;
+}
+
+/**
+ * Loads the data source file and connects, then starts MigrationLockModule in a standalone Nest
+ * application context (no HTTP). Usage and connection problems surface here, before any lock.
+ */
+export async function openCliContext(
+  options: CommonOptions,
+  events: (dataSource: DataSource) => MigrationLockEvents | undefined = () => undefined,
+): Promise<CliContext> {
+  const timeoutMs = options.timeout === undefined ? undefined : parseDuration(options.timeout);
+  const dataSource = await loadDataSource(options.dataSource);
+  // Checked before initialize(): with migrationsRun, initialize() itself would migrate unlocked.
+  assertLockableDataSource(dataSource);
+  if (!dataSource.isInitialized)
+    await dataSource.initialize().catch((error: unknown) => {
+      throw DatabaseUnreachableError.create(error);
+    });
+  try {
+    const app = await NestFactory.createApplicationContext(
+      MigrationLockModule.forRoot({
+        dataSource,
+        runOnBootstrap: false,
+        lockId: options.lockId,
+        lockType: options.lockType,
+        transaction: options.transaction,
+        ...(timeoutMs === undefined ? {} : { timeoutMs }),
+        ...(options.applicationName === undefined
+          ? {}
+          : { applicationName: options.applicationName }),
+        events: events(dataSource),
+      }),
+      { logger: false, abortOnError: false },
+    );
+    return {
+      dataSource,
+      runner: app.get(MigrationRunnerService),
+      close: async () => {
+        await app.close();
+        await dataSource.destroy();
+      },
+    };
+  } catch (error) {
+    await dataSource.destroy();
+    throw error;
+  }
+}

@@ -1,0 +1,20 @@
+import { MigrationLockError } from '../errors/migration-lock.errors.js';
+
+/** Bad command-line usage: a missing file, a bad duration, no DataSource export. Exit 2. */
+export class CliUsageError extends MigrationLockError {
+  static readonly code = 'CLI_USAGE';
+  readonly code = CliUsageError.code;
+}
+
+/** The database did not accept a connection. Exit 2: fix the configuration, then retry. */
+export class DatabaseUnreachableError extends MigrationLockError {
+  static readonly code = 'DATABASE_UNREACHABLE';
+  readonly code = DatabaseUnreachableError.code;
+
+  static create(cause: unknown): DatabaseUnreachableError {
+    return new DatabaseUnreachableError(
+      `Cannot connect to the database: ${(cause as Error).message}. Check the host, port, database and credentials of the data source.`,
+      { cause },
+    );
+  }
+}

@@ -1,0 +1,123 @@
+import type { DataSource } from 'typeorm';
+import type { MigrationLockEvents } from '../migration-runner/migration-events.js';
+import { readAllAdvisoryLocks, readLockStatus, type LockSession } from '../status/lock-status.js';
+import { openCliContext, type CommonOptions } from './cli-context.js';
+import { WaitProgress } from './wait-progress.js';
+
+/** What a command prints: one JSON object with --json, else text lines. */
+export interface CommandOutput {
+  readonly json: Record<string, unknown>;
+  readonly text: string;
+}
+
+/** Stops a run on SIGINT / SIGTERM: a wait is cancelled at the server, `all` rolls back. */
+function signalOnTermination(): AbortSignal {
+  const controller = new AbortController();
+  for (const signal of ['SIGINT', 'SIGTERM'] as const)
+    process.once(signal, () => controller.abort(signal));
+  return controller.signal;
+}
+
+/** Live wait progress and applied migrations on stderr, except with --json. */
+const withProgress =
+  (options: CommonOptions) =>
+  (dataSource: DataSource): MigrationLockEvents | undefined =>
+    options.json
+      ? undefined
+      : new WaitProgress(dataSource, { id: options.lockId, type: options.lockType });
+
+export async function runCommand(options: CommonOptions): Promise<CommandOutput> {
+  const context = await openCliContext(options, withProgress(options));
+  try {
+    const result = await context.runner.run({ signal: signalOnTermination() });
+    return {
+      json: { status: result.outcome, ...result },
+      text:
+        result.outcome === 'applied'
+          ? `Applied ${result.applied.length} migration(s): ${result.applied.join(', ')} (waited ${result.waitedMs} ms, held ${result.heldMs} ms).`
+          : 'No pending migrations.',
+    };
+  } finally {
+    await context.close();
+  }
+}
+
+export async function revertCommand(options: CommonOptions): Promise<CommandOutput> {
+  const context = await openCliContext(options, withProgress(options));
+  try {
+    const reverted = await context.runner.revert({ signal: signalOnTermination() });
+    return {
+      json: { status: reverted ? 'reverted' : 'nothing', reverted: reverted ?? null },
+      text: reverted ? `Reverted ${reverted}.` : 'No migration to revert.',
+    };
+  } finally {
+    await context.close();
+  }
+}
+
+export async function showCommand(options: CommonOptions): Promise<CommandOutput> {
+  const context = await openCliContext(options);
+  try {
+    const { applied, pending } = await context.runner.show();
+    const lines = [
+      ...applied.map((name) => ` [X] ${name}`),
+      ...pending.map((name) => ` [ ] ${name}`),
+    ];
+    return {
+      json: { applied, pending },
+      text: `${lines.join('\n') || ' (no migrations)'}\n${applied.length} applied, ${pending.length} pending.`,
+    };
+  } finally {
+    await context.close();
+  }
+}
+
+export async function statusCommand(
+  options: CommonOptions & { all: boolean },
+): Promise<CommandOutput> {
+  const context = await openCliContext(options);
+  try {
+    const status = await readLockStatus(context.dataSource, options.lockId, options.lockType);
+    const all = options.all
+      ? await readAllAdvisoryLocks(context.dataSource, [
+          [options.lockId, options.lockType],
+          ['migrations', 'Migrations'],
+        ])
+      : undefined;
+    const lockName = `"${options.lockId}/${options.lockType}" (${status.lock.key.join(', ')})`;
+    const lines = [
+      `Migration lock ${lockName}: ${status.holder ? 'held' : 'free'}${status.waiters.length ? `, ${status.waiters.length} waiting` : ''}.`,
+      ...(status.holder ? [sessionLine('holder', status.holder)] : []),
+      ...status.waiters.map((waiter) => sessionLine('waiter', waiter)),
+      ...(all
+        ? [
+            '',
+            `All advisory locks in this database (${all.length}):`,
+            ...all.map((entry) =>
+              sessionLine(
+                `${entry.granted ? 'held' : 'wait'} ${entry.name ?? JSON.stringify(entry.key)}`,
+                entry,
+              ),
+            ),
+          ]
+        : []),
+    ];
+    return { json: { ...status, ...(all ? { all } : {}) }, text: lines.join('\n') };
+  } finally {
+    await context.close();
+  }
+}
+
+function sessionLine(role: string, session: LockSession): string {
+  const who = `pid ${session.pid} (${session.applicationName || 'no application_name'} on ${session.clientAddress ?? 'local socket'})`;
+  const time =
+    session.heldMs !== null
+      ? `held for ${(session.heldMs / 1000).toFixed(1)} s`
+      : session.waitingMs !== null
+        ? `waiting for ${(session.waitingMs / 1000).toFixed(1)} s`
+        : 'polling';
+  const query = session.query
+    ? `\n      query: ${session.query.replace(/\s+/g, ' ').slice(0, 200)}`
+    : '';
+  return `  ${role}  ${who}  ${session.state ?? 'unknown state'}, ${time}${query}`;
+}

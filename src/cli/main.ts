@@ -1,0 +1,87 @@
+#!/usr/bin/env node
+import 'reflect-metadata';
+import { Command, CommanderError, Option } from 'commander';
+import { commandFor, type CommandOutput } from './command-table.js';
+import { EXIT, exitCodeFor } from './exit-codes.js';
+
+/*
+ * `migration-lock run|show|revert|status -d <data source file>`: TypeORM migrations under the
+ * PostgreSQL advisory lock, for init containers and CI jobs. Exit codes: 0 done, 1 failed or lock
+ * lost, 2 bad usage or configuration, 75 lock wait timed out or cancelled (retry).
+ */
+const program = new Command('migration-lock')
+  .description('Run TypeORM migrations under a PostgreSQL advisory lock, and see who holds it.')
+  .exitOverride()
+  .configureOutput({ outputError: () => undefined });
+
+for (const name of ['run', 'show', 'revert', 'status'] as const) {
+  const command = program
+    .command(name)
+    .description(commandFor(name).description)
+    .requiredOption(
+      '-d, --dataSource <file>',
+      'file whose default or named export is a TypeORM DataSource (as typeorm -d)',
+    )
+    .option('--lock-id <id>', 'lock id', 'migrations')
+    .option('--lock-type <type>', 'lock type', 'Migrations')
+    .option(
+      '--timeout <duration>',
+      'longest wait for the lock: 30s, 5m, 1h or ms; 0 waits forever (default 5m)',
+    )
+    .addOption(
+      new Option('--transaction <mode>', 'transaction mode')
+        .choices(['all', 'each', 'none'])
+        .default('all'),
+    )
+    .option(
+      '--application-name <name>',
+      'application_name of the lock connection (default migration-lock:<host>:<pid>)',
+    )
+    .option('--json', 'print one JSON object and nothing else', false)
+    .exitOverride();
+  if (name === 'status') command.option('--all', 'list every advisory lock in the database', false);
+  command.action(async (options) => {
+    process.exitCode = await execute(name, options);
+  });
+}
+
+async function execute(
+  name: Parameters<typeof commandFor>[0],
+  options: Record<string, unknown>,
+): Promise<number> {
+  const json = options.json === true;
+  let output: CommandOutput;
+  try {
+    output = await commandFor(name).run(options as never);
+  } catch (error) {
+    const code = exitCodeFor(error);
+    const { message } = error as Error;
+    const errorCode = (error as { code?: string }).code;
+    if (json)
+      console.log(JSON.stringify({ status: 'failed', code: errorCode ?? null, error: message }));
+    else console.error(`migration-lock ${name}: ${message}`);
+    return code;
+  }
+  console.log(json ? JSON.stringify(output.json) : output.text);
+  return EXIT.OK;
+}
+
+try {
+  await program.parseAsync(process.argv);
+} catch (error) {
+  if (error instanceof CommanderError) {
+    const done = ['commander.helpDisplayed', 'commander.help', 'commander.version'].includes(
+      error.code,
+    );
+    if (!done)
+      console.error(
+        `migration-lock: ${error.message.replace(/^error: /, '')}\nSee migration-lock --help.`,
+      );
+    process.exitCode = done ? EXIT.OK : EXIT.USAGE;
+  } else {
+    console.error(`migration-lock: ${(error as Error).message}`);
+    process.exitCode = exitCodeFor(error);
+  }
+}
+// Open handles (a pool being closed, a timer) must not keep a finished command alive.
+process.exit(process.exitCode ?? EXIT.OK);

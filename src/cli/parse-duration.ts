@@ -1,0 +1,19 @@
+import ms from 'ms';
+import { CliUsageError } from './cli.errors.js';
+import { MAX_TIMEOUT_MS } from '../errors/option-checks.js';
+
+/** `30s`, `5m`, `1h` or a number of milliseconds (`0`: wait forever). */
+export function parseDuration(text: string): number {
+  const value = /^\d+$/.test(text) ? Number(text) : ms(text as ms.StringValue);
+  if (
+    typeof value !== 'number' ||
+    !Number.isInteger(value) ||
+    value < 0 ||
+    value > MAX_TIMEOUT_MS
+  ) {
+    throw new CliUsageError(
+      `Invalid duration "${text}": use a number of milliseconds or a duration such as 30s, 5m or 1h (0 waits forever).`,
+    );
+  }
+  return value;
+}

@@ -1,0 +1,35 @@
+/*
+ * The statements `migration-lock status` and the wait progress read. Parameters of
+ * LOCK_SESSIONS_SQL: $1 classid and $2 objid (unsigned oids of the two-int key), $3 the exact
+ * try-lock statement session-mode waiters poll with (they have no pg_locks row while they wait).
+ */
+export const LOCK_SESSIONS_SQL = `
+SELECT a.pid, coalesce(a.application_name, '') AS application_name, host(a.client_addr) AS client_address,
+       a.state, l.granted,
+       floor(extract(epoch FROM clock_timestamp() - coalesce(a.xact_start, a.backend_start)) * 1000)::int8 AS held_ms,
+       floor(extract(epoch FROM clock_timestamp() - a.query_start) * 1000)::int8 AS waiting_ms,
+       a.query
+  FROM pg_locks l
+  JOIN pg_stat_activity a ON a.pid = l.pid
+ WHERE l.locktype = 'advisory'
+   AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
+   AND l.classid = $1::oid AND l.objid = $2::oid AND l.objsubid = 2
+UNION ALL
+SELECT a.pid, coalesce(a.application_name, ''), host(a.client_addr), a.state, false, NULL, NULL, a.query
+  FROM pg_stat_activity a
+ WHERE a.datname = current_database() AND a.pid <> pg_backend_pid() AND strpos(a.query, $3) > 0
+   AND NOT EXISTS (SELECT 1 FROM pg_locks l WHERE l.pid = a.pid AND l.locktype = 'advisory'
+                     AND l.classid = $1::oid AND l.objid = $2::oid AND l.objsubid = 2)`;
+
+/** Every advisory lock in the current database, held or waited for. */
+export const ALL_ADVISORY_LOCKS_SQL = `
+SELECT l.classid::int8 AS classid, l.objid::int8 AS objid, l.objsubid, l.granted,
+       a.pid, coalesce(a.application_name, '') AS application_name, host(a.client_addr) AS client_address, a.state,
+       floor(extract(epoch FROM clock_timestamp() - coalesce(a.xact_start, a.backend_start)) * 1000)::int8 AS held_ms,
+       floor(extract(epoch FROM clock_timestamp() - a.query_start) * 1000)::int8 AS waiting_ms,
+       a.query
+  FROM pg_locks l
+  JOIN pg_stat_activity a ON a.pid = l.pid
+ WHERE l.locktype = 'advisory'
+   AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
+ ORDER BY l.classid, l.objid, l.granted DESC, a.pid`;
