@@ -13,7 +13,7 @@ export type {
   ResolvedMigrationLockOptions,
 } from './module/migration-lock-options.interface.js';
 export { AdvisoryLockService } from './lock/advisory-lock.service.js';
-export type { HeldLock, LockedWork, TryLockResult } from './lock/held-lock.js';
+export type { HeldLock, LockedWork, SessionLockedWork, TryLockResult } from './lock/held-lock.js';
 export type { LockHolder } from './lock/lock-holder.js';
 export { advisoryLockKey, type AdvisoryLockKey } from './lock/lock-key.js';
 export type {
@@ -26,6 +26,14 @@ export {
   type MigrationRunnerOptions,
 } from './migration-runner/migration-runner.service.js';
 export type { MigrationRunResult } from './migration-runner/migration-run-result.js';
+export type {
+  MigrationLockEvents,
+  MigrationPhase,
+  MigrationState,
+} from './migration-runner/migration-events.js';
+export { MigrationHealthIndicator, type MigrationHealthResult } from './health/migration.health.js';
+export type { LockSession, LockStatus } from './status/lock-status.js';
+export { readLockStatus } from './status/lock-status.js';
 export {
   DataSourceConfigError,
   InvalidLockArgumentError,

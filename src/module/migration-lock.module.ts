@@ -1,4 +1,5 @@
 import { Module } from '@nestjs/common';
+import { MigrationHealthIndicator } from '../health/migration.health.js';
 import { AdvisoryLockService } from '../lock/advisory-lock.service.js';
 import { MigrationBootstrap } from '../migration-runner/migration-bootstrap.service.js';
 import { MigrationRunnerService } from '../migration-runner/migration-runner.service.js';
@@ -44,7 +45,13 @@ import { resolveModuleOptions } from './migration-lock-options.js';
       ) => new MigrationRunnerService(host.dataSource, locks, options),
     },
     MigrationBootstrap,
+    MigrationHealthIndicator,
   ],
-  exports: [AdvisoryLockService, MigrationRunnerService, MIGRATION_LOCK_OPTIONS],
+  exports: [
+    AdvisoryLockService,
+    MigrationRunnerService,
+    MigrationHealthIndicator,
+    MIGRATION_LOCK_OPTIONS,
+  ],
 })
 export class MigrationLockModule extends MigrationLockConfigurableModule {}

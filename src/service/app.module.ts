@@ -1,4 +1,5 @@
 import { Module, type DynamicModule } from '@nestjs/common';
+import { TerminusModule } from '@nestjs/terminus';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { hostname } from 'node:os';
 import { referenceMigrations } from '../../migrations/index.js';
@@ -46,6 +47,7 @@ export class AppModule {
           retryDelay: 500,
         }),
         TypeOrmModule.forFeature([Cluster]),
+        TerminusModule.forRoot({ logger: false }),
         MigrationLockModule.forRoot({ applicationName, ...options.migrationLock }),
       ],
       controllers: [ClustersController, HealthController],

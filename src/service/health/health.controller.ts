@@ -1,13 +1,15 @@
-import { Controller, Get, Inject, ServiceUnavailableException } from '@nestjs/common';
-import { DataSource } from 'typeorm';
+import { Controller, Get, Inject } from '@nestjs/common';
+import { HealthCheck, HealthCheckService, TypeOrmHealthIndicator } from '@nestjs/terminus';
+import { MigrationHealthIndicator } from '../../health/migration.health.js';
 
-/**
- * Liveness and readiness. The HTTP server listens only after migrations ran (they run in
- * onApplicationBootstrap), so readiness is "the database answers".
- */
+/** Liveness, and readiness from @nestjs/terminus: the database answers and migrations are done. */
 @Controller()
 export class HealthController {
-  constructor(@Inject(DataSource) private readonly dataSource: DataSource) {}
+  constructor(
+    @Inject(HealthCheckService) private readonly health: HealthCheckService,
+    @Inject(TypeOrmHealthIndicator) private readonly database: TypeOrmHealthIndicator,
+    @Inject(MigrationHealthIndicator) private readonly migrations: MigrationHealthIndicator,
+  ) {}
 
   @Get('healthz')
   live() {
@@ -15,15 +17,11 @@ export class HealthController {
   }
 
   @Get('readyz')
-  async ready() {
-    try {
-      await this.dataSource.query('SELECT 1');
-      return { status: 'ok' };
-    } catch {
-      throw new ServiceUnavailableException({
-        status: 'unavailable',
-        reason: 'database does not answer',
-      });
-    }
+  @HealthCheck()
+  ready() {
+    return this.health.check([
+      () => this.database.pingCheck('database'),
+      () => this.migrations.isHealthy(),
+    ]);
   }
 }

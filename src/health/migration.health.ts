@@ -1,0 +1,34 @@
+import { Inject, Injectable } from '@nestjs/common';
+import type { MigrationState } from '../migration-runner/migration-events.js';
+import { MigrationRunnerService } from '../migration-runner/migration-runner.service.js';
+import { MIGRATION_LOCK_OPTIONS } from '../module/migration-lock.constants.js';
+import type { ResolvedMigrationLockOptions } from '../module/migration-lock-options.interface.js';
+
+/** The shape @nestjs/terminus expects from an indicator: `{ [key]: { status, ...details } }`. */
+export type MigrationHealthResult = Record<
+  string,
+  { status: 'up' | 'down' } & Omit<MigrationState, 'since'> & { since: string }
+>;
+
+/**
+ * A readiness indicator for @nestjs/terminus built on the migration state. It returns terminus's
+ * result shape without importing terminus (an optional peer), so the module loads without it:
+ *
+ *   health.check([() => migrations.isHealthy()])
+ *
+ * Up when this replica's migrations are done, or when it does not run them (`runOnBootstrap: false`)
+ * and never started; down while idle, waiting, migrating, or after a failure.
+ */
+@Injectable()
+export class MigrationHealthIndicator {
+  constructor(
+    @Inject(MigrationRunnerService) private readonly runner: MigrationRunnerService,
+    @Inject(MIGRATION_LOCK_OPTIONS) private readonly options: ResolvedMigrationLockOptions,
+  ) {}
+
+  isHealthy(key = 'migrations'): MigrationHealthResult {
+    const { since, ...state } = this.runner.state;
+    const up = state.phase === 'done' || (state.phase === 'idle' && !this.options.runOnBootstrap);
+    return { [key]: { status: up ? 'up' : 'down', ...state, since: since.toISOString() } };
+  }
+}
