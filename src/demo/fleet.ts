@@ -12,9 +12,13 @@ export interface Fleet {
 }
 
 /** Forks `replicas` reference-service processes and waits until every one is loaded and connected. */
-export async function launchFleet(replicas: number, config: ReplicaConfig): Promise<Fleet> {
+export async function launchFleet(
+  replicas: number,
+  config: ReplicaConfig,
+  entry?: string,
+): Promise<Fleet> {
   const processes = Array.from({ length: replicas }, (_, index) =>
-    ReplicaProcess.spawn(index, config),
+    ReplicaProcess.spawn(index, config, entry),
   );
   await Promise.all(processes.map((replica) => replica.loaded));
   return {

@@ -16,6 +16,8 @@ export interface ReplicaReport {
   readonly outcome?: 'applied' | 'followed';
   readonly applied: readonly string[];
   readonly waitedMs?: number;
+  /** How long this replica held the lock, in ms (0 when it did not take it). */
+  readonly heldMs?: number;
   /** ms from the common start signal until the replica listened (or failed). */
   readonly atMs: number;
   readonly error?: string;
@@ -52,8 +54,9 @@ export class ReplicaProcess {
     this.loaded = this.nextMessage();
   }
 
-  static spawn(index: number, config: ReplicaConfig): ReplicaProcess {
-    const child = fork(replicaEntry(), [], {
+  /** `entry` defaults to the reference-service replica; benchmarks pass peers speaking the same protocol. */
+  static spawn(index: number, config: ReplicaConfig, entry = replicaEntry()): ReplicaProcess {
+    const child = fork(entry, [], {
       env: { ...process.env, ...replicaEnv(config) },
       stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
     });
@@ -107,8 +110,8 @@ export class ReplicaProcess {
   private toReport(message: ReplicaMessage, atMs: number): ReplicaReport {
     const base = { index: this.index, pid: this.pid, atMs };
     if (message.type === 'ready') {
-      const { outcome, applied, waitedMs, port } = message;
-      return { ...base, status: 'ready', outcome, applied, waitedMs, port };
+      const { outcome, applied, waitedMs, heldMs, port } = message;
+      return { ...base, status: 'ready', outcome, applied, waitedMs, heldMs, port };
     }
     if (message.type === 'failed')
       return { ...base, status: 'failed', applied: [], error: message.error, code: message.code };

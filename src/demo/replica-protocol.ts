@@ -11,6 +11,7 @@ export type ReplicaMessage =
       outcome: 'applied' | 'followed';
       applied: string[];
       waitedMs: number;
+      heldMs: number;
       port: number;
     }
   | { type: 'failed'; error: string; code?: string };

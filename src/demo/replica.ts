@@ -45,6 +45,7 @@ async function start(): Promise<void> {
       outcome: applied.length > 0 ? 'applied' : 'followed',
       applied: [...applied],
       waitedMs: locked?.waitedMs ?? 0,
+      heldMs: locked?.heldMs ?? 0,
       port,
     });
   } catch (error) {

@@ -1,0 +1,3 @@
+export const up = (pgm) => {
+  pgm.sql('UPDATE clusters SET generation = generation + 1');
+};

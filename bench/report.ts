@@ -1,0 +1,187 @@
+import type { ReplicaReport } from '../src/demo/fleet.js';
+import { formatTable } from '../src/demo/format-table.js';
+import type { LatencyResults } from './lock-latency.bench.js';
+import type { PeerResult, RolloutResults } from './rollout.bench.js';
+import { percentile } from './stats.js';
+
+export type BenchResults = Omit<LatencyResults, 'handoffSamplesUs'> &
+  Omit<RolloutResults, 'timeline'> & { machine: string; command: string; postgres: string };
+
+const TARGETS: Record<string, string> = {
+  withLockVsRaw: '≤ 1.0',
+  handoffVsRaw: '≤ 1.5',
+  handoffEachVsRaw: '–',
+  rollout16VsOne: '≤ 1.25',
+  followers16VsOne: '≤ 1.10',
+};
+
+const fmt = (spread: { median: number; min: number; max: number }) =>
+  `${spread.median.toFixed(2)} (${spread.min.toFixed(2)}–${spread.max.toFixed(2)})`;
+
+/** The figures as rows: ratio (median, min–max), target, raw figures beside it. */
+export function figureRows(r: BenchResults): string[][] {
+  return [
+    [
+      'withLockVsRaw',
+      fmt(r.withLockVsRaw),
+      TARGETS.withLockVsRaw,
+      `withLock ${r.withLockVsRaw.withLockMedianUs} µs vs raw ${r.withLockVsRaw.rawMedianUs} µs (median)`,
+    ],
+    [
+      'handoffVsRaw',
+      fmt(r.handoffVsRaw),
+      TARGETS.handoffVsRaw,
+      `p50 ${r.handoffVsRaw.p50Us} µs / p99 ${r.handoffVsRaw.p99Us} µs vs raw ${r.handoffVsRaw.rawP50Us} / ${r.handoffVsRaw.rawP99Us} µs`,
+    ],
+    [
+      'handoffEachVsRaw',
+      fmt(r.handoffEachVsRaw),
+      TARGETS.handoffEachVsRaw,
+      `mode each (NOTIFY): p50 ${r.handoffEachVsRaw.p50Us} µs / p99 ${r.handoffEachVsRaw.p99Us} µs vs raw blocking session lock ${r.handoffEachVsRaw.rawP50Us} / ${r.handoffEachVsRaw.rawP99Us} µs`,
+    ],
+    [
+      'rollout16VsOne',
+      fmt(r.rollout16VsOne),
+      TARGETS.rollout16VsOne,
+      `${r.rollout16VsOne.replicas} replicas ${r.rollout16VsOne.manyMs.median} ms vs 1 replica ${r.rollout16VsOne.oneMs.median} ms`,
+    ],
+    [
+      'followers16VsOne',
+      fmt(r.followers16VsOne),
+      TARGETS.followers16VsOne,
+      `${r.followers16VsOne.replicas} followers ${r.followers16VsOne.manyMs.median} ms vs 1 follower ${r.followers16VsOne.oneMs.median} ms`,
+    ],
+    [
+      'extraConnectionsWhileMigrating',
+      `all ${r.extraConnectionsWhileMigrating.all}, each ${r.extraConnectionsWhileMigrating.each}`,
+      '0',
+      'peak connections per replica beyond one, sampled',
+    ],
+  ];
+}
+
+export function peerRows(r: BenchResults): string[][] {
+  const row = (name: string, p: PeerResult) => [
+    name,
+    `${p.failedReplicas.median} of ${p.replicas} (${p.failedReplicas.min}–${p.failedReplicas.max})`,
+    `${p.runsWithDoubleApplication} of ${p.runs} runs`,
+    `${Math.round(p.wallMs.median)} ms`,
+    p.sampleErrors.join(' | ') || '–',
+  ];
+  return [
+    row('nestjs-migration-lock', r.peers.migrationLock),
+    row('TypeORM runMigrations (no lock)', r.peers.typeormNoLock),
+    row('node-pg-migrate (its advisory lock)', r.peers.nodePgMigrate),
+  ];
+}
+
+export function textReport(r: BenchResults): string {
+  return [
+    formatTable(['figure', 'ratio median (min–max)', 'target', 'raw figures'], figureRows(r)),
+    '',
+    formatTable(
+      [
+        'peer, same migrations and replicas',
+        'replicas failed',
+        'double application',
+        'wall time',
+        'errors seen',
+      ],
+      peerRows(r),
+    ),
+  ].join('\n');
+}
+
+const mdTable = (header: string[], rows: string[][]) =>
+  [
+    `| ${header.join(' | ')} |`,
+    `| ${header.map(() => '---').join(' | ')} |`,
+    ...rows.map((row) => `| ${row.map((c) => c.replace(/\|/g, '\\|')).join(' | ')} |`),
+  ].join('\n');
+
+export function markdownReport(r: BenchResults, chartFile: string): string {
+  return `# Benchmarks
+
+Measured by \`${r.command}\` on ${r.machine}, against ${r.postgres}. Every figure is a ratio
+against a baseline measured in the same run (raw \`pg\`, or one replica), as the median of the runs
+with min–max: the machine is small and noisy, so ratios matter and absolute numbers do not.
+
+${mdTable(['figure', 'ratio median (min–max)', 'target', 'raw figures'], figureRows(r))}
+
+## Peers on the same migrations and replica count
+
+${mdTable(['peer', 'replicas failed', 'double application', 'wall time', 'errors seen'], peerRows(r))}
+
+![rollout timeline and hand-off latency](${chartFile})
+
+How each figure is taken: \`bench/lock-latency.bench.ts\` (withLock and hand-off, interleaved with
+raw \`pg\` clients; a waiter is measured only once \`pg_locks\` shows it waiting) and
+\`bench/rollout.bench.ts\` (replica processes load and connect, wait at a barrier, are released
+together; wall time from the release until every replica has finished its migration phase).
+`;
+}
+
+/** An SVG: one row per replica (wait, migrate, ready), and the hand-off latency distribution. */
+export function svgChart(
+  timeline: ReplicaReport[],
+  samples: LatencyResults['handoffSamplesUs'],
+): string {
+  const width = 760;
+  const rowHeight = 16;
+  const left = 70;
+  const plot = width - left - 20;
+  const end = Math.max(1, ...timeline.map((r) => r.atMs));
+  const x = (ms: number) => left + (ms / end) * plot;
+  const rows = [...timeline].sort((a, b) => a.index - b.index);
+  const timelineTop = 40;
+  const bars = rows
+    .map((r, i) => {
+      const y = timelineTop + i * rowHeight;
+      const waited = r.waitedMs ?? 0;
+      const held = r.heldMs ?? 0;
+      const readyAt = r.atMs;
+      return [
+        `<text x="${left - 8}" y="${y + 11}" text-anchor="end">r${r.index + 1}</text>`,
+        `<rect x="${x(Math.max(0, readyAt - waited - held - 1))}" y="${y + 2}" width="${Math.max(1, x(waited) - left)}" height="10" fill="#c9c9c9"><title>waited ${waited} ms</title></rect>`,
+        held
+          ? `<rect x="${x(Math.max(0, readyAt - held - 1))}" y="${y + 2}" width="${Math.max(2, x(held) - left)}" height="10" fill="#2f6fdf"><title>migrated ${held} ms</title></rect>`
+          : '',
+        `<circle cx="${x(readyAt)}" cy="${y + 7}" r="3" fill="#1a9c4a"><title>ready at ${readyAt} ms</title></circle>`,
+      ].join('');
+    })
+    .join('\n');
+  const timelineBottom = timelineTop + rows.length * rowHeight;
+  const axis = `<line x1="${left}" y1="${timelineBottom + 4}" x2="${left + plot}" y2="${timelineBottom + 4}" stroke="#555"/><text x="${left}" y="${timelineBottom + 18}">0 ms (release)</text><text x="${left + plot}" y="${timelineBottom + 18}" text-anchor="end">${Math.round(end)} ms</text>`;
+  const distTop = timelineBottom + 60;
+  const series: Array<[string, number[], string]> = [
+    ['module, all', samples.all, '#2f6fdf'],
+    ['raw pg, xact', samples.raw, '#888'],
+    ['module, each', samples.each, '#e07b00'],
+    ['raw pg, session', samples.rawSession, '#bbb'],
+  ];
+  const maxUs = Math.max(1, ...series.map(([, v]) => percentile(v, 99)));
+  const dx = (us: number) => left + (Math.min(us, maxUs) / maxUs) * plot;
+  const dist = series
+    .map(([name, values, color], i) => {
+      const y = distTop + i * 22;
+      const dots = values
+        .map(
+          (v) =>
+            `<circle cx="${dx(v).toFixed(1)}" cy="${y + 6}" r="2" fill="${color}" fill-opacity="0.6"/>`,
+        )
+        .join('');
+      const p50 = percentile(values, 50);
+      return `<text x="${left - 8}" y="${y + 10}" text-anchor="end" font-size="10">${name}</text>${dots}<line x1="${dx(p50)}" y1="${y - 2}" x2="${dx(p50)}" y2="${y + 14}" stroke="#000"/>`;
+    })
+    .join('\n');
+  const height = distTop + series.length * 22 + 40;
+  return `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" font-family="sans-serif" font-size="11">
+<rect width="100%" height="100%" fill="#fff"/>
+<text x="10" y="20" font-size="14" font-weight="bold">Rollout of ${rows.length} replicas released together (grey: waiting for the lock, blue: migrating, green: ready)</text>
+${bars}
+${axis}
+<text x="10" y="${distTop - 20}" font-size="14" font-weight="bold">Lock hand-off latency, holder commits → waiter's body starts (µs, p50 marked, up to p99 ${Math.round(maxUs)} µs)</text>
+${dist}
+</svg>
+`;
+}

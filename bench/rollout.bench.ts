@@ -1,0 +1,216 @@
+import { randomBytes } from 'node:crypto';
+import { fileURLToPath } from 'node:url';
+import pg from 'pg';
+import { launchFleet, type ReplicaReport } from '../src/demo/fleet.js';
+import type { ReplicaConfig } from '../src/demo/replica-protocol.js';
+import { withDatabase } from '../src/runtime/connection-url.js';
+import { spread, type Spread } from './stats.js';
+
+const NODE_PG_MIGRATE_REPLICA = fileURLToPath(
+  new URL('./peers/node-pg-migrate-replica.js', import.meta.url),
+);
+
+export interface PeerResult {
+  replicas: number;
+  runs: number;
+  failedReplicas: Spread;
+  /** Runs in which some migration was recorded twice or the backfill ran twice. */
+  runsWithDoubleApplication: number;
+  wallMs: Spread;
+  sampleErrors: string[];
+}
+
+export interface RolloutResults {
+  rollout16VsOne: Spread & { replicas: number; oneMs: Spread; manyMs: Spread };
+  followers16VsOne: Spread & { replicas: number; oneMs: Spread; manyMs: Spread };
+  extraConnectionsWhileMigrating: { all: number; each: number };
+  peers: { migrationLock: PeerResult; typeormNoLock: PeerResult; nodePgMigrate: PeerResult };
+  /** The median 16-replica rollout (mode all), for the timeline chart. */
+  timeline: ReplicaReport[];
+}
+
+async function admin<T>(serverUrl: string, work: (client: pg.Client) => Promise<T>): Promise<T> {
+  const client = new pg.Client({ connectionString: serverUrl, application_name: 'bench-admin' });
+  client.on('error', () => undefined);
+  await client.connect();
+  try {
+    return await work(client);
+  } finally {
+    await client.end();
+  }
+}
+
+/** A fresh database for one run; dropped when `work` ends. */
+async function withFreshDatabase<T>(
+  serverUrl: string,
+  work: (url: string) => Promise<T>,
+): Promise<T> {
+  const name = `bench_${randomBytes(4).toString('hex')}`;
+  await admin(serverUrl, (c) => c.query(`CREATE DATABASE "${name}"`));
+  try {
+    return await work(withDatabase(serverUrl, name));
+  } finally {
+    await admin(serverUrl, (c) => c.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`));
+  }
+}
+
+interface FleetRun {
+  reports: ReplicaReport[];
+  wallMs: number;
+  /** Most connections any one replica had open at once (sampled while it migrated). */
+  peakConnections: number;
+}
+
+/** Loads and connects `replicas` processes, releases them together, measures until all finished. */
+async function fleetRun(
+  url: string,
+  replicas: number,
+  config: Omit<ReplicaConfig, 'databaseUrl'>,
+  entry?: string,
+): Promise<FleetRun> {
+  const fleet = await launchFleet(replicas, { databaseUrl: url, ...config }, entry);
+  const sampler = await connectionSampler(url);
+  const started = performance.now();
+  const reports = await fleet.release();
+  const wallMs = performance.now() - started;
+  const peakConnections = await sampler.stop();
+  await fleet.stop();
+  return { reports, wallMs, peakConnections };
+}
+
+async function connectionSampler(url: string): Promise<{ stop(): Promise<number> }> {
+  const client = new pg.Client({ connectionString: url, application_name: 'bench-sampler' });
+  client.on('error', () => undefined);
+  await client.connect();
+  let running = true;
+  let peak = 0;
+  const loop = (async () => {
+    while (running) {
+      const { rows } = await client.query<{ n: number }>(
+        `SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database()
+            AND application_name LIKE 'clusters-api:%' GROUP BY application_name ORDER BY 1 DESC LIMIT 1`,
+      );
+      peak = Math.max(peak, rows[0]?.n ?? 0);
+    }
+  })();
+  return {
+    stop: async () => {
+      running = false;
+      await loop;
+      await client.end();
+      return peak;
+    },
+  };
+}
+
+async function doubleApplied(url: string, table: string): Promise<boolean> {
+  return admin(url, async (client) => {
+    const runs = await client
+      .query<{ n: number }>(
+        `SELECT count(*)::int AS n FROM ${table} GROUP BY name HAVING count(*) > 1`,
+      )
+      .then((r) => r.rowCount ?? 0)
+      .catch(() => 0);
+    const generation = await client
+      .query<{ generation: number }>(`SELECT generation FROM clusters WHERE name = 'default'`)
+      .then((r) => r.rows[0]?.generation ?? 1)
+      .catch(() => 1);
+    return runs > 0 || generation > 1;
+  });
+}
+
+const ratio = (many: number[], one: number[]) => many.map((m, i) => m / one[i]);
+
+export async function benchRollout(
+  serverUrl: string,
+  options: { runs: number; replicas: number },
+): Promise<RolloutResults> {
+  const { runs, replicas } = options;
+  const one: number[] = [];
+  const many: number[] = [];
+  const manyRuns: FleetRun[] = [];
+  const lockDoubles: boolean[] = [];
+  for (let run = 0; run < runs; run++) {
+    one.push((await withFreshDatabase(serverUrl, (url) => fleetRun(url, 1, {}))).wallMs);
+    const fleet = await withFreshDatabase(serverUrl, async (url) => {
+      const result = await fleetRun(url, replicas, {});
+      lockDoubles.push(await doubleApplied(url, 'migrations'));
+      return result;
+    });
+    many.push(fleet.wallMs);
+    manyRuns.push(fleet);
+  }
+  const followers = await withFreshDatabase(serverUrl, async (url) => {
+    await fleetRun(url, 1, {});
+    const result = { one: [] as number[], many: [] as number[] };
+    for (let run = 0; run < runs; run++) {
+      result.one.push((await fleetRun(url, 1, {})).wallMs);
+      result.many.push((await fleetRun(url, replicas, {})).wallMs);
+    }
+    return result;
+  });
+  const eachRun = await withFreshDatabase(serverUrl, (url) =>
+    fleetRun(url, replicas, { transaction: 'each' }),
+  );
+  const medianRun = [...manyRuns].sort((a, b) => a.wallMs - b.wallMs)[
+    Math.floor(manyRuns.length / 2)
+  ];
+  return {
+    rollout16VsOne: {
+      ...spread(ratio(many, one)),
+      replicas,
+      oneMs: spread(one),
+      manyMs: spread(many),
+    },
+    followers16VsOne: {
+      ...spread(ratio(followers.many, followers.one)),
+      replicas,
+      oneMs: spread(followers.one),
+      manyMs: spread(followers.many),
+    },
+    extraConnectionsWhileMigrating: {
+      all: Math.max(0, ...manyRuns.map((r) => r.peakConnections - 1)),
+      each: Math.max(0, eachRun.peakConnections - 1),
+    },
+    peers: {
+      migrationLock: peerResult(manyRuns, lockDoubles, replicas),
+      typeormNoLock: await peer(serverUrl, options, { mode: 'unlocked' }, undefined, 'migrations'),
+      nodePgMigrate: await peer(serverUrl, options, {}, NODE_PG_MIGRATE_REPLICA, 'pgmigrations'),
+    },
+    timeline: medianRun.reports,
+  };
+}
+
+async function peer(
+  serverUrl: string,
+  options: { runs: number; replicas: number },
+  config: Omit<ReplicaConfig, 'databaseUrl'>,
+  entry: string | undefined,
+  table: string,
+): Promise<PeerResult> {
+  const fleetRuns: FleetRun[] = [];
+  const doubles: boolean[] = [];
+  for (let run = 0; run < options.runs; run++) {
+    await withFreshDatabase(serverUrl, async (url) => {
+      fleetRuns.push(await fleetRun(url, options.replicas, config, entry));
+      doubles.push(await doubleApplied(url, table));
+    });
+  }
+  return peerResult(fleetRuns, doubles, options.replicas);
+}
+
+function peerResult(fleetRuns: FleetRun[], doubles: boolean[], replicas: number): PeerResult {
+  const errors = fleetRuns.flatMap((r) =>
+    r.reports.filter((x) => x.status === 'failed').map((x) => x.error ?? ''),
+  );
+  return {
+    replicas,
+    runs: fleetRuns.length,
+    failedReplicas: spread(
+      fleetRuns.map((r) => r.reports.filter((x) => x.status === 'failed').length),
+    ),
+    runsWithDoubleApplication: doubles.filter(Boolean).length,
+    wallMs: spread(fleetRuns.map((r) => r.wallMs)),
+    sampleErrors: [...new Set(errors.map((e) => e.slice(0, 120)))].slice(0, 3),
+  };
+}

@@ -1,0 +1,75 @@
+import { mkdir, writeFile } from 'node:fs/promises';
+import { cpus, totalmem } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import pg from 'pg';
+import { startEmbeddedPostgres, type LocalPostgres } from '../src/runtime/embedded-postgres.js';
+import { benchLockLatency } from './lock-latency.bench.js';
+import { markdownReport, svgChart, textReport, type BenchResults } from './report.js';
+import { benchRollout } from './rollout.bench.js';
+
+/*
+ * `npm run bench [-- --json] [-- --out docs]`: the lock against raw pg, rollouts against one
+ * replica, and peers on the same migrations, in one run on this machine. Embedded PostgreSQL unless
+ * DATABASE_URL is set. `--quick` (tiny counts) is what the smoke test runs.
+ */
+const { values } = parseArgs({
+  options: {
+    json: { type: 'boolean', default: false },
+    out: { type: 'string' },
+    quick: { type: 'boolean', default: false },
+    runs: { type: 'string' },
+    replicas: { type: 'string' },
+    samples: { type: 'string' },
+  },
+});
+const runs = Number(values.runs ?? (values.quick ? 1 : 3));
+const replicas = Number(values.replicas ?? (values.quick ? 2 : 16));
+const samples = Number(values.samples ?? (values.quick ? 3 : 40));
+const log = (line: string) => (values.json ? undefined : console.error(line));
+
+async function main(): Promise<void> {
+  const server: LocalPostgres = process.env.DATABASE_URL
+    ? { url: process.env.DATABASE_URL, stop: async () => undefined }
+    : await startEmbeddedPostgres({});
+  try {
+    const postgres = await serverVersion(server.url);
+    log(`lock latency: ${runs} run(s) × ${samples} hand-offs, ${samples * 10} withLock calls …`);
+    const { handoffSamplesUs, ...latency } = await benchLockLatency(server.url, { runs, samples });
+    log(`rollouts: ${runs} run(s) of 1 and ${replicas} replicas, followers, peers …`);
+    const { timeline, ...rollout } = await benchRollout(server.url, { runs, replicas });
+    const results: BenchResults = {
+      ...latency,
+      ...rollout,
+      machine: `${cpus().length} × ${cpus()[0]?.model.trim() ?? 'cpu'}, ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}`,
+      command: `npm run bench -- ${process.argv.slice(2).join(' ')}`.trim(),
+      postgres,
+    };
+    if (values.out) {
+      await mkdir(values.out, { recursive: true });
+      await writeFile(join(values.out, 'benchmarks.svg'), svgChart(timeline, handoffSamplesUs));
+      await writeFile(join(values.out, 'benchmarks.md'), markdownReport(results, 'benchmarks.svg'));
+    }
+    console.log(values.json ? JSON.stringify(results) : textReport(results));
+  } finally {
+    await server.stop();
+  }
+}
+
+async function serverVersion(url: string): Promise<string> {
+  const client = new pg.Client({ connectionString: url });
+  client.on('error', () => undefined);
+  await client.connect();
+  const { rows } = await client.query<{ v: string }>('SHOW server_version');
+  await client.end();
+  return `PostgreSQL ${rows[0].v}${process.env.DATABASE_URL ? '' : ' (embedded)'}`;
+}
+
+// Explicit exit: embedded-postgres's exit hook would turn a natural exit into exit code 0.
+await main().then(
+  () => process.exit(0),
+  (error: unknown) => {
+    console.error(`bench failed: ${(error as Error).stack ?? error}`);
+    process.exit(1);
+  },
+);
