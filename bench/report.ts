@@ -130,7 +130,7 @@ export function svgChart(
   const rowHeight = 16;
   const left = 70;
   const plot = width - left - 20;
-  const end = Math.max(1, ...timeline.map((r) => r.atMs));
+  const end = Math.max(1, ...timeline.map((r) => r.migratedMs ?? r.atMs));
   const x = (ms: number) => left + (ms / end) * plot;
   const rows = [...timeline].sort((a, b) => a.index - b.index);
   const timelineTop = 40;
@@ -139,7 +139,7 @@ export function svgChart(
       const y = timelineTop + i * rowHeight;
       const waited = r.waitedMs ?? 0;
       const held = r.heldMs ?? 0;
-      const readyAt = r.atMs;
+      const readyAt = r.migratedMs ?? r.atMs;
       return [
         `<text x="${left - 8}" y="${y + 11}" text-anchor="end">r${r.index + 1}</text>`,
         `<rect x="${x(Math.max(0, readyAt - waited - held - 1))}" y="${y + 2}" width="${Math.max(1, x(waited) - left)}" height="10" fill="#c9c9c9"><title>waited ${waited} ms</title></rect>`,
@@ -177,7 +177,7 @@ export function svgChart(
   const height = distTop + series.length * 22 + 40;
   return `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" font-family="sans-serif" font-size="11">
 <rect width="100%" height="100%" fill="#fff"/>
-<text x="10" y="20" font-size="14" font-weight="bold">Rollout of ${rows.length} replicas released together (grey: waiting for the lock, blue: migrating, green: ready)</text>
+<text x="10" y="20" font-size="14" font-weight="bold">Rollout of ${rows.length} replicas released together (grey: waiting for the lock, blue: migrating, green: migration phase done)</text>
 ${bars}
 ${axis}
 <text x="10" y="${distTop - 20}" font-size="14" font-weight="bold">Lock hand-off latency, holder commits → waiter's body starts (µs, p50 marked, up to p99 ${Math.round(maxUs)} µs)</text>

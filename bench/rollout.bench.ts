@@ -68,11 +68,11 @@ async function fleetRun(
   config: Omit<ReplicaConfig, 'databaseUrl'>,
   entry?: string,
 ): Promise<FleetRun> {
-  const fleet = await launchFleet(replicas, { databaseUrl: url, ...config }, entry);
+  // The standalone runner (no HTTP server): what is measured is the migration phase itself.
+  const fleet = await launchFleet(replicas, { databaseUrl: url, http: false, ...config }, entry);
   const sampler = await connectionSampler(url);
-  const started = performance.now();
   const reports = await fleet.release();
-  const wallMs = performance.now() - started;
+  const wallMs = Math.max(...reports.map((r) => r.migratedMs ?? r.atMs));
   const peakConnections = await sampler.stop();
   await fleet.stop();
   return { reports, wallMs, peakConnections };

@@ -34,6 +34,7 @@ async function start(): Promise<void> {
       applied: names,
       waitedMs: 0,
       heldMs: 0,
+      migratedAt: Date.now(),
       port: 0,
     });
   } catch (error) {

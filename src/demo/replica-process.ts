@@ -20,6 +20,8 @@ export interface ReplicaReport {
   readonly heldMs?: number;
   /** ms from the common start signal until the replica listened (or failed). */
   readonly atMs: number;
+  /** ms from the common start signal until its migration phase ended (ready replicas). */
+  readonly migratedMs?: number;
   readonly error?: string;
   /** Stable error code (e.g. LOCK_LOST, MIGRATION_FAILED) when the replica failed with one. */
   readonly code?: string;
@@ -70,8 +72,9 @@ export class ReplicaProcess {
   /** Starts the replica's bootstrap; resolves with its report, `atMs` counted from `since`. */
   async go(since: number): Promise<ReplicaReport> {
     const message = this.nextMessage();
+    const goAt = Date.now() - (performance.now() - since);
     this.send({ type: 'go' });
-    return this.toReport(await message, Math.round(performance.now() - since));
+    return this.toReport(await message, Math.round(performance.now() - since), goAt);
   }
 
   kill(signal: NodeJS.Signals): void {
@@ -107,11 +110,12 @@ export class ReplicaProcess {
     });
   }
 
-  private toReport(message: ReplicaMessage, atMs: number): ReplicaReport {
+  private toReport(message: ReplicaMessage, atMs: number, goAt: number): ReplicaReport {
     const base = { index: this.index, pid: this.pid, atMs };
     if (message.type === 'ready') {
-      const { outcome, applied, waitedMs, heldMs, port } = message;
-      return { ...base, status: 'ready', outcome, applied, waitedMs, heldMs, port };
+      const { outcome, applied, waitedMs, heldMs, port, migratedAt } = message;
+      const migratedMs = Math.max(0, migratedAt - goAt);
+      return { ...base, status: 'ready', outcome, applied, waitedMs, heldMs, port, migratedMs };
     }
     if (message.type === 'failed')
       return { ...base, status: 'failed', applied: [], error: message.error, code: message.code };

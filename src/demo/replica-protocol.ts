@@ -12,6 +12,8 @@ export type ReplicaMessage =
       applied: string[];
       waitedMs: number;
       heldMs: number;
+      /** When the migration phase ended (epoch ms), to compare across processes. */
+      migratedAt: number;
       port: number;
     }
   | { type: 'failed'; error: string; code?: string };
@@ -27,6 +29,8 @@ export interface ReplicaConfig {
   scenarios?: readonly Scenario[];
   lockTimeoutMs?: number;
   poolIdleTimeoutMs?: number;
+  /** false: the standalone runner (no HTTP server), as in an init container. @default true */
+  http?: boolean;
 }
 
 export function replicaEnv(config: ReplicaConfig): Record<string, string> {
@@ -50,5 +54,6 @@ export function replicaConfigFromEnv(env: NodeJS.ProcessEnv): ReplicaConfig {
     scenarios: (env.REPLICA_SCENARIOS ?? '').split(',').filter(Boolean) as Scenario[],
     lockTimeoutMs: env.REPLICA_LOCK_TIMEOUT_MS ? Number(env.REPLICA_LOCK_TIMEOUT_MS) : undefined,
     poolIdleTimeoutMs: env.REPLICA_POOL_IDLE_MS ? Number(env.REPLICA_POOL_IDLE_MS) : undefined,
+    http: env.REPLICA_HTTP !== 'off',
   };
 }

@@ -14,11 +14,14 @@ import { SCENARIOS } from './scenario-migrations.js';
 @Injectable()
 export class UnlockedMigrations implements OnApplicationBootstrap {
   applied: string[] = [];
+  /** When runMigrations finished (epoch ms). */
+  doneAt = 0;
 
   constructor(@Inject(DataSource) private readonly dataSource: DataSource) {}
 
   async onApplicationBootstrap(): Promise<void> {
     this.applied = (await this.dataSource.runMigrations({ transaction: 'all' })).map((m) => m.name);
+    this.doneAt = Date.now();
   }
 }
 

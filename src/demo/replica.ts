@@ -1,5 +1,6 @@
 import 'reflect-metadata';
 import { NestFactory } from '@nestjs/core';
+import type { INestApplication } from '@nestjs/common';
 import type { AddressInfo } from 'node:net';
 import { MigrationRunnerService } from '../migration-runner/migration-runner.service.js';
 import {
@@ -19,12 +20,16 @@ const send = (message: ReplicaMessage) => process.send?.(message);
 const config = replicaConfigFromEnv(process.env);
 
 process.on('disconnect', () => process.exit(0));
-const app = await NestFactory.create(ReplicaModule.register(config), { logger: ['error'] }).catch(
-  (error: unknown) => {
-    send({ type: 'failed', error: (error as Error).message });
-    process.exit(1);
-  },
-);
+// Without HTTP, the replica is the standalone runner: the same module in an application context.
+const module = ReplicaModule.register(config);
+const created =
+  config.http === false
+    ? NestFactory.createApplicationContext(module, { logger: ['error'] })
+    : NestFactory.create(module, { logger: ['error'] });
+const app = (await created.catch((error: unknown) => {
+  send({ type: 'failed', error: (error as Error).message });
+  process.exit(1);
+})) as INestApplication;
 app.enableShutdownHooks();
 process.on('message', (message: ParentMessage) => {
   if (message.type === 'go') void start();
@@ -35,12 +40,15 @@ send({ type: 'loaded' });
 async function start(): Promise<void> {
   try {
     // listen() runs the bootstrap hooks (the migrations) before the port opens.
-    await app.listen(0, '127.0.0.1');
-    const port = (app.getHttpServer().address() as AddressInfo).port;
-    const locked =
-      config.mode === 'locked' ? app.get(MigrationRunnerService).lastResult : undefined;
+    if (config.http === false) await app.init();
+    else await app.listen(0, '127.0.0.1');
+    const port = config.http === false ? 0 : (app.getHttpServer().address() as AddressInfo).port;
+    const runner = config.mode === 'locked' ? app.get(MigrationRunnerService) : undefined;
+    const locked = runner?.lastResult;
     const applied = locked ? locked.applied : app.get(UnlockedMigrations).applied;
+    const migratedAt = runner ? runner.state.since.getTime() : app.get(UnlockedMigrations).doneAt;
     send({
+      migratedAt,
       type: 'ready',
       outcome: applied.length > 0 ? 'applied' : 'followed',
       applied: [...applied],

@@ -92,6 +92,29 @@ export class AdvisoryLockService {
   }
 
   /**
+   * Waits until nobody holds the lock exclusively, without taking it: a shared
+   * `pg_advisory_xact_lock_shared` that is released at once. All waiters are let go together when
+   * the holder finishes, instead of being handed the lock one after another.
+   * @throws LockTimeoutError, LockAbortedError, InvalidLockArgumentError
+   */
+  async waitUntilFree(id: string, type: string, options?: WithLockOptions): Promise<void> {
+    const request = createLockRequest(id, type, () => undefined, options?.signal);
+    const { timeoutMs } = resolveWithLockOptions(options, this.defaultTimeoutMs);
+    if (findHeldLock(this.dataSource, request.key)) return;
+    const tx = await LockTransaction.open(this.dataSource, request.name);
+    try {
+      await tx
+        .acquire(request.key, timeoutMs, this.applicationName, request.signal, 'shared')
+        .catch(async (error: unknown) => {
+          throw await this.transactionWaitFailure(tx, request, timeoutMs, error);
+        });
+      await tx.commit();
+    } finally {
+      await tx.close();
+    }
+  }
+
+  /**
    * Holds the session-level form of the lock (`pg_advisory_lock`) on a dedicated connection and
    * runs `fn` on that connection's QueryRunner outside any transaction, for work that manages its
    * own transactions (e.g. `CREATE INDEX CONCURRENTLY`). Waiting never blocks in a lock statement:

@@ -21,6 +21,7 @@ export function beginAndLockSql(
   key: AdvisoryLockKey,
   timeoutMs: number,
   applicationName: string,
+  mode: 'exclusive' | 'shared' = 'exclusive',
 ): string {
   return [
     'START TRANSACTION',
@@ -28,7 +29,7 @@ export function beginAndLockSql(
     `SET LOCAL lock_timeout = '${int(timeoutMs)}ms'`,
     'SET LOCAL idle_in_transaction_session_timeout = 0',
     connectionSettingsSql(true),
-    `SELECT pg_advisory_xact_lock(${int(key[0])}::int4, ${int(key[1])}::int4)`,
+    `SELECT pg_advisory_xact_lock${mode === 'shared' ? '_shared' : ''}(${int(key[0])}::int4, ${int(key[1])}::int4)`,
     'SET LOCAL lock_timeout TO DEFAULT',
   ].join('; ');
 }

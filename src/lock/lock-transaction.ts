@@ -31,11 +31,12 @@ export class LockTransaction {
     timeoutMs: number,
     applicationName: string,
     signal?: AbortSignal,
+    mode: 'exclusive' | 'shared' = 'exclusive',
   ): Promise<void> {
     const cancel = () => this.connection.cancelCurrentStatement();
     signal?.addEventListener('abort', cancel, { once: true });
     try {
-      await this.begin(beginAndLockSql(key, timeoutMs, applicationName));
+      await this.begin(beginAndLockSql(key, timeoutMs, applicationName, mode));
     } finally {
       signal?.removeEventListener('abort', cancel);
     }

@@ -16,8 +16,17 @@ import {
   type MigrationState,
 } from './migration-events.js';
 import type { MigrationRunResult } from './migration-run-result.js';
+import { pendingMigrationNames } from './pending-migrations.js';
 
 type Migration = Awaited<ReturnType<MigrationExecutor['getPendingMigrations']>>[number];
+type LockedMigrationWork = (queryRunner: PostgresQueryRunner, lock: HeldLock) => Promise<string[]>;
+
+const followed = (waitedMs: number): MigrationRunResult => ({
+  outcome: 'followed',
+  applied: [],
+  waitedMs,
+  heldMs: 0,
+});
 export type MigrationRunnerOptions = Pick<
   ResolvedMigrationLockOptions,
   'lockId' | 'lockType' | 'timeoutMs' | 'transaction'
@@ -65,15 +74,16 @@ export class MigrationRunnerService {
    */
   async run(options: { signal?: AbortSignal } = {}): Promise<MigrationRunResult> {
     try {
-      // Rows in the migrations table commit with their migrations, so "nothing pending" seen without
-      // the lock is safe to trust: followers then never queue behind the lock one by one.
-      if ((await this.pending()).length === 0) {
-        return this.finish({ outcome: 'followed', applied: [], waitedMs: 0, heldMs: 0 });
-      }
-      const { applied, waitedMs, heldMs } = await this.underLock(
-        (queryRunner, lock) => this.applyPending(queryRunner, lock),
-        options.signal,
-      );
+      const apply = (queryRunner: PostgresQueryRunner, lock: HeldLock) =>
+        this.applyPending(queryRunner, lock);
+      if ((await pendingMigrationNames(this.dataSource)).length === 0)
+        return this.finish(followed(0));
+      const held =
+        this.options.transaction === 'all'
+          ? await this.holdOrFollow(apply, options.signal)
+          : await this.underLock(apply, options.signal);
+      if (!held) return this.finish(followed(this.waitedSince()));
+      const { applied, waitedMs, heldMs } = held;
       return this.finish({
         outcome: applied.length > 0 ? 'applied' : 'followed',
         applied,
@@ -101,34 +111,79 @@ export class MigrationRunnerService {
   async show(): Promise<{ applied: string[]; pending: string[] }> {
     const executor = new MigrationExecutor(this.dataSource);
     const applied = (await executor.getExecutedMigrations()).map((m) => m.name).reverse();
-    return { applied, pending: (await this.pending()).map((m) => m.name) };
+    return { applied, pending: (await executor.getPendingMigrations()).map((m) => m.name) };
   }
 
-  private pending(): Promise<Migration[]> {
-    return new MigrationExecutor(this.dataSource).getPendingMigrations();
+  private waitStartedAt = 0;
+
+  private waitedSince(): number {
+    return Math.round(performance.now() - this.waitStartedAt);
   }
 
-  /** Runs `work` holding the migration lock in the configured mode, reporting every step. */
-  private async underLock(
-    work: (queryRunner: PostgresQueryRunner, lock: HeldLock) => Promise<string[]>,
-    signal: AbortSignal | undefined,
-  ): Promise<{ applied: string[]; waitedMs: number; heldMs: number }> {
-    const { lockId, lockType, timeoutMs, transaction } = this.options;
-    const lockName = `${lockId}/${lockType}`;
-    let heldSince = 0;
-    let waitedMs = 0;
-    const held = async (queryRunner: QueryRunner, lock: HeldLock) => {
-      heldSince = performance.now();
-      waitedMs = lock.waitedMs;
-      this.tracker.update('migrating', { waitedMs });
-      this.tracker.emit('lockAcquired', { lock: lockName, waitedMs });
-      // Re-read under the lock: whoever held it before may have applied everything.
-      return work(queryRunner as PostgresQueryRunner, lock);
-    };
+  private startWaiting(): string {
+    const lockName = `${this.options.lockId}/${this.options.lockType}`;
+    this.waitStartedAt = performance.now();
     this.tracker.update('waiting');
     this.tracker.emit('waitStarted', { lock: lockName });
+    return lockName;
+  }
+
+  /** Marks the lock as held and runs `work`; resolves with how long it was held. */
+  private async whileHeld(
+    lockName: string,
+    queryRunner: QueryRunner,
+    lock: HeldLock,
+    work: LockedMigrationWork,
+  ): Promise<{ applied: string[]; waitedMs: number; heldSince: number }> {
+    const heldSince = performance.now();
+    const waitedMs = this.waitedSince();
+    this.tracker.update('migrating', { waitedMs });
+    this.tracker.emit('lockAcquired', { lock: lockName, waitedMs });
+    // Re-read under the lock: whoever held it before may have applied everything.
+    return { applied: await work(queryRunner as PostgresQueryRunner, lock), waitedMs, heldSince };
+  }
+
+  private released(
+    lockName: string,
+    result: { applied: string[]; waitedMs: number; heldSince: number },
+  ) {
+    const heldMs = Math.round(performance.now() - result.heldSince);
+    this.tracker.emit('lockReleased', { lock: lockName, heldMs });
+    return { applied: result.applied, waitedMs: result.waitedMs, heldMs };
+  }
+
+  /**
+   * Mode `all`: take the lock when it is free; otherwise wait until the holder is done (a shared
+   * wait that lets every waiter go at once), and look at the migrations table again. Waiters then
+   * follow together instead of being handed the lock one by one. Resolves undefined when followed.
+   */
+  private async holdOrFollow(work: LockedMigrationWork, signal: AbortSignal | undefined) {
+    const { lockId, lockType, timeoutMs } = this.options;
+    const lockName = this.startWaiting();
+    const deadline = timeoutMs === 0 ? Number.POSITIVE_INFINITY : performance.now() + timeoutMs;
+    for (;;) {
+      const attempt = await this.locks.tryWithLock(
+        lockId,
+        lockType,
+        (manager, lock) => this.whileHeld(lockName, manager.queryRunner!, lock, work),
+        { signal },
+      );
+      if (attempt.acquired) return this.released(lockName, attempt.value);
+      // 0 means "forever" to the server; a spent budget waits 1 ms and times out naming the holder.
+      const remaining = timeoutMs === 0 ? 0 : Math.max(1, Math.round(deadline - performance.now()));
+      await this.locks.waitUntilFree(lockId, lockType, { timeoutMs: remaining, signal });
+      if ((await pendingMigrationNames(this.dataSource)).length === 0) return undefined;
+    }
+  }
+
+  /** Runs `work` holding the migration lock in the configured mode, waiting in line for it. */
+  private async underLock(work: LockedMigrationWork, signal: AbortSignal | undefined) {
+    const { lockId, lockType, timeoutMs, transaction } = this.options;
+    const lockName = this.startWaiting();
+    const held = (queryRunner: QueryRunner, lock: HeldLock) =>
+      this.whileHeld(lockName, queryRunner, lock, work);
     const lockOptions = { timeoutMs, signal };
-    const applied =
+    const result =
       transaction === 'all'
         ? await this.locks.withLock(
             lockId,
@@ -137,9 +192,7 @@ export class MigrationRunnerService {
             lockOptions,
           )
         : await this.locks.withSessionLock(lockId, lockType, held, lockOptions);
-    const heldMs = Math.round(performance.now() - heldSince);
-    this.tracker.emit('lockReleased', { lock: lockName, heldMs });
-    return { applied, waitedMs, heldMs };
+    return this.released(lockName, result);
   }
 
   private executor(queryRunner: PostgresQueryRunner): MigrationExecutor {

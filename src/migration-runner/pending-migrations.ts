@@ -1,0 +1,33 @@
+import type { DataSource } from 'typeorm';
+import { sqlState } from '../lock/connection-loss.js';
+
+const UNDEFINED_TABLE = '42P01';
+
+/** `SELECT name FROM <migrations table>`, the table named and quoted as TypeORM names it. */
+function appliedNamesSql(dataSource: DataSource): string {
+  const { schema } = dataSource.driver.options as { schema?: string };
+  const table = dataSource.options.migrationsTableName ?? 'migrations';
+  const path = [schema, table].filter((part): part is string => Boolean(part));
+  return `SELECT name FROM ${path.map((part) => dataSource.driver.escape(part)).join('.')}`;
+}
+
+/**
+ * Names of the migrations in the code that the migrations table does not list, read with one cheap
+ * query and no lock. Rows there commit with their migrations, so "nothing pending" is safe to
+ * trust; replicas starting after a rollout, and waiters woken by the end of one, follow at once
+ * instead of queueing for the lock.
+ */
+export async function pendingMigrationNames(dataSource: DataSource): Promise<string[]> {
+  const inCode = dataSource.migrations.map(
+    (migration) => migration.name ?? migration.constructor.name,
+  );
+  let applied: Set<string>;
+  try {
+    const rows = (await dataSource.query(appliedNamesSql(dataSource))) as Array<{ name: string }>;
+    applied = new Set(rows.map((row) => row.name));
+  } catch (error) {
+    if (sqlState(error) !== UNDEFINED_TABLE) throw error;
+    applied = new Set();
+  }
+  return inCode.filter((name) => !applied.has(name));
+}

@@ -1,0 +1,54 @@
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+
+const run = promisify(execFile);
+
+/** The bench with tiny counts, so it cannot rot. No timing is asserted: timings belong in bench/. */
+describe('npm run bench (smoke, --quick)', () => {
+  it('prints one JSON object with every figure, each with its raw numbers beside the ratio', async () => {
+    const { stdout } = await run(
+      process.execPath,
+      ['dist/bench/run-bench.js', '--quick', '--json'],
+      {
+        env: { ...process.env, DATABASE_URL: process.env.MIGRATION_LOCK_TEST_ADMIN_URL },
+        maxBuffer: 16 * 1024 * 1024,
+      },
+    );
+    const results = JSON.parse(stdout) as Record<string, Record<string, unknown>>;
+    for (const key of [
+      'withLockVsRaw',
+      'handoffVsRaw',
+      'handoffEachVsRaw',
+      'rollout16VsOne',
+      'followers16VsOne',
+    ]) {
+      expect(results[key]).toEqual(
+        expect.objectContaining({
+          median: expect.any(Number),
+          min: expect.any(Number),
+          max: expect.any(Number),
+        }),
+      );
+    }
+    expect(results.withLockVsRaw).toEqual(
+      expect.objectContaining({
+        withLockMedianUs: expect.any(Number),
+        rawMedianUs: expect.any(Number),
+      }),
+    );
+    expect(results.handoffVsRaw).toEqual(
+      expect.objectContaining({ p50Us: expect.any(Number), p99Us: expect.any(Number) }),
+    );
+    expect(results.extraConnectionsWhileMigrating).toEqual({
+      all: expect.any(Number),
+      each: expect.any(Number),
+    });
+    expect(Object.keys(results.peers).sort()).toEqual([
+      'migrationLock',
+      'nodePgMigrate',
+      'typeormNoLock',
+    ]);
+    // Whatever the timing, the lock never applies anything twice.
+    expect(results.peers.migrationLock).toMatchObject({ runsWithDoubleApplication: 0 });
+  });
+});
