@@ -10,6 +10,8 @@ import { AppModule } from '../service/app.module.js';
 import type { ReplicaConfig } from './replica-protocol.js';
 import { SCENARIOS } from './scenario-migrations.js';
 
+const REPLICA_CONFIG = Symbol('REPLICA_CONFIG');
+
 /** The control for `--no-lock`: what a plain TypeORM service does, runMigrations at bootstrap with no lock. */
 @Injectable()
 export class UnlockedMigrations implements OnApplicationBootstrap {
@@ -17,9 +19,17 @@ export class UnlockedMigrations implements OnApplicationBootstrap {
   /** When runMigrations finished (epoch ms). */
   doneAt = 0;
 
-  constructor(@Inject(DataSource) private readonly dataSource: DataSource) {}
+  constructor(
+    @Inject(DataSource) private readonly dataSource: DataSource,
+    @Inject(REPLICA_CONFIG) private readonly config: ReplicaConfig,
+  ) {}
 
   async onApplicationBootstrap(): Promise<void> {
+    // The standalone runner starts migrations itself, after the common start signal.
+    if (this.config.http !== false) await this.run();
+  }
+
+  async run(): Promise<void> {
     this.applied = (await this.dataSource.runMigrations({ transaction: 'all' })).map((m) => m.name);
     this.doneAt = Date.now();
   }
@@ -38,13 +48,18 @@ export class ReplicaModule {
           poolIdleTimeoutMs: config.poolIdleTimeoutMs,
           extraMigrations: (config.scenarios ?? []).flatMap((scenario) => SCENARIOS[scenario]),
           migrationLock: {
-            runOnBootstrap: locked,
+            // The standalone runner (http: false) is initialized before the start signal and runs
+            // its migrations after it, like the CLI.
+            runOnBootstrap: locked && config.http !== false,
             transaction: config.transaction ?? 'all',
             ...(config.lockTimeoutMs === undefined ? {} : { timeoutMs: config.lockTimeoutMs }),
           },
         }),
       ],
-      providers: locked ? [] : [UnlockedMigrations],
+      providers: [
+        { provide: REPLICA_CONFIG, useValue: config },
+        ...(locked ? [] : [UnlockedMigrations]),
+      ],
     };
   }
 }

@@ -2,7 +2,9 @@ import 'reflect-metadata';
 import { NestFactory } from '@nestjs/core';
 import type { INestApplication } from '@nestjs/common';
 import type { AddressInfo } from 'node:net';
+import { DataSource } from 'typeorm';
 import { MigrationRunnerService } from '../migration-runner/migration-runner.service.js';
+import { pendingMigrationNames } from '../migration-runner/pending-migrations.js';
 import {
   replicaConfigFromEnv,
   type ParentMessage,
@@ -35,12 +37,18 @@ process.on('message', (message: ParentMessage) => {
   if (message.type === 'go') void start();
   if (message.type === 'stop') void app.close().finally(() => process.exit(0));
 });
+// The standalone runner is initialized, and its read of the migrations table warmed up, before the
+// start signal: after it, only the migration phase runs (what the benchmark measures).
+if (config.http === false) {
+  await app.init();
+  await pendingMigrationNames(app.get(DataSource));
+}
 send({ type: 'loaded' });
 
 async function start(): Promise<void> {
   try {
     // listen() runs the bootstrap hooks (the migrations) before the port opens.
-    if (config.http === false) await app.init();
+    if (config.http === false) await migrateNow();
     else await app.listen(0, '127.0.0.1');
     const port = config.http === false ? 0 : (app.getHttpServer().address() as AddressInfo).port;
     const runner = config.mode === 'locked' ? app.get(MigrationRunnerService) : undefined;
@@ -66,4 +74,10 @@ async function start(): Promise<void> {
     if (process.send) process.send(message, () => process.exit(1));
     else process.exit(1);
   }
+}
+
+/** The standalone runner's migration phase, started by the common start signal. */
+async function migrateNow(): Promise<void> {
+  if (config.mode === 'unlocked') await app.get(UnlockedMigrations).run();
+  else await app.get(MigrationRunnerService).run();
 }

@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import type { DataSource } from 'typeorm';
 import { LockAbortedError, LockLostError } from '../errors/migration-lock.errors.js';
+import type { LockConnectionSettings } from './advisory-lock.sql.js';
 import { sqlState } from './connection-loss.js';
 import type { LockedWork, SessionLockedWork, TryLockResult } from './held-lock.js';
 import { holdLock } from './hold-lock.js';
@@ -60,7 +61,7 @@ export class AdvisoryLockService {
     try {
       const started = performance.now();
       await tx
-        .acquire(request.key, timeoutMs, this.applicationName, request.signal)
+        .acquire(request.key, timeoutMs, this.settings(), request.signal)
         .catch(async (error: unknown) => {
           throw await this.transactionWaitFailure(tx, request, timeoutMs, error);
         });
@@ -84,7 +85,7 @@ export class AdvisoryLockService {
 
     const tx = await LockTransaction.open(this.dataSource, request.name);
     try {
-      if (!(await tx.tryAcquire(request.key, this.applicationName))) return { acquired: false };
+      if (!(await tx.tryAcquire(request.key, this.settings()))) return { acquired: false };
       return { acquired: true, value: await this.holdTransaction(tx, request, 0, fn) };
     } finally {
       await tx.close();
@@ -104,7 +105,7 @@ export class AdvisoryLockService {
     const tx = await LockTransaction.open(this.dataSource, request.name);
     try {
       await tx
-        .acquire(request.key, timeoutMs, this.applicationName, request.signal, 'shared')
+        .acquire(request.key, timeoutMs, this.settings(), request.signal, 'shared')
         .catch(async (error: unknown) => {
           throw await this.transactionWaitFailure(tx, request, timeoutMs, error);
         });
@@ -137,7 +138,7 @@ export class AdvisoryLockService {
     const started = performance.now();
     let held = false;
     try {
-      const end = await session.acquire(timeoutMs, this.applicationName, request.signal);
+      const end = await session.acquire(timeoutMs, this.settings(), request.signal);
       if (end === 'aborted')
         throw new LockAbortedError(request.name, 'waiting', { cause: request.signal?.reason });
       if (end === 'timeout') throw await lockTimeout(session.connection, request, timeoutMs);
@@ -158,6 +159,17 @@ export class AdvisoryLockService {
       if (held) await session.release();
       else await session.abandon();
     }
+  }
+
+  private connectionSettings: LockConnectionSettings | undefined;
+
+  /** Known once the DataSource is connected (TypeORM reads the server version then). */
+  private settings(): LockConnectionSettings {
+    const version = (this.dataSource.driver as { version?: string }).version;
+    this.connectionSettings ??= version
+      ? { applicationName: this.applicationName, postgres14: Number.parseInt(version, 10) >= 14 }
+      : undefined;
+    return this.connectionSettings ?? { applicationName: this.applicationName, postgres14: false };
   }
 
   private holdTransaction<T>(

@@ -20,27 +20,23 @@ import type { AdvisoryLockKey } from './lock-key.js';
 export function beginAndLockSql(
   key: AdvisoryLockKey,
   timeoutMs: number,
-  applicationName: string,
+  settings: LockConnectionSettings,
   mode: 'exclusive' | 'shared' = 'exclusive',
 ): string {
   return [
     'START TRANSACTION',
-    `SET LOCAL application_name = ${literal(applicationName)}`,
     `SET LOCAL lock_timeout = '${int(timeoutMs)}ms'`,
-    'SET LOCAL idle_in_transaction_session_timeout = 0',
-    connectionSettingsSql(true),
+    ...settingsSql('LOCAL', settings),
     `SELECT pg_advisory_xact_lock${mode === 'shared' ? '_shared' : ''}(${int(key[0])}::int4, ${int(key[1])}::int4)`,
     'SET LOCAL lock_timeout TO DEFAULT',
   ].join('; ');
 }
 
 /** Starts the lock transaction and tries the lock once; the last result row says whether it got it. */
-export function beginAndTryLockSql(key: AdvisoryLockKey, applicationName: string): string {
+export function beginAndTryLockSql(key: AdvisoryLockKey, settings: LockConnectionSettings): string {
   return [
     'START TRANSACTION',
-    `SET LOCAL application_name = ${literal(applicationName)}`,
-    'SET LOCAL idle_in_transaction_session_timeout = 0',
-    connectionSettingsSql(true),
+    ...settingsSql('LOCAL', settings),
     `SELECT pg_try_advisory_xact_lock(${int(key[0])}::int4, ${int(key[1])}::int4) AS acquired`,
   ].join('; ');
 }
@@ -48,16 +44,33 @@ export function beginAndTryLockSql(key: AdvisoryLockKey, applicationName: string
 /** How often a server checks that the client of a running statement is still there, in ms. */
 export const CLIENT_CHECK_INTERVAL_MS = 500;
 
+/** Per-connection settings of a lock connection. */
+export interface LockConnectionSettings {
+  /** Shown in pg_stat_activity while the connection waits for or holds the lock. */
+  readonly applicationName: string;
+  /** PostgreSQL 14 or newer: client_connection_check_interval and idle_session_timeout exist. */
+  readonly postgres14: boolean;
+}
+
 /*
- * Settings that exist only on newer servers are set through pg_settings, so that the same statement
- * works from PostgreSQL 13 on: a row is there only where the setting is.
  * - client_connection_check_interval (14+): a holder killed with -9 in the middle of a long
  *   statement is noticed within this interval, and its lock passes on, instead of after the statement.
- * - idle_session_timeout (14+), idle_in_transaction_session_timeout: a holder pausing between steps
+ * - idle_in_transaction_session_timeout, idle_session_timeout (14+): a holder pausing between steps
  *   must not be killed by the server, which would pass the lock on while its owner goes on.
+ * Set by name, not looked up in pg_settings: that view costs half a millisecond per call.
  */
-function connectionSettingsSql(local: boolean): string {
-  return `SELECT set_config(name, CASE name WHEN 'client_connection_check_interval' THEN '${CLIENT_CHECK_INTERVAL_MS}' ELSE '0' END, ${local}) FROM pg_settings WHERE name IN ('client_connection_check_interval'${local ? '' : ", 'idle_session_timeout', 'idle_in_transaction_session_timeout'"})`;
+function settingsSql(scope: 'LOCAL' | 'SESSION', settings: LockConnectionSettings): string[] {
+  const set = (name: string, value: string) => `SET ${scope} ${name} = ${value}`;
+  return [
+    set('application_name', literal(settings.applicationName)),
+    set('idle_in_transaction_session_timeout', '0'),
+    ...(settings.postgres14
+      ? [
+          set('client_connection_check_interval', `'${CLIENT_CHECK_INTERVAL_MS}ms'`),
+          ...(scope === 'SESSION' ? [set('idle_session_timeout', '0')] : []),
+        ]
+      : []),
+  ];
 }
 
 /** The LISTEN/NOTIFY channel on which a session-lock holder announces its release. */
@@ -70,10 +83,12 @@ export function releaseChannel(key: AdvisoryLockKey): string {
  * release, and try the lock once. Waiters never sit in a blocking lock statement: an active
  * statement holds a snapshot, and a holder's CREATE INDEX CONCURRENTLY would wait for it.
  */
-export function prepareAndTrySessionLockSql(key: AdvisoryLockKey, applicationName: string): string {
+export function prepareAndTrySessionLockSql(
+  key: AdvisoryLockKey,
+  settings: LockConnectionSettings,
+): string {
   return [
-    connectionSettingsSql(false),
-    `SET application_name = ${literal(applicationName)}`,
+    ...settingsSql('SESSION', settings),
     `LISTEN ${releaseChannel(key)}`,
     trySessionLockSql(key),
   ].join('; ');

@@ -1,6 +1,7 @@
 import type { DataSource } from 'typeorm';
 import { TransactionRolledBackError } from '../errors/migration-lock.errors.js';
 import { beginAndLockSql, beginAndTryLockSql, COMMIT_SQL } from './advisory-lock.sql.js';
+import type { LockConnectionSettings } from './advisory-lock.sql.js';
 import { LockConnection, type PgClient, type PostgresQueryRunner } from './lock-connection.js';
 import type { AdvisoryLockKey } from './lock-key.js';
 
@@ -29,22 +30,22 @@ export class LockTransaction {
   async acquire(
     key: AdvisoryLockKey,
     timeoutMs: number,
-    applicationName: string,
+    settings: LockConnectionSettings,
     signal?: AbortSignal,
     mode: 'exclusive' | 'shared' = 'exclusive',
   ): Promise<void> {
     const cancel = () => this.connection.cancelCurrentStatement();
     signal?.addEventListener('abort', cancel, { once: true });
     try {
-      await this.begin(beginAndLockSql(key, timeoutMs, applicationName, mode));
+      await this.begin(beginAndLockSql(key, timeoutMs, settings, mode));
     } finally {
       signal?.removeEventListener('abort', cancel);
     }
   }
 
   /** Starts the transaction and tries the lock once, without waiting. */
-  async tryAcquire(key: AdvisoryLockKey, applicationName: string): Promise<boolean> {
-    const results = await this.begin(beginAndTryLockSql(key, applicationName));
+  async tryAcquire(key: AdvisoryLockKey, settings: LockConnectionSettings): Promise<boolean> {
+    const results = await this.begin(beginAndTryLockSql(key, settings));
     return results.at(-1)?.rows[0]?.acquired === true;
   }
 

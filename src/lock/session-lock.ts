@@ -6,6 +6,7 @@ import {
   trySessionLockSql,
   unlockAndNotifySql,
 } from './advisory-lock.sql.js';
+import type { LockConnectionSettings } from './advisory-lock.sql.js';
 import { LockConnection, type PostgresQueryRunner } from './lock-connection.js';
 import type { AdvisoryLockKey } from './lock-key.js';
 
@@ -47,14 +48,14 @@ export class SessionLock {
   /** Waits for the lock; resolves to why it stopped waiting without it, or undefined when held. */
   async acquire(
     timeoutMs: number,
-    applicationName: string,
+    settings: LockConnectionSettings,
     signal?: AbortSignal,
   ): Promise<SessionWaitEnd | undefined> {
     const deadline = timeoutMs === 0 ? Number.POSITIVE_INFINITY : performance.now() + timeoutMs;
     const aborted = onAbort(signal);
     let woken = this.nextWake();
     const first = (await this.connection.client.query(
-      prepareAndTrySessionLockSql(this.key, applicationName),
+      prepareAndTrySessionLockSql(this.key, settings),
     )) as unknown as Array<{
       rows: Array<{ acquired?: boolean }>;
     }>;
