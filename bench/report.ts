@@ -114,6 +114,13 @@ ${mdTable(['peer', 'replicas failed', 'double application', 'wall time', 'errors
 
 ![rollout timeline and hand-off latency](${chartFile})
 
+Reading the rollout figures: the replicas are processes on this machine. With 16 replicas on a
+machine with 2 cores, the CPU each replica needs after the release (waking up, one read of the
+migrations table, the lock round trips) runs 8 at a time per core, so the 16-replica wall time
+grows with the replica count even though no replica queues behind another: waiters are released
+together by a shared wait and followers never take the lock (the chart shows when each replica got
+CPU). On a machine with a core per replica, the same code measures the lock, not the scheduler.
+
 How each figure is taken: \`bench/lock-latency.bench.ts\` (withLock and hand-off, interleaved with
 raw \`pg\` clients; a waiter is measured only once \`pg_locks\` shows it waiting) and
 \`bench/rollout.bench.ts\` (replica processes load and connect, wait at a barrier, are released
@@ -126,9 +133,9 @@ export function svgChart(
   timeline: ReplicaReport[],
   samples: LatencyResults['handoffSamplesUs'],
 ): string {
-  const width = 760;
+  const width = 980;
   const rowHeight = 16;
-  const left = 70;
+  const left = 110;
   const plot = width - left - 20;
   const end = Math.max(1, ...timeline.map((r) => r.migratedMs ?? r.atMs));
   const x = (ms: number) => left + (ms / end) * plot;
@@ -177,7 +184,7 @@ export function svgChart(
   const height = distTop + series.length * 22 + 40;
   return `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" font-family="sans-serif" font-size="11">
 <rect width="100%" height="100%" fill="#fff"/>
-<text x="10" y="20" font-size="14" font-weight="bold">Rollout of ${rows.length} replicas released together (grey: waiting for the lock, blue: migrating, green: migration phase done)</text>
+<text x="10" y="20" font-size="13" font-weight="bold">Rollout of ${rows.length} replicas released together (grey: waiting for the lock, blue: migrating, green: migration phase done)</text>
 ${bars}
 ${axis}
 <text x="10" y="${distTop - 20}" font-size="14" font-weight="bold">Lock hand-off latency, holder commits → waiter's body starts (µs, p50 marked, up to p99 ${Math.round(maxUs)} µs)</text>
