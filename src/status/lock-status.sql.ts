@@ -1,18 +1,27 @@
 /*
- * The statements `migration-lock status` and the wait progress read. Parameters of
- * LOCK_SESSIONS_SQL: $1 classid and $2 objid (unsigned oids of the two-int key), $3 the exact
- * try-lock statement session-mode waiters poll with (they have no pg_locks row while they wait).
+ * The statements `migration-lock status` and the wait progress read.
  */
-export const LOCK_SESSIONS_SQL = `
-SELECT a.pid, coalesce(a.application_name, '') AS application_name, host(a.client_addr) AS client_address,
-       a.state, l.granted,
+
+/** What status shows of a session in pg_locks ⋈ pg_stat_activity (aliases l and a). */
+const SESSION_COLUMNS = `a.pid, coalesce(a.application_name, '') AS application_name,
+       host(a.client_addr) AS client_address, a.state, l.granted,
        floor(extract(epoch FROM clock_timestamp() - coalesce(a.xact_start, a.backend_start)) * 1000)::int8 AS held_ms,
        floor(extract(epoch FROM clock_timestamp() - a.query_start) * 1000)::int8 AS waiting_ms,
-       a.query
-  FROM pg_locks l
+       a.query`;
+
+const ADVISORY_LOCKS_HERE = `FROM pg_locks l
   JOIN pg_stat_activity a ON a.pid = l.pid
  WHERE l.locktype = 'advisory'
-   AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
+   AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())`;
+
+/**
+ * Sessions holding or waiting for one two-int key. Parameters: $1 classid and $2 objid (unsigned
+ * oids of the key), $3 the exact try-lock statement that session-mode waiters poll with (they have
+ * no pg_locks row while they wait, and no meaningful wait time).
+ */
+export const LOCK_SESSIONS_SQL = `
+SELECT ${SESSION_COLUMNS}
+  ${ADVISORY_LOCKS_HERE}
    AND l.classid = $1::oid AND l.objid = $2::oid AND l.objsubid = 2
 UNION ALL
 SELECT a.pid, coalesce(a.application_name, ''), host(a.client_addr), a.state, false, NULL, NULL, a.query
@@ -23,13 +32,6 @@ SELECT a.pid, coalesce(a.application_name, ''), host(a.client_addr), a.state, fa
 
 /** Every advisory lock in the current database, held or waited for. */
 export const ALL_ADVISORY_LOCKS_SQL = `
-SELECT l.classid::int8 AS classid, l.objid::int8 AS objid, l.objsubid, l.granted,
-       a.pid, coalesce(a.application_name, '') AS application_name, host(a.client_addr) AS client_address, a.state,
-       floor(extract(epoch FROM clock_timestamp() - coalesce(a.xact_start, a.backend_start)) * 1000)::int8 AS held_ms,
-       floor(extract(epoch FROM clock_timestamp() - a.query_start) * 1000)::int8 AS waiting_ms,
-       a.query
-  FROM pg_locks l
-  JOIN pg_stat_activity a ON a.pid = l.pid
- WHERE l.locktype = 'advisory'
-   AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
+SELECT l.classid::int8 AS classid, l.objid::int8 AS objid, l.objsubid, ${SESSION_COLUMNS}
+  ${ADVISORY_LOCKS_HERE}
  ORDER BY l.classid, l.objid, l.granted DESC, a.pid`;

@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import type { DataSource, EntityManager } from 'typeorm';
+import type { DataSource } from 'typeorm';
 import {
   InvalidLockArgumentError,
   InvalidOptionsError,
@@ -10,6 +10,11 @@ import {
 } from '../../src/errors/migration-lock.errors.js';
 import { AdvisoryLockService } from '../../src/lock/advisory-lock.service.js';
 import { advisoryLockKey } from '../../src/lock/lock-key.js';
+import {
+  CREATE_COUNTER_SQL,
+  incrementCounter,
+  runCounterWorkload,
+} from '../support/counter-workload.js';
 import { deferred } from '../support/deferred.js';
 import { advisoryLockRows, holderOf, waitersFor } from '../support/observe.js';
 import {
@@ -37,7 +42,7 @@ describe('AdvisoryLockService on a real PostgreSQL', () => {
   beforeAll(async () => {
     db = await createTestDatabase('advisory_lock');
     observer = await connectClient(db.url, 'observer');
-    await observer.query('CREATE TABLE counter (id int PRIMARY KEY, value int NOT NULL)');
+    await observer.query(CREATE_COUNTER_SQL);
     await observer.query('CREATE TABLE notes (body text NOT NULL)');
   });
 
@@ -51,32 +56,14 @@ describe('AdvisoryLockService on a real PostgreSQL', () => {
     const WORKERS = 8;
     const ROUNDS = 5;
 
-    // Read, do some work on the same connection, write back: a lost update unless serialized.
-    async function increment(manager: EntityManager): Promise<void> {
-      const [{ value }] = (await manager.query('SELECT value FROM counter WHERE id = 1')) as [
-        { value: number },
-      ];
-      await manager.query('SELECT count(*) FROM generate_series(1, 20000)');
-      await manager.query('UPDATE counter SET value = $1 WHERE id = 1', [value + 1]);
-    }
-
     async function runWorkers(locked: boolean): Promise<number> {
-      await observer.query(
-        'INSERT INTO counter VALUES (1, 0) ON CONFLICT (id) DO UPDATE SET value = 0',
-      );
       const workers = await Promise.all(Array.from({ length: WORKERS }, () => service()));
-      await Promise.all(
-        workers.map(async ({ dataSource, locks }) => {
-          for (let round = 0; round < ROUNDS; round++) {
-            if (locked) await locks.withLock(ID, TYPE, increment);
-            else await dataSource.transaction(increment);
-          }
-        }),
-      );
-      const { rows } = await observer.query<{ value: number }>(
-        'SELECT value FROM counter WHERE id = 1',
-      );
-      return rows[0].value;
+      return runCounterWorkload(observer, WORKERS, ROUNDS, (worker) => {
+        const { dataSource, locks } = workers[worker];
+        return locked
+          ? locks.withLock(ID, TYPE, incrementCounter)
+          : dataSource.transaction(incrementCounter);
+      });
     }
 
     it('serializes read-modify-write from separate DataSources: no lost update', async () => {

@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import type { DataSource, QueryRunner } from 'typeorm';
+import type { DataSource } from 'typeorm';
 import {
   LockAbortedError,
   LockLostError,
@@ -8,6 +8,11 @@ import {
 import { releaseChannel } from '../../src/lock/advisory-lock.sql.js';
 import { AdvisoryLockService } from '../../src/lock/advisory-lock.service.js';
 import { advisoryLockKey } from '../../src/lock/lock-key.js';
+import {
+  CREATE_COUNTER_SQL,
+  incrementCounter,
+  runCounterWorkload,
+} from '../support/counter-workload.js';
 import { deferred } from '../support/deferred.js';
 import { advisoryLockRows, holderOf, pollUntil } from '../support/observe.js';
 import {
@@ -56,7 +61,7 @@ describe('withSessionLock (session-level lock, step-by-step work) on a real Post
   beforeAll(async () => {
     db = await createTestDatabase('session_lock');
     observer = await connectClient(db.url, 'observer');
-    await observer.query('CREATE TABLE counter (id int PRIMARY KEY, value int NOT NULL)');
+    await observer.query(CREATE_COUNTER_SQL);
     await observer.query('CREATE TABLE items (id int PRIMARY KEY, kind text)');
   });
 
@@ -70,34 +75,14 @@ describe('withSessionLock (session-level lock, step-by-step work) on a real Post
     const WORKERS = 6;
     const ROUNDS = 4;
 
-    async function increment(queryRunner: QueryRunner): Promise<void> {
-      const [{ value }] = (await queryRunner.query('SELECT value FROM counter WHERE id = 1')) as [
-        { value: number },
-      ];
-      await queryRunner.query('SELECT count(*) FROM generate_series(1, 20000)');
-      await queryRunner.query('UPDATE counter SET value = $1 WHERE id = 1', [value + 1]);
-    }
-
     async function runWorkers(locked: boolean): Promise<number> {
-      await observer.query(
-        'INSERT INTO counter VALUES (1, 0) ON CONFLICT (id) DO UPDATE SET value = 0',
-      );
       const workers = await Promise.all(Array.from({ length: WORKERS }, () => locks()));
-      await Promise.all(
-        workers.map(async (service, index) => {
-          for (let round = 0; round < ROUNDS; round++) {
-            if (locked) await service.withSessionLock(ID, TYPE, increment);
-            else
-              await increment(
-                dataSources[dataSources.length - WORKERS + index].createQueryRunner(),
-              );
-          }
-        }),
-      );
-      const { rows } = await observer.query<{ value: number }>(
-        'SELECT value FROM counter WHERE id = 1',
-      );
-      return rows[0].value;
+      const unlocked = dataSources.slice(-WORKERS);
+      return runCounterWorkload(observer, WORKERS, ROUNDS, async (worker) => {
+        if (locked) return workers[worker].withSessionLock(ID, TYPE, incrementCounter);
+        const queryRunner = unlocked[worker].createQueryRunner();
+        await incrementCounter(queryRunner).finally(() => queryRunner.release());
+      });
     }
 
     it('serializes step-by-step work across DataSources', async () => {
