@@ -4,7 +4,7 @@
  * idle_in_transaction_session_timeout (25P03), transaction_timeout (25P04), connection exceptions
  * (class 08), or the socket closing under node-postgres.
  */
-const CONNECTION_LOSS_SQLSTATES = new Set(['57P01', '57P02', '57P03', '25P03', '25P04']);
+const CONNECTION_LOSS_SQLSTATES = new Set(['57P01', '57P02', '57P03', '57P05', '25P03', '25P04']);
 const CONNECTION_LOSS_MESSAGE =
   /Connection terminated|connection (is )?closed|Client has encountered a connection error|ECONNRESET|EPIPE/i;
 

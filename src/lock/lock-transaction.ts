@@ -4,6 +4,7 @@ import { beginAndLockSql, beginAndTryLockSql, COMMIT_SQL } from './advisory-lock
 import type { LockConnectionSettings } from './advisory-lock.sql.js';
 import { LockConnection, type PgClient, type PostgresQueryRunner } from './lock-connection.js';
 import type { AdvisoryLockKey } from './lock-key.js';
+import { isConnectionLoss } from './connection-loss.js';
 
 /**
  * A transaction-level advisory lock (`pg_advisory_xact_lock`): one connection, one transaction.
@@ -12,11 +13,16 @@ import type { AdvisoryLockKey } from './lock-key.js';
 export class LockTransaction {
   private constructor(
     private readonly lockName: string,
-    readonly connection: LockConnection,
+    private readonly dataSource: DataSource,
+    private current: LockConnection,
   ) {}
 
   static async open(dataSource: DataSource, lockName: string): Promise<LockTransaction> {
-    return new LockTransaction(lockName, await LockConnection.open(dataSource));
+    return new LockTransaction(lockName, dataSource, await LockConnection.open(dataSource));
+  }
+
+  get connection(): LockConnection {
+    return this.current;
   }
 
   get queryRunner(): PostgresQueryRunner {
@@ -72,8 +78,21 @@ export class LockTransaction {
   }
 
   private async begin(sql: string): Promise<Array<{ rows: Array<Record<string, unknown>> }>> {
+    try {
+      return await this.send(sql);
+    } catch (error) {
+      // A pooled connection the server closed while it sat idle (idle_session_timeout, a proxy's
+      // idle timeout) fails at its first statement. Nothing was held yet: once more on a fresh one.
+      if (!isConnectionLoss(error)) throw error;
+      await this.current.release({ destroy: error as Error });
+      this.current = await LockConnection.open(this.dataSource);
+      return this.send(sql);
+    }
+  }
+
+  private async send(sql: string): Promise<Array<{ rows: Array<Record<string, unknown>> }>> {
     recordTransactionState(this.queryRunner, true);
-    const result: unknown = await this.connection.client.query(sql);
+    const result: unknown = await this.current.client.query(sql);
     return result as Array<{ rows: Array<Record<string, unknown>> }>;
   }
 }

@@ -9,6 +9,7 @@ import {
 import type { LockConnectionSettings } from './advisory-lock.sql.js';
 import { LockConnection, type PostgresQueryRunner } from './lock-connection.js';
 import type { AdvisoryLockKey } from './lock-key.js';
+import { isConnectionLoss } from './connection-loss.js';
 
 /** Slow poll for a holder that died without announcing its release (kill -9, lost network). */
 export const SESSION_LOCK_POLL_MS = 200;
@@ -31,14 +32,19 @@ export class SessionLock {
   };
 
   private constructor(
-    readonly connection: LockConnection,
+    private readonly dataSource: DataSource,
+    private current: LockConnection,
     private readonly key: AdvisoryLockKey,
   ) {
-    connection.client.on('notification', this.onNotification);
+    current.client.on('notification', this.onNotification);
   }
 
   static async open(dataSource: DataSource, key: AdvisoryLockKey): Promise<SessionLock> {
-    return new SessionLock(await LockConnection.open(dataSource), key);
+    return new SessionLock(dataSource, await LockConnection.open(dataSource), key);
+  }
+
+  get connection(): LockConnection {
+    return this.current;
   }
 
   get queryRunner(): PostgresQueryRunner {
@@ -54,11 +60,7 @@ export class SessionLock {
     const deadline = timeoutMs === 0 ? Number.POSITIVE_INFINITY : performance.now() + timeoutMs;
     const aborted = onAbort(signal);
     let woken = this.nextWake();
-    const first = (await this.connection.client.query(
-      prepareAndTrySessionLockSql(this.key, settings),
-    )) as unknown as Array<{
-      rows: Array<{ acquired?: boolean }>;
-    }>;
+    const first = await this.prepare(settings);
     let acquired = first.at(-1)?.rows[0]?.acquired === true;
     while (!acquired) {
       const remaining = deadline - performance.now();
@@ -73,6 +75,31 @@ export class SessionLock {
       acquired = rows[0].acquired;
     }
     return undefined;
+  }
+
+  /**
+   * The first round trip. A pooled connection the server closed while idle fails here, before
+   * anything is held: once more on a fresh connection.
+   */
+  private async prepare(
+    settings: LockConnectionSettings,
+  ): Promise<Array<{ rows: Array<{ acquired?: boolean }> }>> {
+    const send = async () =>
+      (await this.current.client.query(
+        prepareAndTrySessionLockSql(this.key, settings),
+      )) as unknown as Array<{
+        rows: Array<{ acquired?: boolean }>;
+      }>;
+    try {
+      return await send();
+    } catch (error) {
+      if (!isConnectionLoss(error)) throw error;
+      this.current.client.removeListener('notification', this.onNotification);
+      await this.current.release({ destroy: error as Error });
+      this.current = await LockConnection.open(this.dataSource);
+      this.current.client.on('notification', this.onNotification);
+      return send();
+    }
   }
 
   /**

@@ -1,5 +1,5 @@
 import type { DataSource } from 'typeorm';
-import { sqlState } from '../lock/connection-loss.js';
+import { isConnectionLoss, sqlState } from '../lock/connection-loss.js';
 
 const UNDEFINED_TABLE = '42P01';
 
@@ -21,13 +21,18 @@ export async function pendingMigrationNames(dataSource: DataSource): Promise<str
   const inCode = dataSource.migrations.map(
     (migration) => migration.name ?? migration.constructor.name,
   );
-  let applied: Set<string>;
+  const applied = new Set(await appliedNames(dataSource));
+  return inCode.filter((name) => !applied.has(name));
+}
+
+async function appliedNames(dataSource: DataSource, retry = true): Promise<string[]> {
   try {
     const rows = (await dataSource.query(appliedNamesSql(dataSource))) as Array<{ name: string }>;
-    applied = new Set(rows.map((row) => row.name));
+    return rows.map((row) => row.name);
   } catch (error) {
-    if (sqlState(error) !== UNDEFINED_TABLE) throw error;
-    applied = new Set();
+    if (sqlState(error) === UNDEFINED_TABLE) return [];
+    // A pooled connection the server closed while idle: a read is safe to repeat once.
+    if (retry && isConnectionLoss(error)) return appliedNames(dataSource, false);
+    throw error;
   }
-  return inCode.filter((name) => !applied.has(name));
 }
