@@ -43,10 +43,12 @@ export async function benchLockLatency(
   url: string,
   options: { runs: number; samples: number },
 ): Promise<LatencyResults> {
+  // Session-lock connections are closed after use (their session state must not be pooled), so
+  // each form gets its own DataSources: the transaction-level samples keep warm connections.
   const dataSources = await Promise.all(
-    [1, 2].map(() => new DataSource({ type: 'postgres', url, poolSize: 2 }).initialize()),
+    [1, 2, 3, 4].map(() => new DataSource({ type: 'postgres', url, poolSize: 2 }).initialize()),
   );
-  const [holderLocks, waiterLocks] = dataSources.map(
+  const [holderLocks, waiterLocks, sessionHolderLocks, sessionWaiterLocks] = dataSources.map(
     (ds, i) => new AdvisoryLockService(ds, { applicationName: `bench-locks-${i}` }),
   );
   const raw = await rawClient(url, 'bench-raw');
@@ -84,7 +86,7 @@ export async function benchLockLatency(
       for (let i = 0; i < options.samples; i++) {
         all.push(await moduleHandoff(holderLocks, waiterLocks, observer, 'xact'));
         rawHandoff.push(await rawHandoffSample(raw, rawWaiter, observer, 'xact'));
-        each.push(await moduleHandoff(holderLocks, waiterLocks, observer, 'session'));
+        each.push(await moduleHandoff(sessionHolderLocks, sessionWaiterLocks, observer, 'session'));
         rawSession.push(await rawHandoffSample(raw, rawWaiter, observer, 'session'));
       }
       ratios.handoff.push(median(all) / median(rawHandoff));
@@ -157,7 +159,7 @@ async function moduleHandoff(
   await holding;
   const waiterDone = wait(async () => bodyStarted(performance.now()));
   if (form === 'xact') await until(observer, WAITING_IN_PG_LOCKS, [CLASSID, OBJID]);
-  else await until(observer, POLLING_WAITER, ['bench-locks-1']);
+  else await until(observer, POLLING_WAITER, ['bench-locks-3']);
   const t0 = performance.now();
   release();
   const t1 = await waiterBody;
