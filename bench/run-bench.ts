@@ -42,7 +42,8 @@ async function main(): Promise<void> {
       ...latency,
       ...rollout,
       machine: `${cpus().length} × ${cpus()[0]?.model.trim() ?? 'cpu'}, ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}`,
-      command: `npm run bench -- ${process.argv.slice(2).join(' ')}`.trim(),
+      command:
+        `${process.env.DATABASE_URL ? 'DATABASE_URL=<server> ' : ''}npm run bench -- ${process.argv.slice(2).join(' ')}`.trim(),
       postgres,
     };
     if (values.out) {

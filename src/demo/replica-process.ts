@@ -89,7 +89,9 @@ export class ReplicaProcess {
   }
 
   private send(message: ParentMessage): void {
-    if (this.child.connected) this.child.send(message);
+    // A replica may exit between the check and the write (a failed start exits at once): the
+    // write then fails with EPIPE, which is no news: its exit is already being reported.
+    if (this.child.connected) this.child.send(message, (error) => void error);
   }
 
   /** The next IPC message, or a `failed` message when the process exits first. */
