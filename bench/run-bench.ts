@@ -61,7 +61,9 @@ async function serverVersion(url: string): Promise<string> {
   const client = new pg.Client({ connectionString: url });
   client.on('error', () => undefined);
   await client.connect();
-  const { rows } = await client.query<{ v: string }>('SHOW server_version');
+  const { rows } = await client.query<{ v: string }>(
+    "SELECT current_setting('server_version') AS v",
+  );
   await client.end();
   return `PostgreSQL ${rows[0].v}${process.env.DATABASE_URL ? '' : ' (embedded)'}`;
 }
