@@ -1,25 +1,21 @@
 import { Injectable, Logger } from '@nestjs/common';
-import { MigrationExecutor, type DataSource, type QueryRunner } from 'typeorm';
+import { MigrationExecutor, type DataSource } from 'typeorm';
 import { MigrationFailedError } from '../errors/migration-lock.errors.js';
 import { messages } from '../errors/migration-lock.messages.js';
 import type { AdvisoryLockService } from '../lock/advisory-lock.service.js';
 import type { HeldLock } from '../lock/held-lock.js';
 import type { PostgresQueryRunner } from '../lock/lock-connection.js';
 import { commitOrThrow } from '../lock/lock-transaction.js';
-import type {
-  MigrationTransactionMode,
-  ResolvedMigrationLockOptions,
-} from '../module/migration-lock-options.interface.js';
-import {
-  MigrationStateTracker,
-  type MigrationLockEvents,
-  type MigrationState,
-} from './migration-events.js';
+import type { MigrationTransactionMode } from '../module/migration-lock-options.interface.js';
+import { MigrationStateTracker, type MigrationState } from './migration-events.js';
+import { MigrationLockHolding } from './migration-lock-holding.js';
 import type { MigrationRunResult } from './migration-run-result.js';
+import type { MigrationRunnerOptions } from './migration-runner.options.js';
 import { pendingMigrationNames } from './pending-migrations.js';
 
+export type { MigrationRunnerOptions } from './migration-runner.options.js';
+
 type Migration = Awaited<ReturnType<MigrationExecutor['getPendingMigrations']>>[number];
-type LockedMigrationWork = (queryRunner: PostgresQueryRunner, lock: HeldLock) => Promise<string[]>;
 
 const followed = (waitedMs: number): MigrationRunResult => ({
   outcome: 'followed',
@@ -27,10 +23,6 @@ const followed = (waitedMs: number): MigrationRunResult => ({
   waitedMs,
   heldMs: 0,
 });
-export type MigrationRunnerOptions = Pick<
-  ResolvedMigrationLockOptions,
-  'lockId' | 'lockType' | 'timeoutMs' | 'transaction'
-> & { events?: MigrationLockEvents };
 
 /** Whether a migration runs in its own transaction in a step-by-step mode, unless it says otherwise. */
 const OWN_TRANSACTION_BY_DEFAULT: Record<Exclude<MigrationTransactionMode, 'all'>, boolean> = {
@@ -47,6 +39,7 @@ const OWN_TRANSACTION_BY_DEFAULT: Record<Exclude<MigrationTransactionMode, 'all'
 export class MigrationRunnerService {
   private readonly logger = new Logger('MigrationLock');
   private readonly tracker: MigrationStateTracker;
+  private readonly holding: MigrationLockHolding;
   private last: MigrationRunResult | undefined;
 
   constructor(
@@ -55,6 +48,7 @@ export class MigrationRunnerService {
     private readonly options: MigrationRunnerOptions,
   ) {
     this.tracker = new MigrationStateTracker(options.events);
+    this.holding = new MigrationLockHolding(dataSource, locks, options, this.tracker);
   }
 
   /** What the last successful run() did, if any. */
@@ -80,9 +74,9 @@ export class MigrationRunnerService {
         return this.finish(followed(0));
       const held =
         this.options.transaction === 'all'
-          ? await this.holdOrFollow(apply, options.signal)
-          : await this.underLock(apply, options.signal);
-      if (!held) return this.finish(followed(this.waitedSince()));
+          ? await this.holding.holdOrFollow(apply, options.signal)
+          : await this.holding.inLine(apply, options.signal);
+      if (!held) return this.finish(followed(this.holding.waitedSince()));
       const { applied, waitedMs, heldMs } = held;
       return this.finish({
         outcome: applied.length > 0 ? 'applied' : 'followed',
@@ -98,7 +92,7 @@ export class MigrationRunnerService {
 
   /** Reverts the last applied migration under the same lock; resolves to its name, if there was one. */
   async revert(options: { signal?: AbortSignal } = {}): Promise<string | undefined> {
-    const { applied } = await this.underLock(async (queryRunner) => {
+    const { applied } = await this.holding.inLine(async (queryRunner) => {
       const executor = this.executor(queryRunner);
       const [last] = await executor.getExecutedMigrations();
       await executor.undoLastMigration();
@@ -112,87 +106,6 @@ export class MigrationRunnerService {
     const executor = new MigrationExecutor(this.dataSource);
     const applied = (await executor.getExecutedMigrations()).map((m) => m.name).reverse();
     return { applied, pending: (await executor.getPendingMigrations()).map((m) => m.name) };
-  }
-
-  private waitStartedAt = 0;
-
-  private waitedSince(): number {
-    return Math.round(performance.now() - this.waitStartedAt);
-  }
-
-  private startWaiting(): string {
-    const lockName = `${this.options.lockId}/${this.options.lockType}`;
-    this.waitStartedAt = performance.now();
-    this.tracker.update('waiting');
-    this.tracker.emit('waitStarted', { lock: lockName });
-    return lockName;
-  }
-
-  /** Marks the lock as held and runs `work`; resolves with how long it was held. */
-  private async whileHeld(
-    lockName: string,
-    queryRunner: QueryRunner,
-    lock: HeldLock,
-    work: LockedMigrationWork,
-  ): Promise<{ applied: string[]; waitedMs: number; heldSince: number }> {
-    const heldSince = performance.now();
-    const waitedMs = this.waitedSince();
-    this.tracker.update('migrating', { waitedMs });
-    this.tracker.emit('lockAcquired', { lock: lockName, waitedMs });
-    // Re-read under the lock: whoever held it before may have applied everything.
-    return { applied: await work(queryRunner as PostgresQueryRunner, lock), waitedMs, heldSince };
-  }
-
-  private released(
-    lockName: string,
-    result: { applied: string[]; waitedMs: number; heldSince: number },
-  ) {
-    const heldMs = Math.round(performance.now() - result.heldSince);
-    this.tracker.emit('lockReleased', { lock: lockName, heldMs });
-    return { applied: result.applied, waitedMs: result.waitedMs, heldMs };
-  }
-
-  /**
-   * Mode `all`: take the lock when it is free; otherwise wait until the holder is done (a shared
-   * wait that lets every waiter go at once), and look at the migrations table again. Waiters then
-   * follow together instead of being handed the lock one by one. Resolves undefined when followed.
-   */
-  private async holdOrFollow(work: LockedMigrationWork, signal: AbortSignal | undefined) {
-    const { lockId, lockType, timeoutMs } = this.options;
-    const lockName = this.startWaiting();
-    const deadline = timeoutMs === 0 ? Number.POSITIVE_INFINITY : performance.now() + timeoutMs;
-    for (;;) {
-      const attempt = await this.locks.tryWithLock(
-        lockId,
-        lockType,
-        (manager, lock) => this.whileHeld(lockName, manager.queryRunner!, lock, work),
-        { signal },
-      );
-      if (attempt.acquired) return this.released(lockName, attempt.value);
-      // 0 means "forever" to the server; a spent budget waits 1 ms and times out naming the holder.
-      const remaining = timeoutMs === 0 ? 0 : Math.max(1, Math.round(deadline - performance.now()));
-      await this.locks.waitUntilFree(lockId, lockType, { timeoutMs: remaining, signal });
-      if ((await pendingMigrationNames(this.dataSource)).length === 0) return undefined;
-    }
-  }
-
-  /** Runs `work` holding the migration lock in the configured mode, waiting in line for it. */
-  private async underLock(work: LockedMigrationWork, signal: AbortSignal | undefined) {
-    const { lockId, lockType, timeoutMs, transaction } = this.options;
-    const lockName = this.startWaiting();
-    const held = (queryRunner: QueryRunner, lock: HeldLock) =>
-      this.whileHeld(lockName, queryRunner, lock, work);
-    const lockOptions = { timeoutMs, signal };
-    const result =
-      transaction === 'all'
-        ? await this.locks.withLock(
-            lockId,
-            lockType,
-            (manager, lock) => held(manager.queryRunner!, lock),
-            lockOptions,
-          )
-        : await this.locks.withSessionLock(lockId, lockType, held, lockOptions);
-    return this.released(lockName, result);
   }
 
   private executor(queryRunner: PostgresQueryRunner): MigrationExecutor {
