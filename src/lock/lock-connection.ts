@@ -1,6 +1,7 @@
 import type { PoolClient } from 'pg';
 import type { DataSource, QueryRunner } from 'typeorm';
 import { cancelBackend } from './backend-cancel.js';
+import { isConnectionLoss } from './connection-loss.js';
 
 export type PgClient = PoolClient & { processID: number };
 /** The parts of TypeORM's PostgresQueryRunner the lock steers. */
@@ -79,5 +80,25 @@ export class LockConnection {
   private markLost(error: Error): void {
     this.lost ??= error;
     this.lostController.abort(this.lost);
+  }
+}
+
+/**
+ * Sends a lock's first statement. A pooled connection that the server closed while it sat idle
+ * (idle_session_timeout, a proxy's idle timeout) fails right there, before anything is held: then
+ * the same statement goes once more on a fresh connection. Resolves with the connection it used.
+ */
+export async function sendFirstStatement<T>(
+  dataSource: DataSource,
+  connection: LockConnection,
+  send: (connection: LockConnection) => Promise<T>,
+): Promise<[LockConnection, T]> {
+  try {
+    return [connection, await send(connection)];
+  } catch (error) {
+    if (!isConnectionLoss(error)) throw error;
+    await connection.release({ destroy: error as Error });
+    const fresh = await LockConnection.open(dataSource);
+    return [fresh, await send(fresh)];
   }
 }

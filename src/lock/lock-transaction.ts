@@ -2,9 +2,13 @@ import type { DataSource } from 'typeorm';
 import { TransactionRolledBackError } from '../errors/migration-lock.errors.js';
 import { beginAndLockSql, beginAndTryLockSql, COMMIT_SQL } from './advisory-lock.sql.js';
 import type { LockConnectionSettings } from './advisory-lock.sql.js';
-import { LockConnection, type PgClient, type PostgresQueryRunner } from './lock-connection.js';
+import {
+  LockConnection,
+  sendFirstStatement,
+  type PgClient,
+  type PostgresQueryRunner,
+} from './lock-connection.js';
 import type { AdvisoryLockKey } from './lock-key.js';
-import { isConnectionLoss } from './connection-loss.js';
 
 /**
  * A transaction-level advisory lock (`pg_advisory_xact_lock`): one connection, one transaction.
@@ -78,22 +82,14 @@ export class LockTransaction {
   }
 
   private async begin(sql: string): Promise<Array<{ rows: Array<Record<string, unknown>> }>> {
-    try {
-      return await this.send(sql);
-    } catch (error) {
-      // A pooled connection the server closed while it sat idle (idle_session_timeout, a proxy's
-      // idle timeout) fails at its first statement. Nothing was held yet: once more on a fresh one.
-      if (!isConnectionLoss(error)) throw error;
-      await this.current.release({ destroy: error as Error });
-      this.current = await LockConnection.open(this.dataSource);
-      return this.send(sql);
-    }
-  }
-
-  private async send(sql: string): Promise<Array<{ rows: Array<Record<string, unknown>> }>> {
-    recordTransactionState(this.queryRunner, true);
-    const result: unknown = await this.current.client.query(sql);
-    return result as Array<{ rows: Array<Record<string, unknown>> }>;
+    const [connection, result] = await sendFirstStatement(this.dataSource, this.current, (c) => {
+      recordTransactionState(c.queryRunner, true);
+      return c.client.query(sql) as unknown as Promise<
+        Array<{ rows: Array<Record<string, unknown>> }>
+      >;
+    });
+    this.current = connection;
+    return result;
   }
 }
 

@@ -7,9 +7,8 @@ import {
   unlockAndNotifySql,
 } from './advisory-lock.sql.js';
 import type { LockConnectionSettings } from './advisory-lock.sql.js';
-import { LockConnection, type PostgresQueryRunner } from './lock-connection.js';
+import { LockConnection, sendFirstStatement, type PostgresQueryRunner } from './lock-connection.js';
 import type { AdvisoryLockKey } from './lock-key.js';
-import { isConnectionLoss } from './connection-loss.js';
 
 /** Slow poll for a holder that died without announcing its release (kill -9, lost network). */
 export const SESSION_LOCK_POLL_MS = 200;
@@ -35,9 +34,7 @@ export class SessionLock {
     private readonly dataSource: DataSource,
     private current: LockConnection,
     private readonly key: AdvisoryLockKey,
-  ) {
-    current.client.on('notification', this.onNotification);
-  }
+  ) {}
 
   static async open(dataSource: DataSource, key: AdvisoryLockKey): Promise<SessionLock> {
     return new SessionLock(dataSource, await LockConnection.open(dataSource), key);
@@ -84,22 +81,15 @@ export class SessionLock {
   private async prepare(
     settings: LockConnectionSettings,
   ): Promise<Array<{ rows: Array<{ acquired?: boolean }> }>> {
-    const send = async () =>
-      (await this.current.client.query(
-        prepareAndTrySessionLockSql(this.key, settings),
-      )) as unknown as Array<{
-        rows: Array<{ acquired?: boolean }>;
-      }>;
-    try {
-      return await send();
-    } catch (error) {
-      if (!isConnectionLoss(error)) throw error;
-      this.current.client.removeListener('notification', this.onNotification);
-      await this.current.release({ destroy: error as Error });
-      this.current = await LockConnection.open(this.dataSource);
-      this.current.client.on('notification', this.onNotification);
-      return send();
-    }
+    this.current.client.removeListener('notification', this.onNotification);
+    const [connection, result] = await sendFirstStatement(this.dataSource, this.current, (c) => {
+      c.client.on('notification', this.onNotification);
+      return c.client.query(prepareAndTrySessionLockSql(this.key, settings)) as unknown as Promise<
+        Array<{ rows: Array<{ acquired?: boolean }> }>
+      >;
+    });
+    this.current = connection;
+    return result;
   }
 
   /**
