@@ -111,6 +111,13 @@ export function unlockAndNotifySql(key: AdvisoryLockKey): string {
 }
 
 /**
+ * Returns a session-lock connection to the state the pool handed it out in: no LISTEN, no session
+ * settings, no advisory locks (a safety net: the lock was released already). It cannot run inside
+ * a transaction: a connection left in one is closed instead of pooled.
+ */
+export const RESET_SESSION_SQL = 'DISCARD ALL';
+
+/**
  * The sessions holding an advisory lock (two-int form: objsubid = 2) in the current database.
  * Parameters: classid and objid as unsigned oids.
  */

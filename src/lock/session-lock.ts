@@ -2,6 +2,7 @@ import type { Notification } from 'pg';
 import type { DataSource } from 'typeorm';
 import {
   prepareAndTrySessionLockSql,
+  RESET_SESSION_SQL,
   releaseChannel,
   trySessionLockSql,
   unlockAndNotifySql,
@@ -93,8 +94,9 @@ export class SessionLock {
   }
 
   /**
-   * Releases the lock and wakes the waiters, then closes the connection: its session settings and
-   * LISTEN must not reach the pool. Resolves false when the server says the lock was not held.
+   * Releases the lock and wakes the waiters, then gives the connection back reset (its session
+   * settings and LISTEN must not reach the pool). Resolves false when the server says the lock
+   * was not held.
    */
   async release(): Promise<boolean> {
     this.connection.client.removeListener('notification', this.onNotification);
@@ -105,14 +107,25 @@ export class SessionLock {
         .catch(() => [])) as unknown as Array<{ rows: Array<{ released?: boolean }> }>;
       released = results[0]?.rows[0]?.released === true;
     }
-    await this.connection.release({ destroy: new Error('session lock connection is not pooled') });
+    await this.resetAndRelease();
     return released;
   }
 
-  /** Gives up a wait (or a failed acquisition): nothing is held, the connection is closed. */
+  /** Gives up a wait (or a failed acquisition): nothing is held; the connection goes back reset. */
   async abandon(): Promise<void> {
     this.connection.client.removeListener('notification', this.onNotification);
-    await this.connection.release({ destroy: new Error('session lock connection is not pooled') });
+    await this.resetAndRelease();
+  }
+
+  /** Pooled again only once reset; a connection that cannot be reset is closed instead. */
+  private async resetAndRelease(): Promise<void> {
+    if (this.connection.lostCause) return this.connection.release();
+    try {
+      await this.connection.client.query(RESET_SESSION_SQL);
+    } catch (error) {
+      return this.connection.release({ destroy: error as Error });
+    }
+    await this.connection.release();
   }
 
   private nextWake(): Promise<void> {

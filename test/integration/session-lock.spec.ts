@@ -161,10 +161,10 @@ describe('withSessionLock (session-level lock, step-by-step work) on a real Post
     await waiterPolling();
     controller.abort();
     expect(await aborted.catch((e: unknown) => e)).toBeInstanceOf(LockAbortedError);
-    // The waiter's connection is closed, not pooled with a LISTEN on it.
+    // The waiter's connection stops polling: it is reset and pooled, or closed.
     await pollUntil(
       async () => ((await waiterCount()) === 0 ? true : undefined),
-      'the waiter to disconnect',
+      'the waiter to stop polling',
     );
     await holder.client.end();
   });
@@ -243,4 +243,23 @@ describe('withSessionLock (session-level lock, step-by-step work) on a real Post
     );
     return rows[0].n as number;
   }
+
+  it('gives its connection back to the pool reset: no LISTEN, no session settings, no lock', async () => {
+    await observer.query(`ALTER DATABASE "${db.name}" SET idle_session_timeout = '1h'`);
+    try {
+      const dataSource = await openDataSource(db.url, { poolSize: 1, applicationName: 'pool-app' });
+      dataSources.push(dataSource);
+      const service = new AdvisoryLockService(dataSource, { applicationName: 'session-test' });
+      const pid = await service.withSessionLock(ID, TYPE, async (_qr, lock) => lock.backendPid);
+      const [after] = (await dataSource.query(
+        `SELECT pg_backend_pid() AS pid, current_setting('application_name') AS app,
+                current_setting('idle_session_timeout') AS idle,
+                (SELECT count(*)::int FROM pg_listening_channels()) AS listening,
+                (SELECT count(*)::int FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid()) AS locks`,
+      )) as Array<{ pid: number; app: string; idle: string; listening: number; locks: number }>;
+      expect(after).toEqual({ pid, app: 'pool-app', idle: '1h', listening: 0, locks: 0 });
+    } finally {
+      await observer.query(`ALTER DATABASE "${db.name}" RESET idle_session_timeout`);
+    }
+  });
 });
