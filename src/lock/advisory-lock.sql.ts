@@ -117,23 +117,6 @@ export function unlockAndNotifySql(key: AdvisoryLockKey): string {
  */
 export const RESET_SESSION_SQL = 'DISCARD ALL';
 
-/**
- * The sessions holding an advisory lock (two-int form: objsubid = 2) in the current database.
- * Parameters: classid and objid as unsigned oids.
- */
-export const LOCK_HOLDERS_SQL = `
-SELECT a.pid,
-       coalesce(a.application_name, '') AS application_name,
-       host(a.client_addr) AS client_address,
-       a.state,
-       floor(extract(epoch FROM clock_timestamp() - coalesce(a.xact_start, a.backend_start)) * 1000)::int8 AS held_ms
-  FROM pg_locks l
-  JOIN pg_stat_activity a ON a.pid = l.pid
- WHERE l.locktype = 'advisory'
-   AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
-   AND l.classid = $1::oid AND l.objid = $2::oid AND l.objsubid = 2
-   AND l.granted`;
-
 /** Cancels the statement a backend is running (its lock wait): sent from a separate connection. */
 export const CANCEL_BACKEND_SQL = 'SELECT pg_cancel_backend($1::int4)';
 

@@ -1,29 +1,37 @@
 import type { QueryRunner } from 'typeorm';
-import { LOCK_HOLDERS_SQL } from './advisory-lock.sql.js';
+import { trySessionLockSql } from './advisory-lock.sql.js';
 import type { LockHolder } from './lock-holder.js';
 import { lockKeyAsOids, type AdvisoryLockKey } from './lock-key.js';
+import { LOCK_SESSIONS_SQL } from './lock-sessions.sql.js';
 
-interface LockHolderRow {
+interface LockSessionRow {
   pid: number;
   application_name: string;
   client_address: string | null;
   state: string | null;
-  held_ms: string | number;
+  granted: boolean;
+  held_ms: string | number | null;
 }
 
-/** The sessions that hold `key` right now, read from pg_locks ⋈ pg_stat_activity. */
+/**
+ * The sessions that hold `key` right now, read on `queryRunner`'s connection (the waiter's own:
+ * the pool may have no other) with the same statement `migration-lock status` uses.
+ */
 export async function findLockHolders(
   queryRunner: QueryRunner,
   key: AdvisoryLockKey,
 ): Promise<LockHolder[]> {
-  const rows = (await queryRunner.query(LOCK_HOLDERS_SQL, [
+  const rows = (await queryRunner.query(LOCK_SESSIONS_SQL, [
     ...lockKeyAsOids(key),
-  ])) as LockHolderRow[];
-  return rows.map((row) => ({
-    pid: row.pid,
-    applicationName: row.application_name,
-    clientAddress: row.client_address,
-    state: row.state,
-    heldMs: Number(row.held_ms),
-  }));
+    trySessionLockSql(key),
+  ])) as LockSessionRow[];
+  return rows
+    .filter((row) => row.granted)
+    .map((row) => ({
+      pid: row.pid,
+      applicationName: row.application_name,
+      clientAddress: row.client_address,
+      state: row.state,
+      heldMs: Number(row.held_ms),
+    }));
 }

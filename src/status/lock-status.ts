@@ -3,7 +3,7 @@ import type { DataSource } from 'typeorm';
 import { trySessionLockSql } from '../lock/advisory-lock.sql.js';
 import { advisoryLockKey, lockKeyAsOids, type AdvisoryLockKey } from '../lock/lock-key.js';
 import { withOneShotClient } from '../lock/one-shot-client.js';
-import { ALL_ADVISORY_LOCKS_SQL, LOCK_SESSIONS_SQL } from './lock-status.sql.js';
+import { ALL_ADVISORY_LOCKS_SQL, LOCK_SESSIONS_SQL } from '../lock/lock-sessions.sql.js';
 
 /** A session holding or waiting for an advisory lock, as pg_locks ⋈ pg_stat_activity show it. */
 export interface LockSession {

@@ -1,5 +1,6 @@
 /*
- * The statements `migration-lock status` and the wait progress read.
+ * Who holds and who waits for advisory locks: read by `migration-lock status`, the wait progress,
+ * and a LockTimeoutError naming the holder.
  */
 
 /** What status shows of a session in pg_locks ⋈ pg_stat_activity (aliases l and a). */
