@@ -1,6 +1,10 @@
 import { runner } from 'node-pg-migrate';
 import { fileURLToPath } from 'node:url';
-import type { ParentMessage, ReplicaMessage } from '../../src/demo/replica-protocol.js';
+import {
+  epochNow,
+  type ParentMessage,
+  type ReplicaMessage,
+} from '../../src/demo/replica-protocol.js';
 
 /*
  * A peer replica for the benchmark: node-pg-migrate (with its default advisory lock) running the
@@ -34,7 +38,7 @@ async function start(): Promise<void> {
       applied: names,
       waitedMs: 0,
       heldMs: 0,
-      migratedAt: Date.now(),
+      migratedAt: epochNow(),
       port: 0,
     });
   } catch (error) {

@@ -72,7 +72,7 @@ export class ReplicaProcess {
   /** Starts the replica's bootstrap; resolves with its report, `atMs` counted from `since`. */
   async go(since: number): Promise<ReplicaReport> {
     const message = this.nextMessage();
-    const goAt = Date.now() - (performance.now() - since);
+    const goAt = performance.timeOrigin + since;
     this.send({ type: 'go' });
     return this.toReport(await message, Math.round(performance.now() - since), goAt);
   }

@@ -1,6 +1,13 @@
 import type { MigrationTransactionMode } from '../module/migration-lock-options.interface.js';
 import type { Scenario } from './scenario-migrations.js';
 
+/**
+ * Now, as epoch milliseconds with sub-millisecond precision: comparable across the parent and its
+ * replica processes (one clock), unlike Date.now(), whose whole milliseconds are too coarse for a
+ * migration phase of a few milliseconds.
+ */
+export const epochNow = (): number => performance.timeOrigin + performance.now();
+
 /** Messages between the rollout demo (parent) and its replica processes, over the fork IPC channel. */
 export type ParentMessage = { type: 'go' } | { type: 'stop' };
 
@@ -12,7 +19,7 @@ export type ReplicaMessage =
       applied: string[];
       waitedMs: number;
       heldMs: number;
-      /** When the migration phase ended (epoch ms), to compare across processes. */
+      /** When the migration phase ended (epochNow()), to compare across processes. */
       migratedAt: number;
       port: number;
     }
@@ -42,6 +49,10 @@ export function replicaEnv(config: ReplicaConfig): Record<string, string> {
     ...(config.lockTimeoutMs === undefined
       ? {}
       : { REPLICA_LOCK_TIMEOUT_MS: String(config.lockTimeoutMs) }),
+    ...(config.poolIdleTimeoutMs === undefined
+      ? {}
+      : { REPLICA_POOL_IDLE_MS: String(config.poolIdleTimeoutMs) }),
+    REPLICA_HTTP: config.http === false ? 'off' : 'on',
   };
 }
 

@@ -7,7 +7,7 @@ import {
 } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import { AppModule } from '../service/app.module.js';
-import type { ReplicaConfig } from './replica-protocol.js';
+import { epochNow, type ReplicaConfig } from './replica-protocol.js';
 import { SCENARIOS } from './scenario-migrations.js';
 
 const REPLICA_CONFIG = Symbol('REPLICA_CONFIG');
@@ -16,7 +16,7 @@ const REPLICA_CONFIG = Symbol('REPLICA_CONFIG');
 @Injectable()
 export class UnlockedMigrations implements OnApplicationBootstrap {
   applied: string[] = [];
-  /** When runMigrations finished (epoch ms). */
+  /** When runMigrations finished (epochNow()). */
   doneAt = 0;
 
   constructor(
@@ -31,7 +31,7 @@ export class UnlockedMigrations implements OnApplicationBootstrap {
 
   async run(): Promise<void> {
     this.applied = (await this.dataSource.runMigrations({ transaction: 'all' })).map((m) => m.name);
-    this.doneAt = Date.now();
+    this.doneAt = epochNow();
   }
 }
 

@@ -6,6 +6,7 @@ import { DataSource } from 'typeorm';
 import { MigrationRunnerService } from '../migration-runner/migration-runner.service.js';
 import { pendingMigrationNames } from '../migration-runner/pending-migrations.js';
 import {
+  epochNow,
   replicaConfigFromEnv,
   type ParentMessage,
   type ReplicaMessage,
@@ -48,13 +49,14 @@ send({ type: 'loaded' });
 async function start(): Promise<void> {
   try {
     // listen() runs the bootstrap hooks (the migrations) before the port opens.
-    if (config.http === false) await migrateNow();
+    let migratedAt: number | undefined;
+    if (config.http === false) migratedAt = await migrateNow();
     else await app.listen(0, '127.0.0.1');
     const port = config.http === false ? 0 : (app.getHttpServer().address() as AddressInfo).port;
     const runner = config.mode === 'locked' ? app.get(MigrationRunnerService) : undefined;
     const locked = runner?.lastResult;
     const applied = locked ? locked.applied : app.get(UnlockedMigrations).applied;
-    const migratedAt = runner ? runner.state.since.getTime() : app.get(UnlockedMigrations).doneAt;
+    migratedAt ??= runner ? runner.state.since.getTime() : app.get(UnlockedMigrations).doneAt;
     send({
       migratedAt,
       type: 'ready',
@@ -76,8 +78,9 @@ async function start(): Promise<void> {
   }
 }
 
-/** The standalone runner's migration phase, started by the common start signal. */
-async function migrateNow(): Promise<void> {
+/** The standalone runner's migration phase, started by the common start signal; resolves when it ended. */
+async function migrateNow(): Promise<number> {
   if (config.mode === 'unlocked') await app.get(UnlockedMigrations).run();
   else await app.get(MigrationRunnerService).run();
+  return epochNow();
 }
