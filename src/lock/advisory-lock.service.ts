@@ -93,23 +93,34 @@ export class AdvisoryLockService {
   }
 
   /**
-   * Waits until nobody holds the lock exclusively, without taking it: a shared
-   * `pg_advisory_xact_lock_shared` that is released at once. All waiters are let go together when
-   * the holder finishes, instead of being handed the lock one after another.
-   * @throws LockTimeoutError, LockAbortedError, InvalidLockArgumentError
+   * Runs `fn` under the lock if it is free right now. Otherwise waits (at most `timeoutMs`) until
+   * the holder is done, without taking the lock, and resolves `{ acquired: false }`: the caller
+   * then looks at what the holder did. Every such waiter is let go at once when the holder ends,
+   * and the try and the wait share one connection and one transaction.
+   * @throws LockTimeoutError, LockAbortedError, LockLostError, TransactionRolledBackError, InvalidLockArgumentError
    */
-  async waitUntilFree(id: string, type: string, options?: WithLockOptions): Promise<void> {
-    const request = createLockRequest(id, type, () => undefined, options?.signal);
+  async tryWithLockOrWait<T>(
+    id: string,
+    type: string,
+    fn: LockedWork<T>,
+    options?: WithLockOptions,
+  ): Promise<TryLockResult<T>> {
+    const request = createLockRequest(id, type, fn, options?.signal);
     const { timeoutMs } = resolveWithLockOptions(options, this.defaultTimeoutMs);
-    if (findHeldLock(this.dataSource, request.key)) return;
+    const outer = findHeldLock(this.dataSource, request.key);
+    if (outer) return { acquired: true, value: await fn(outer.queryRunner.manager, outer.lock) };
+
     const tx = await LockTransaction.open(this.dataSource, request.name);
     try {
+      if (await tx.tryAcquire(request.key, this.settings())) {
+        return { acquired: true, value: await this.holdTransaction(tx, request, 0, fn) };
+      }
       await tx
-        .acquire(request.key, timeoutMs, this.settings(), request.signal, 'shared')
+        .awaitRelease(request.key, timeoutMs, request.signal)
         .catch(async (error: unknown) => {
           throw await this.transactionWaitFailure(tx, request, timeoutMs, error);
         });
-      await tx.commit();
+      return { acquired: false };
     } finally {
       await tx.close();
     }

@@ -21,13 +21,12 @@ export function beginAndLockSql(
   key: AdvisoryLockKey,
   timeoutMs: number,
   settings: LockConnectionSettings,
-  mode: 'exclusive' | 'shared' = 'exclusive',
 ): string {
   return [
     'START TRANSACTION',
     `SET LOCAL lock_timeout = '${int(timeoutMs)}ms'`,
     ...settingsSql('LOCAL', settings),
-    `SELECT pg_advisory_xact_lock${mode === 'shared' ? '_shared' : ''}(${int(key[0])}::int4, ${int(key[1])}::int4)`,
+    `SELECT pg_advisory_xact_lock(${int(key[0])}::int4, ${int(key[1])}::int4)`,
     'SET LOCAL lock_timeout TO DEFAULT',
   ].join('; ');
 }
@@ -38,6 +37,19 @@ export function beginAndTryLockSql(key: AdvisoryLockKey, settings: LockConnectio
     'START TRANSACTION',
     ...settingsSql('LOCAL', settings),
     `SELECT pg_try_advisory_xact_lock(${int(key[0])}::int4, ${int(key[1])}::int4) AS acquired`,
+  ].join('; ');
+}
+
+/**
+ * After a failed try, in the same transaction: waits until the holder is done without taking the
+ * lock (the shared form, granted to every waiter at once), and ends the transaction, which lets the
+ * shared lock go at once. One round trip from the try to the end of the wait.
+ */
+export function awaitReleaseAndCommitSql(key: AdvisoryLockKey, timeoutMs: number): string {
+  return [
+    `SET LOCAL lock_timeout = '${int(timeoutMs)}ms'`,
+    `SELECT pg_advisory_xact_lock_shared(${int(key[0])}::int4, ${int(key[1])}::int4)`,
+    COMMIT_SQL,
   ].join('; ');
 }
 

@@ -1,6 +1,11 @@
 import type { DataSource } from 'typeorm';
 import { TransactionRolledBackError } from '../errors/migration-lock.errors.js';
-import { beginAndLockSql, beginAndTryLockSql, COMMIT_SQL } from './advisory-lock.sql.js';
+import {
+  awaitReleaseAndCommitSql,
+  beginAndLockSql,
+  beginAndTryLockSql,
+  COMMIT_SQL,
+} from './advisory-lock.sql.js';
 import type { LockConnectionSettings } from './advisory-lock.sql.js';
 import {
   LockConnection,
@@ -42,12 +47,11 @@ export class LockTransaction {
     timeoutMs: number,
     settings: LockConnectionSettings,
     signal?: AbortSignal,
-    mode: 'exclusive' | 'shared' = 'exclusive',
   ): Promise<void> {
     const cancel = () => this.connection.cancelCurrentStatement();
     signal?.addEventListener('abort', cancel, { once: true });
     try {
-      await this.begin(beginAndLockSql(key, timeoutMs, settings, mode));
+      await this.begin(beginAndLockSql(key, timeoutMs, settings));
     } finally {
       signal?.removeEventListener('abort', cancel);
     }
@@ -57,6 +61,21 @@ export class LockTransaction {
   async tryAcquire(key: AdvisoryLockKey, settings: LockConnectionSettings): Promise<boolean> {
     const results = await this.begin(beginAndTryLockSql(key, settings));
     return results.at(-1)?.rows[0]?.acquired === true;
+  }
+
+  /**
+   * After a failed tryAcquire(): waits until the holder is done, without taking the lock, and ends
+   * the transaction. Cancelled at the server when `signal` fires, like acquire().
+   */
+  async awaitRelease(key: AdvisoryLockKey, timeoutMs: number, signal?: AbortSignal): Promise<void> {
+    const cancel = () => this.connection.cancelCurrentStatement();
+    signal?.addEventListener('abort', cancel, { once: true });
+    try {
+      await this.connection.client.query(awaitReleaseAndCommitSql(key, timeoutMs));
+      recordTransactionState(this.queryRunner, false);
+    } finally {
+      signal?.removeEventListener('abort', cancel);
+    }
   }
 
   /** Commits; a COMMIT that PostgreSQL turned into ROLLBACK is thrown, never swallowed. */

@@ -73,16 +73,15 @@ export class MigrationLockHolding {
     const lockName = this.startWaiting();
     const deadline = timeoutMs === 0 ? Number.POSITIVE_INFINITY : performance.now() + timeoutMs;
     for (;;) {
-      const attempt = await this.locks.tryWithLock(
+      // 0 means "forever" to the server; a spent budget waits 1 ms and times out naming the holder.
+      const remaining = timeoutMs === 0 ? 0 : Math.max(1, Math.round(deadline - performance.now()));
+      const attempt = await this.locks.tryWithLockOrWait(
         lockId,
         lockType,
         (manager, lock) => this.whileHeld(lockName, manager.queryRunner!, lock, work),
-        { signal },
+        { timeoutMs: remaining, signal },
       );
       if (attempt.acquired) return this.released(lockName, attempt.value);
-      // 0 means "forever" to the server; a spent budget waits 1 ms and times out naming the holder.
-      const remaining = timeoutMs === 0 ? 0 : Math.max(1, Math.round(deadline - performance.now()));
-      await this.locks.waitUntilFree(lockId, lockType, { timeoutMs: remaining, signal });
       if ((await pendingMigrationNames(this.dataSource)).length === 0) return undefined;
     }
   }

@@ -255,6 +255,95 @@ describe('AdvisoryLockService on a real PostgreSQL', () => {
     });
   });
 
+  describe('tryWithLockOrWait', () => {
+    it('runs fn under the lock when it is free', async () => {
+      const { locks } = await service();
+      const result = await locks.tryWithLockOrWait(ID, TYPE, async (_manager, lock) => {
+        expect((await advisoryLockRows(observer, KEY)).map((r) => r.pid)).toEqual([
+          lock.backendPid,
+        ]);
+        return 'ran';
+      });
+      expect(result).toEqual({ acquired: true, value: 'ran' });
+      expect(await advisoryLockRows(observer, KEY)).toEqual([]);
+    });
+
+    it('waits for the holder without taking the lock, then lets every waiter go with { acquired: false }', async () => {
+      const { locks: holderLocks } = await service();
+      const release = deferred();
+      const holder = holderLocks.withLock(ID, TYPE, () => release.promise);
+      const holderPid = await holderOf(observer, KEY);
+      const ran: string[] = [];
+      let settled = 0;
+      const waiters = await Promise.all([service(), service()]);
+      const attempts = waiters.map(({ locks }, i) =>
+        locks
+          .tryWithLockOrWait(ID, TYPE, async () => void ran.push(`waiter ${i}`))
+          .finally(() => settled++),
+      );
+      const waiterPids = await waitersFor(observer, KEY, 2);
+      // Both wait in the shared form, blocked by the holder only (not queued behind each other).
+      const { rows } = await observer.query<{ mode: string; blockers: number[] }>(
+        `SELECT mode, pg_blocking_pids(pid) AS blockers FROM pg_locks
+          WHERE locktype = 'advisory' AND NOT granted AND pid = ANY($1::int4[])`,
+        [waiterPids],
+      );
+      expect(rows).toEqual([
+        { mode: 'ShareLock', blockers: [holderPid] },
+        { mode: 'ShareLock', blockers: [holderPid] },
+      ]);
+      expect(settled).toBe(0);
+      release.resolve();
+      await holder;
+      expect(await Promise.all(attempts)).toEqual([{ acquired: false }, { acquired: false }]);
+      expect(ran).toEqual([]);
+      expect(await advisoryLockRows(observer, KEY)).toEqual([]);
+    });
+
+    it('times out with LockTimeoutError naming the holder, leaving nothing behind', async () => {
+      const holder = await connectClient(db.url, 'holder-app');
+      await holder.query('BEGIN');
+      await holder.query('SELECT pg_advisory_xact_lock($1::int4, $2::int4)', [...KEY]);
+      const { locks } = await service();
+      try {
+        const error = (await locks
+          .tryWithLockOrWait(ID, TYPE, async () => 'never', { timeoutMs: 150 })
+          .catch((e: unknown) => e)) as LockTimeoutError;
+        expect(error).toBeInstanceOf(LockTimeoutError);
+        expect(error.holder).toMatchObject({ applicationName: 'holder-app' });
+        expect((await advisoryLockRows(observer, KEY)).filter((r) => !r.granted)).toEqual([]);
+      } finally {
+        await holder.end();
+      }
+    });
+
+    it('cancels the wait at the server on abort, with a pool of one', async () => {
+      const holder = await connectClient(db.url, 'holder-app');
+      await holder.query('BEGIN');
+      await holder.query('SELECT pg_advisory_xact_lock($1::int4, $2::int4)', [...KEY]);
+      const { locks } = await service({ poolSize: 1 });
+      try {
+        const controller = new AbortController();
+        const attempt = locks.tryWithLockOrWait(ID, TYPE, async () => 'never', {
+          signal: controller.signal,
+          timeoutMs: 0,
+        });
+        await waitersFor(observer, KEY);
+        controller.abort();
+        const error = (await attempt.catch((e: unknown) => e)) as LockAbortedError;
+        expect(error).toBeInstanceOf(LockAbortedError);
+        expect(error.phase).toBe('waiting');
+        expect((await advisoryLockRows(observer, KEY)).filter((r) => !r.granted)).toEqual([]);
+      } finally {
+        await holder.end();
+      }
+      // The pool's one connection came back usable: no transaction or lock left on it.
+      expect(await locks.withLock(ID, TYPE, async () => 'after', { timeoutMs: 1000 })).toBe(
+        'after',
+      );
+    });
+  });
+
   it('works with a pool of one connection, nested transactions included', async () => {
     const { locks } = await service({ poolSize: 1 });
     const result = await locks.withLock(ID, TYPE, async (manager) => {
