@@ -30,13 +30,17 @@ export async function holdLock<T>(holding: Holding<T>): Promise<T> {
   const { signal, name } = request;
   // The lock may have been granted in the same instant the caller aborted.
   if (signal?.aborted) throw new LockAbortedError(name, 'waiting', { cause: signal.reason });
-  const held = new AbortController();
+  // The lock's own signal is made on first use: an AbortController, AbortSignal.any and an abort()
+  // with its default DOMException reason cost tens of µs each, on the hand-off's critical path,
+  // and most work never looks at the signal.
+  let held: AbortController | undefined;
+  let combined: AbortSignal | undefined;
+  let ended = false;
   const onAbort = () => {
-    held.abort(signal?.reason);
+    held?.abort(signal?.reason);
     if (holding.cancelStatementOnAbort) connection.cancelCurrentStatement();
   };
   signal?.addEventListener('abort', onAbort, { once: true });
-  let combined: AbortSignal | undefined;
   const lock: HeldLock = {
     id: request.id,
     type: request.type,
@@ -44,9 +48,14 @@ export async function holdLock<T>(holding: Holding<T>): Promise<T> {
     backendPid: connection.backendPid,
     waitedMs: Math.round(holding.waitedMs),
     acquiredAt: new Date(),
-    // Combined on first use: AbortSignal.any costs tens of µs, on the hand-off's critical path.
     get signal() {
-      return (combined ??= AbortSignal.any([held.signal, connection.lostSignal]));
+      if (!combined) {
+        held = new AbortController();
+        if (signal?.aborted) held.abort(signal.reason);
+        else if (ended) held.abort();
+        combined = AbortSignal.any([held.signal, connection.lostSignal]);
+      }
+      return combined;
     },
   };
   try {
@@ -64,6 +73,7 @@ export async function holdLock<T>(holding: Holding<T>): Promise<T> {
     return value;
   } finally {
     signal?.removeEventListener('abort', onAbort);
-    held.abort();
+    ended = true;
+    held?.abort();
   }
 }

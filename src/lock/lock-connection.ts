@@ -18,7 +18,8 @@ export type PostgresQueryRunner = QueryRunner & {
 export class LockConnection {
   private lost: Error | undefined;
   private cancelling: Promise<void> | undefined;
-  private readonly lostController = new AbortController();
+  /** Made on first use (see lostSignal): most locks never need it. */
+  private lostController: AbortController | undefined;
   private readonly onError = (error: Error) => this.markLost(error);
   private readonly onEnd = () => this.markLost(new Error('Connection terminated'));
 
@@ -56,6 +57,10 @@ export class LockConnection {
 
   /** Fires when the connection is gone (and with it the lock). */
   get lostSignal(): AbortSignal {
+    if (!this.lostController) {
+      this.lostController = new AbortController();
+      if (this.lost) this.lostController.abort(this.lost);
+    }
     return this.lostController.signal;
   }
 
@@ -79,7 +84,7 @@ export class LockConnection {
 
   private markLost(error: Error): void {
     this.lost ??= error;
-    this.lostController.abort(this.lost);
+    this.lostController?.abort(this.lost);
   }
 }
 

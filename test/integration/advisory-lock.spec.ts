@@ -9,6 +9,7 @@ import {
   TransactionRolledBackError,
 } from '../../src/errors/migration-lock.errors.js';
 import { AdvisoryLockService } from '../../src/lock/advisory-lock.service.js';
+import type { HeldLock } from '../../src/lock/held-lock.js';
 import { advisoryLockKey } from '../../src/lock/lock-key.js';
 import {
   CREATE_COUNTER_SQL,
@@ -238,6 +239,39 @@ describe('AdvisoryLockService on a real PostgreSQL', () => {
     expect(await advisoryLockRows(observer, KEY)).toEqual([]);
     // The DataSource recovers: the dead connection was not returned to the pool.
     expect(await locks.withLock(ID, TYPE, async () => 'again')).toBe('again');
+  });
+
+  it('lock.signal is live while held, aborted once the hold is over, and carries the caller abort', async () => {
+    const { locks } = await service();
+    let kept: HeldLock | undefined;
+    let abortedWhileHeld: boolean | undefined;
+    await locks.withLock(ID, TYPE, async (_manager, lock) => {
+      kept = lock;
+      abortedWhileHeld = lock.signal.aborted;
+    });
+    expect(abortedWhileHeld).toBe(false);
+    let firedAtEnd = false;
+    await locks.withLock(ID, TYPE, async (_manager, lock) => {
+      lock.signal.addEventListener('abort', () => (firedAtEnd = true));
+    });
+    expect(firedAtEnd).toBe(true);
+    // Read for the first time only after the hold ended: already aborted.
+    expect(kept?.signal.aborted).toBe(true);
+
+    const controller = new AbortController();
+    const reason = new Error('shutting down');
+    let seen: unknown;
+    const attempt = locks.withLock(
+      ID,
+      TYPE,
+      async (_manager, lock) => {
+        controller.abort(reason);
+        seen = lock.signal.reason;
+      },
+      { signal: controller.signal },
+    );
+    await expect(attempt).rejects.toBeInstanceOf(LockAbortedError);
+    expect(seen).toBe(reason);
   });
 
   it('tryWithLock returns { acquired: false } at once while another session holds the lock', async () => {
