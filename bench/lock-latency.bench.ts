@@ -1,7 +1,15 @@
+import { fork, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { DataSource } from 'typeorm';
 import { AdvisoryLockService } from '../src/lock/advisory-lock.service.js';
 import { advisoryLockKey, lockKeyAsOids } from '../src/lock/lock-key.js';
+import {
+  WAITER_APPLICATION_NAME,
+  type HandoffForm,
+  type HandoffReply,
+  type HandoffRequest,
+} from './handoff-protocol.js';
 import { median, percentile, round, spread, type Spread } from './stats.js';
 
 const ID = 'bench';
@@ -27,6 +35,47 @@ const WAITING_IN_PG_LOCKS = `SELECT 1 FROM pg_locks WHERE locktype = 'advisory' 
 const POLLING_WAITER = `SELECT 1 FROM pg_stat_activity WHERE application_name = $1 AND state = 'idle'
   AND query LIKE '%pg_try_advisory_lock%'`;
 
+/** The waiting side in its own process (see handoff-protocol.ts). */
+class HandoffWaiter {
+  private constructor(private readonly child: ChildProcess) {}
+
+  static async start(url: string): Promise<HandoffWaiter> {
+    const child = fork(fileURLToPath(new URL('./handoff-waiter.js', import.meta.url)), [], {
+      env: { ...process.env, DATABASE_URL: url, HANDOFF_LOCK: `${ID}/${TYPE}` },
+      stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
+    });
+    const waiter = new HandoffWaiter(child);
+    await waiter.reply();
+    return waiter;
+  }
+
+  /** Starts a wait in `form`; resolves with the instant the waiter's body started (hrtime ns). */
+  async wait(form: HandoffForm): Promise<bigint> {
+    const reply = this.reply();
+    this.child.send({ type: 'wait', form } satisfies HandoffRequest);
+    const message = await reply;
+    if (message.type !== 'sample') throw new Error(`hand-off waiter: ${JSON.stringify(message)}`);
+    return BigInt(message.bodyStartedNs);
+  }
+
+  async stop(): Promise<void> {
+    const exited = new Promise((resolve) => this.child.once('exit', resolve));
+    this.child.send({ type: 'stop' } satisfies HandoffRequest);
+    await exited;
+  }
+
+  private reply(): Promise<HandoffReply> {
+    return new Promise((resolve, reject) => {
+      const onExit = (code: number | null) => reject(new Error(`hand-off waiter exited (${code})`));
+      this.child.once('exit', onExit);
+      this.child.once('message', (message: HandoffReply) => {
+        this.child.removeListener('exit', onExit);
+        resolve(message);
+      });
+    });
+  }
+}
+
 export interface LatencyResults {
   withLockVsRaw: Spread & { withLockMedianUs: number; rawMedianUs: number };
   handoffVsRaw: Spread & { p50Us: number; p99Us: number; rawP50Us: number; rawP99Us: number };
@@ -43,17 +92,11 @@ export async function benchLockLatency(
   url: string,
   options: { runs: number; samples: number },
 ): Promise<LatencyResults> {
-  // Session-lock connections are closed after use (their session state must not be pooled), so
-  // each form gets its own DataSources: the transaction-level samples keep warm connections.
-  const dataSources = await Promise.all(
-    [1, 2, 3, 4].map(() => new DataSource({ type: 'postgres', url, poolSize: 2 }).initialize()),
-  );
-  const [holderLocks, waiterLocks, sessionHolderLocks, sessionWaiterLocks] = dataSources.map(
-    (ds, i) => new AdvisoryLockService(ds, { applicationName: `bench-locks-${i}` }),
-  );
+  const dataSource = await new DataSource({ type: 'postgres', url, poolSize: 2 }).initialize();
+  const holderLocks = new AdvisoryLockService(dataSource, { applicationName: 'bench-holder' });
   const raw = await rawClient(url, 'bench-raw');
-  const rawWaiter = await rawClient(url, 'bench-raw-waiter');
   const observer = await rawClient(url, 'bench-observer');
+  const waiter = await HandoffWaiter.start(url);
   const ratios = { withLock: [] as number[], handoff: [] as number[], each: [] as number[] };
   const last = { withLock: [] as number[], raw: [] as number[] };
   const samples = {
@@ -84,10 +127,10 @@ export async function benchLockLatency(
       const each: number[] = [];
       const rawSession: number[] = [];
       for (let i = 0; i < options.samples; i++) {
-        all.push(await moduleHandoff(holderLocks, waiterLocks, observer, 'xact'));
-        rawHandoff.push(await rawHandoffSample(raw, rawWaiter, observer, 'xact'));
-        each.push(await moduleHandoff(sessionHolderLocks, sessionWaiterLocks, observer, 'session'));
-        rawSession.push(await rawHandoffSample(raw, rawWaiter, observer, 'session'));
+        all.push(await moduleHandoff(holderLocks, waiter, observer, 'xact'));
+        rawHandoff.push(await rawHandoffSample(raw, waiter, observer, 'xact'));
+        each.push(await moduleHandoff(holderLocks, waiter, observer, 'session'));
+        rawSession.push(await rawHandoffSample(raw, waiter, observer, 'session'));
       }
       ratios.handoff.push(median(all) / median(rawHandoff));
       ratios.each.push(median(each) / median(rawSession));
@@ -97,12 +140,7 @@ export async function benchLockLatency(
       samples.rawSession.push(...rawSession);
     }
   } finally {
-    await Promise.all([
-      raw.end(),
-      rawWaiter.end(),
-      observer.end(),
-      ...dataSources.map((ds) => ds.destroy()),
-    ]);
+    await Promise.all([raw.end(), observer.end(), dataSource.destroy(), waiter.stop()]);
   }
   const us = (values: number[], p: number) => round(percentile(values, p), 0);
   return {
@@ -135,10 +173,15 @@ async function time(work: () => Promise<unknown>): Promise<number> {
   return (performance.now() - started) * 1000;
 }
 
-/** Holder commits (or unlocks) at t0; the waiter's body starts at t1. Returns t1 - t0 in µs. */
+const elapsedUs = (from: bigint, to: bigint) => Number(to - from) / 1000;
+
+/**
+ * Holder (this process) commits or unlocks at t0; the waiter's body starts at t1 in the waiter's
+ * process. t0 is taken only once the server shows the waiter waiting. Returns t1 - t0 in µs.
+ */
 async function moduleHandoff(
   holder: AdvisoryLockService,
-  waiter: AdvisoryLockService,
+  waiter: HandoffWaiter,
   observer: pg.Client,
   form: 'xact' | 'session',
 ): Promise<number> {
@@ -146,46 +189,40 @@ async function moduleHandoff(
   let held!: () => void;
   const released = new Promise<void>((resolve) => (release = resolve));
   const holding = new Promise<void>((resolve) => (held = resolve));
-  let bodyStarted!: (at: number) => void;
-  const waiterBody = new Promise<number>((resolve) => (bodyStarted = resolve));
-  const hold = (fn: () => Promise<void>) =>
-    form === 'xact' ? holder.withLock(ID, TYPE, fn) : holder.withSessionLock(ID, TYPE, fn);
-  const wait = (fn: () => Promise<void>) =>
-    form === 'xact' ? waiter.withLock(ID, TYPE, fn) : waiter.withSessionLock(ID, TYPE, fn);
-  const holderDone = hold(async () => {
+  const work = async () => {
     held();
     await released;
-  });
+  };
+  const holderDone =
+    form === 'xact' ? holder.withLock(ID, TYPE, work) : holder.withSessionLock(ID, TYPE, work);
   await holding;
-  const waiterDone = wait(async () => bodyStarted(performance.now()));
+  const bodyStarted = waiter.wait(form === 'xact' ? 'module-xact' : 'module-session');
   if (form === 'xact') await until(observer, WAITING_IN_PG_LOCKS, [CLASSID, OBJID]);
-  else await until(observer, POLLING_WAITER, ['bench-locks-3']);
-  const t0 = performance.now();
+  else await until(observer, POLLING_WAITER, [WAITER_APPLICATION_NAME]);
+  const t0 = process.hrtime.bigint();
   release();
-  const t1 = await waiterBody;
-  await Promise.all([holderDone, waiterDone]);
-  return (t1 - t0) * 1000;
+  const t1 = await bodyStarted;
+  await holderDone;
+  return elapsedUs(t0, t1);
 }
 
 async function rawHandoffSample(
   holder: pg.Client,
-  waiter: pg.Client,
+  waiter: HandoffWaiter,
   observer: pg.Client,
   form: 'xact' | 'session',
 ): Promise<number> {
   const lock = form === 'xact' ? 'pg_advisory_xact_lock' : 'pg_advisory_lock';
   if (form === 'xact') await holder.query('BEGIN');
   await holder.query(`SELECT ${lock}($1::int4, $2::int4)`, [...KEY]);
-  if (form === 'xact') await waiter.query('BEGIN');
-  const waited = waiter
-    .query(`SELECT ${lock}($1::int4, $2::int4)`, [...KEY])
-    .then(() => performance.now());
+  const bodyStarted = waiter.wait(form === 'xact' ? 'raw-xact' : 'raw-session');
   await until(observer, WAITING_IN_PG_LOCKS, [CLASSID, OBJID]);
-  const t0 = performance.now();
-  if (form === 'xact') await holder.query('COMMIT');
-  else await holder.query('SELECT pg_advisory_unlock($1::int4, $2::int4)', [...KEY]);
-  const t1 = await waited;
-  if (form === 'xact') await waiter.query('COMMIT');
-  else await waiter.query('SELECT pg_advisory_unlock($1::int4, $2::int4)', [...KEY]);
-  return (t1 - t0) * 1000;
+  const t0 = process.hrtime.bigint();
+  const released =
+    form === 'xact'
+      ? holder.query('COMMIT')
+      : holder.query('SELECT pg_advisory_unlock($1::int4, $2::int4)', [...KEY]);
+  const t1 = await bodyStarted;
+  await released;
+  return elapsedUs(t0, t1);
 }

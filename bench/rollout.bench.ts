@@ -9,6 +9,7 @@ import { spread, type Spread } from './stats.js';
 const NODE_PG_MIGRATE_REPLICA = fileURLToPath(
   new URL('./peers/node-pg-migrate-replica.js', import.meta.url),
 );
+const RAW_READ_REPLICA = fileURLToPath(new URL('./peers/raw-read-replica.js', import.meta.url));
 
 export interface PeerResult {
   replicas: number;
@@ -23,6 +24,12 @@ export interface PeerResult {
 export interface RolloutResults {
   rollout16VsOne: Spread & { replicas: number; oneMs: Spread; manyMs: Spread };
   followers16VsOne: Spread & { replicas: number; oneMs: Spread; manyMs: Spread };
+  /**
+   * 16 followers ÷ 16 raw-pg processes that only read the migrations table, released the same way:
+   * what the library costs over the least any replica must do. `raw16VsOne` is that floor's own
+   * 16 ÷ 1 ratio, i.e. what this machine's cores allow for 16 processes at all.
+   */
+  followers16VsRaw: Spread & { replicas: number; rawManyMs: Spread; raw16VsOne: Spread };
   extraConnectionsWhileMigrating: { all: number; each: number };
   peers: { migrationLock: PeerResult; typeormNoLock: PeerResult; nodePgMigrate: PeerResult };
   /** The median 16-replica rollout (mode all), for the timeline chart. */
@@ -57,11 +64,13 @@ async function withFreshDatabase<T>(
 interface FleetRun {
   reports: ReplicaReport[];
   wallMs: number;
-  /** Most connections any one replica had open at once (sampled while it migrated). */
-  peakConnections: number;
 }
 
-/** Loads and connects `replicas` processes, releases them together, measures until all finished. */
+/**
+ * Loads and connects `replicas` processes, releases them together, measures until all finished.
+ * With `sample`, counts each replica's connections all along (in runs that are not timed: the
+ * sampling loop would take a core from the replicas).
+ */
 async function fleetRun(
   url: string,
   replicas: number,
@@ -70,12 +79,25 @@ async function fleetRun(
 ): Promise<FleetRun> {
   // The standalone runner (no HTTP server): what is measured is the migration phase itself.
   const fleet = await launchFleet(replicas, { databaseUrl: url, http: false, ...config }, entry);
-  const sampler = await connectionSampler(url);
   const reports = await fleet.release();
-  const wallMs = Math.max(...reports.map((r) => r.migratedMs ?? r.atMs));
-  const peakConnections = await sampler.stop();
   await fleet.stop();
-  return { reports, wallMs, peakConnections };
+  return { reports, wallMs: Math.max(...reports.map((r) => r.migratedMs ?? r.atMs)) };
+}
+
+/** Most connections any one replica had open at once during a rollout on a fresh database. */
+async function peakConnections(
+  serverUrl: string,
+  replicas: number,
+  config: Omit<ReplicaConfig, 'databaseUrl'>,
+): Promise<number> {
+  return withFreshDatabase(serverUrl, async (url) => {
+    const fleet = await launchFleet(replicas, { databaseUrl: url, http: false, ...config });
+    const sampler = await connectionSampler(url);
+    await fleet.release();
+    const peak = await sampler.stop();
+    await fleet.stop();
+    return peak;
+  });
 }
 
 async function connectionSampler(url: string): Promise<{ stop(): Promise<number> }> {
@@ -140,18 +162,25 @@ export async function benchRollout(
     many.push(fleet.wallMs);
     manyRuns.push(fleet);
   }
+  // Followers, and the raw-read floor, interleaved on one migrated database.
   const followers = await withFreshDatabase(serverUrl, async (url) => {
     await fleetRun(url, 1, {});
-    const result = { one: [] as number[], many: [] as number[] };
+    const result = {
+      one: [] as number[],
+      many: [] as number[],
+      rawOne: [] as number[],
+      rawMany: [] as number[],
+    };
     for (let run = 0; run < runs; run++) {
       result.one.push((await fleetRun(url, 1, {})).wallMs);
       result.many.push((await fleetRun(url, replicas, {})).wallMs);
+      result.rawOne.push((await fleetRun(url, 1, {}, RAW_READ_REPLICA)).wallMs);
+      result.rawMany.push((await fleetRun(url, replicas, {}, RAW_READ_REPLICA)).wallMs);
     }
     return result;
   });
-  const eachRun = await withFreshDatabase(serverUrl, (url) =>
-    fleetRun(url, replicas, { transaction: 'each' }),
-  );
+  const peakAll = await peakConnections(serverUrl, replicas, {});
+  const peakEach = await peakConnections(serverUrl, replicas, { transaction: 'each' });
   const medianRun = [...manyRuns].sort((a, b) => a.wallMs - b.wallMs)[
     Math.floor(manyRuns.length / 2)
   ];
@@ -168,9 +197,15 @@ export async function benchRollout(
       oneMs: spread(followers.one),
       manyMs: spread(followers.many),
     },
+    followers16VsRaw: {
+      ...spread(ratio(followers.many, followers.rawMany)),
+      replicas,
+      rawManyMs: spread(followers.rawMany),
+      raw16VsOne: spread(ratio(followers.rawMany, followers.rawOne)),
+    },
     extraConnectionsWhileMigrating: {
-      all: Math.max(0, ...manyRuns.map((r) => r.peakConnections - 1)),
-      each: Math.max(0, eachRun.peakConnections - 1),
+      all: Math.max(0, peakAll - 1),
+      each: Math.max(0, peakEach - 1),
     },
     peers: {
       migrationLock: peerResult(manyRuns, lockDoubles, replicas),

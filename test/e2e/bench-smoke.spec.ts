@@ -21,6 +21,7 @@ describe('npm run bench (smoke, --quick)', () => {
       'handoffEachVsRaw',
       'rollout16VsOne',
       'followers16VsOne',
+      'followers16VsRaw',
     ]) {
       expect(results[key]).toEqual(
         expect.objectContaining({
@@ -38,6 +39,9 @@ describe('npm run bench (smoke, --quick)', () => {
     );
     expect(results.handoffVsRaw).toEqual(
       expect.objectContaining({ p50Us: expect.any(Number), p99Us: expect.any(Number) }),
+    );
+    expect(results.followers16VsRaw).toEqual(
+      expect.objectContaining({ rawManyMs: expect.any(Object), raw16VsOne: expect.any(Object) }),
     );
     expect(results.extraConnectionsWhileMigrating).toEqual({
       all: expect.any(Number),
