@@ -19,6 +19,9 @@ const TARGETS: Record<string, string> = {
 const fmt = (spread: { median: number; min: number; max: number }) =>
   `${spread.median.toFixed(2)} (${spread.min.toFixed(2)}–${spread.max.toFixed(2)})`;
 
+/** A median wall time in ms: one decimal is all that a noisy machine's milliseconds are worth. */
+const ms = (spread: { median: number }) => `${spread.median.toFixed(1)} ms`;
+
 /** The figures as rows: ratio (median, min–max), target, raw figures beside it. */
 export function figureRows(r: BenchResults): string[][] {
   return [
@@ -44,19 +47,19 @@ export function figureRows(r: BenchResults): string[][] {
       'rollout16VsOne',
       fmt(r.rollout16VsOne),
       TARGETS.rollout16VsOne,
-      `${r.rollout16VsOne.replicas} replicas ${r.rollout16VsOne.manyMs.median} ms vs 1 replica ${r.rollout16VsOne.oneMs.median} ms`,
+      `${r.rollout16VsOne.replicas} replicas ${ms(r.rollout16VsOne.manyMs)} vs 1 replica ${ms(r.rollout16VsOne.oneMs)}`,
     ],
     [
       'followers16VsOne',
       fmt(r.followers16VsOne),
       TARGETS.followers16VsOne,
-      `${r.followers16VsOne.replicas} followers ${r.followers16VsOne.manyMs.median} ms vs 1 follower ${r.followers16VsOne.oneMs.median} ms`,
+      `${r.followers16VsOne.replicas} followers ${ms(r.followers16VsOne.manyMs)} vs 1 follower ${ms(r.followers16VsOne.oneMs)}`,
     ],
     [
       'followers16VsRaw',
       fmt(r.followers16VsRaw),
       TARGETS.followers16VsRaw,
-      `${r.followers16VsRaw.replicas} followers ${r.followers16VsOne.manyMs.median} ms vs ${r.followers16VsRaw.replicas} raw-pg readers of the migrations table ${r.followers16VsRaw.rawManyMs.median} ms; the raw readers' own ${r.followers16VsRaw.replicas} ÷ 1 is ${fmt(r.followers16VsRaw.raw16VsOne)}`,
+      `${r.followers16VsRaw.replicas} followers ${ms(r.followers16VsOne.manyMs)} vs ${r.followers16VsRaw.replicas} raw-pg readers of the migrations table ${ms(r.followers16VsRaw.rawManyMs)}; the raw readers' own ${r.followers16VsRaw.replicas} ÷ 1 is ${fmt(r.followers16VsRaw.raw16VsOne)}`,
     ],
     [
       'extraConnectionsWhileMigrating',
@@ -132,7 +135,8 @@ this machine allows any 16 processes. The ≤ 1.25 and ≤ 1.10 targets need a c
 a database far enough away that round trips, not CPU, dominate one replica's time).
 
 How each figure is taken: \`bench/lock-latency.bench.ts\` (withLock and hand-off, interleaved with
-raw \`pg\` clients; a waiter is measured only once \`pg_locks\` shows it waiting) and
+raw \`pg\` clients; the waiter runs in its own process, as a waiting replica does, and is measured
+only once the server shows it waiting) and
 \`bench/rollout.bench.ts\` (replica processes load and connect, wait at a barrier, are released
 together; wall time from the release until every replica has finished its migration phase).
 `;
