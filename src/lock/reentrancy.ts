@@ -10,24 +10,37 @@ interface HeldEntry {
   readonly lock: HeldLock;
 }
 
+interface ActiveHold extends HeldEntry {
+  /** Set when the hold is over: work it started and left running must not run "inside" it. */
+  ended: boolean;
+}
+
 /*
  * Locks held by the current async context. A nested withLock on a key the context already holds
  * (on the same DataSource, so the same database) runs inside the outer lock instead of waiting on
  * itself forever: a second connection asking for the same key would never be granted it.
+ * Work started inside a hold can outlive it (a promise nobody awaited): such work keeps the async
+ * context, so a hold is marked ended when it is over, and is then never run "inside" again.
  */
-const storage = new AsyncLocalStorage<readonly HeldEntry[]>();
+const storage = new AsyncLocalStorage<readonly ActiveHold[]>();
 
 export function findHeldLock(dataSource: DataSource, key: AdvisoryLockKey): HeldEntry | undefined {
   return storage
     .getStore()
     ?.find(
       (entry) =>
+        !entry.ended &&
         entry.dataSource === dataSource &&
         entry.lock.key[0] === key[0] &&
         entry.lock.key[1] === key[1],
     );
 }
 
-export function runHoldingLock<T>(entry: HeldEntry, work: () => Promise<T>): Promise<T> {
-  return storage.run([...(storage.getStore() ?? []), entry], work);
+export async function runHoldingLock<T>(entry: HeldEntry, work: () => Promise<T>): Promise<T> {
+  const hold: ActiveHold = { ...entry, ended: false };
+  try {
+    return await storage.run([...(storage.getStore() ?? []), hold], work);
+  } finally {
+    hold.ended = true;
+  }
 }

@@ -416,6 +416,30 @@ describe('AdvisoryLockService on a real PostgreSQL', () => {
     expect(seen.rows).toHaveLength(1);
   });
 
+  it('does not run work left behind by an ended hold "inside" it: a later call takes the lock itself', async () => {
+    const { locks } = await service();
+    const holdEnded = deferred();
+    let leftBehind: Promise<{ pid: number; rows: number[] }> | undefined;
+    const outerPid = await locks.withLock(ID, TYPE, async (_manager, lock) => {
+      // Started inside the hold, never awaited by it: it keeps the async context.
+      leftBehind = holdEnded.promise.then(() =>
+        locks.withLock(ID, TYPE, async (_inner, innerLock) => ({
+          pid: innerLock.backendPid,
+          rows: (await advisoryLockRows(observer, KEY))
+            .filter((row) => row.granted)
+            .map((row) => row.pid),
+        })),
+      );
+      return lock.backendPid;
+    });
+    expect(await advisoryLockRows(observer, KEY)).toEqual([]);
+    holdEnded.resolve();
+    const inner = await leftBehind!;
+    // It held the lock on the server itself (the outer hold and its connection are gone).
+    expect(inner.rows).toEqual([inner.pid]);
+    expect(typeof outerPid).toBe('number');
+  });
+
   it('rejects bad input before any SQL runs', async () => {
     // Never initialized: any SQL would fail with a connection error instead.
     const { DataSource } = await import('typeorm');
