@@ -13,6 +13,7 @@ const TARGETS: Record<string, string> = {
   handoffEachVsRaw: '–',
   rollout16VsOne: '≤ 1.25',
   followers16VsOne: '≤ 1.10',
+  rollout16VsRaw: '–',
   followers16VsRaw: '–',
 };
 
@@ -48,6 +49,12 @@ export function figureRows(r: BenchResults): string[][] {
       fmt(r.rollout16VsOne),
       TARGETS.rollout16VsOne,
       `${r.rollout16VsOne.replicas} replicas ${ms(r.rollout16VsOne.manyMs)} vs 1 replica ${ms(r.rollout16VsOne.oneMs)}`,
+    ],
+    [
+      'rollout16VsRaw',
+      fmt(r.rollout16VsRaw),
+      TARGETS.rollout16VsRaw,
+      `${r.rollout16VsRaw.replicas} replicas ${ms(r.rollout16VsOne.manyMs)} vs the same algorithm on raw pg ${ms(r.rollout16VsRaw.rawManyMs)} (1 replica: ${ms(r.rollout16VsRaw.rawOneMs)}); raw pg's own ${r.rollout16VsRaw.replicas} ÷ 1 is ${fmt(r.rollout16VsRaw.raw16VsOne)}`,
     ],
     [
       'followers16VsOne',
@@ -128,11 +135,14 @@ Reading the rollout figures: the replicas are processes on this machine. With 16
 machine with 2 cores, the CPU each replica needs after the release (waking up, one read of the
 migrations table, the lock round trips) is served 8 replicas per core, one after another, so the
 16-replica wall time grows with the replica count even though no replica queues behind another:
-waiters are released together by a shared wait and followers never take the lock. \`followers16VsRaw\`
-shows it: 16 raw-\`pg\` processes that do nothing but read the migrations table once, released the
-same way, take about as long as 16 followers, and their own 16 ÷ 1 ratio (\`raw16VsOne\`) is what
-this machine allows any 16 processes. The ≤ 1.25 and ≤ 1.10 targets need a core per replica (or
-a database far enough away that round trips, not CPU, dominate one replica's time).
+waiters are released together by a shared wait and followers never take the lock. The raw-\`pg\`
+floors measured in the same run show it. \`rollout16VsRaw\`: the same algorithm written with one
+raw \`pg\` client per process (\`bench/peers/raw-rollout-replica.ts\`: read, try the lock, apply
+or wait in the shared form, read again; no Nest, no TypeORM), on the same migrations.
+\`followers16VsRaw\`: 16 processes that only read the migrations table once. Their own 16 ÷ 1
+ratios (\`raw16VsOne\`) are what this machine allows any 16 processes: the ≤ 1.25 and ≤ 1.10
+targets need a core per replica (or a database far enough away that round trips, not CPU,
+dominate one replica's time).
 
 How each figure is taken: \`bench/lock-latency.bench.ts\` (withLock and hand-off, interleaved with
 raw \`pg\` clients; the waiter runs in its own process, as a waiting replica does, and is measured

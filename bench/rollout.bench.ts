@@ -10,6 +10,9 @@ const NODE_PG_MIGRATE_REPLICA = fileURLToPath(
   new URL('./peers/node-pg-migrate-replica.js', import.meta.url),
 );
 const RAW_READ_REPLICA = fileURLToPath(new URL('./peers/raw-read-replica.js', import.meta.url));
+const RAW_ROLLOUT_REPLICA = fileURLToPath(
+  new URL('./peers/raw-rollout-replica.js', import.meta.url),
+);
 
 export interface PeerResult {
   replicas: number;
@@ -23,6 +26,16 @@ export interface PeerResult {
 
 export interface RolloutResults {
   rollout16VsOne: Spread & { replicas: number; oneMs: Spread; manyMs: Spread };
+  /**
+   * The 16-replica rollout ÷ the same algorithm written with raw `pg` only (peers/raw-rollout-replica),
+   * same migrations and release. `raw16VsOne`: that floor's own 16 ÷ 1, what this machine allows.
+   */
+  rollout16VsRaw: Spread & {
+    replicas: number;
+    rawOneMs: Spread;
+    rawManyMs: Spread;
+    raw16VsOne: Spread;
+  };
   followers16VsOne: Spread & { replicas: number; oneMs: Spread; manyMs: Spread };
   /**
    * 16 followers ÷ 16 raw-pg processes that only read the migrations table, released the same way:
@@ -152,6 +165,8 @@ export async function benchRollout(
   const many: number[] = [];
   const manyRuns: FleetRun[] = [];
   const lockDoubles: boolean[] = [];
+  const rawOne: number[] = [];
+  const rawMany: number[] = [];
   for (let run = 0; run < runs; run++) {
     one.push((await withFreshDatabase(serverUrl, (url) => fleetRun(url, 1, {}))).wallMs);
     const fleet = await withFreshDatabase(serverUrl, async (url) => {
@@ -161,6 +176,17 @@ export async function benchRollout(
     });
     many.push(fleet.wallMs);
     manyRuns.push(fleet);
+    rawOne.push(
+      (await withFreshDatabase(serverUrl, (url) => fleetRun(url, 1, {}, RAW_ROLLOUT_REPLICA)))
+        .wallMs,
+    );
+    rawMany.push(
+      (
+        await withFreshDatabase(serverUrl, (url) =>
+          fleetRun(url, replicas, {}, RAW_ROLLOUT_REPLICA),
+        )
+      ).wallMs,
+    );
   }
   // Followers, and the raw-read floor, interleaved on one migrated database.
   const followers = await withFreshDatabase(serverUrl, async (url) => {
@@ -190,6 +216,13 @@ export async function benchRollout(
       replicas,
       oneMs: spread(one),
       manyMs: spread(many),
+    },
+    rollout16VsRaw: {
+      ...spread(ratio(many, rawMany)),
+      replicas,
+      rawOneMs: spread(rawOne),
+      rawManyMs: spread(rawMany),
+      raw16VsOne: spread(ratio(rawMany, rawOne)),
     },
     followers16VsOne: {
       ...spread(ratio(followers.many, followers.one)),

@@ -20,6 +20,7 @@ describe('npm run bench (smoke, --quick)', () => {
       'handoffVsRaw',
       'handoffEachVsRaw',
       'rollout16VsOne',
+      'rollout16VsRaw',
       'followers16VsOne',
       'followers16VsRaw',
     ]) {
@@ -39,6 +40,9 @@ describe('npm run bench (smoke, --quick)', () => {
     );
     expect(results.handoffVsRaw).toEqual(
       expect.objectContaining({ p50Us: expect.any(Number), p99Us: expect.any(Number) }),
+    );
+    expect(results.rollout16VsRaw).toEqual(
+      expect.objectContaining({ rawManyMs: expect.any(Object), raw16VsOne: expect.any(Object) }),
     );
     expect(results.followers16VsRaw).toEqual(
       expect.objectContaining({ rawManyMs: expect.any(Object), raw16VsOne: expect.any(Object) }),
