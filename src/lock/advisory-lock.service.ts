@@ -131,7 +131,8 @@ export class AdvisoryLockService {
    * runs `fn` on that connection's QueryRunner outside any transaction, for work that manages its
    * own transactions (e.g. `CREATE INDEX CONCURRENTLY`). Waiting never blocks in a lock statement:
    * it is woken by the holder's NOTIFY at release, with a slow poll as the fallback. Aborting while
-   * holding fires `lock.signal`: `fn` should stop at its next step. The connection is closed after.
+   * holding fires `lock.signal`: `fn` should stop at its next step. The connection goes back to the
+   * pool reset (DISCARD ALL).
    * @throws LockTimeoutError, LockAbortedError, LockLostError, InvalidLockArgumentError
    */
   async withSessionLock<T>(
@@ -140,21 +141,51 @@ export class AdvisoryLockService {
     fn: SessionLockedWork<T>,
     options?: WithLockOptions,
   ): Promise<T> {
+    const result = await this.sessionHold(id, type, fn, options, false);
+    if (!result.acquired) throw new Error('unreachable: the wait only ends with the lock');
+    return result.value;
+  }
+
+  /**
+   * The session-level form of tryWithLockOrWait: runs `fn` holding the session-level lock if it is
+   * free now or becomes free on the slow poll; when the holder announces its release, resolves
+   * `{ acquired: false }` instead of competing for the lock, so that every waiter first looks at
+   * what the holder did (and most need not take the lock at all).
+   * @throws LockTimeoutError, LockAbortedError, LockLostError, InvalidLockArgumentError
+   */
+  withSessionLockOrWait<T>(
+    id: string,
+    type: string,
+    fn: SessionLockedWork<T>,
+    options?: WithLockOptions,
+  ): Promise<TryLockResult<T>> {
+    return this.sessionHold(id, type, fn, options, true);
+  }
+
+  private async sessionHold<T>(
+    id: string,
+    type: string,
+    fn: SessionLockedWork<T>,
+    options: WithLockOptions | undefined,
+    stopOnRelease: boolean,
+  ): Promise<TryLockResult<T>> {
     const request = createLockRequest(id, type, fn, options?.signal);
     const { timeoutMs } = resolveWithLockOptions(options, this.defaultTimeoutMs);
     const outer = findHeldLock(this.dataSource, request.key);
-    if (outer) return fn(outer.queryRunner, outer.lock);
+    if (outer) return { acquired: true, value: await fn(outer.queryRunner, outer.lock) };
 
     const session = await SessionLock.open(this.dataSource, request.key);
     const started = performance.now();
-    let held = false;
+    // 'ended': finish() released the lock and gave the connection back; it must not be touched again.
+    let state: 'waiting' | 'held' | 'ended' = 'waiting';
     try {
-      const end = await session.acquire(timeoutMs, this.settings(), request.signal);
+      const end = await session.acquire(timeoutMs, this.settings(), request.signal, stopOnRelease);
+      if (end === 'released') return { acquired: false };
       if (end === 'aborted')
         throw new LockAbortedError(request.name, 'waiting', { cause: request.signal?.reason });
       if (end === 'timeout') throw await lockTimeout(session.connection, request, timeoutMs);
-      held = true;
-      return await holdLock({
+      state = 'held';
+      const value = await holdLock({
         dataSource: this.dataSource,
         connection: session.connection,
         request,
@@ -162,13 +193,14 @@ export class AdvisoryLockService {
         cancelStatementOnAbort: false,
         work: (lock) => fn(session.queryRunner, lock),
         finish: async () => {
-          held = false;
+          state = 'ended';
           if (!(await session.release())) throw new LockLostError(request.name);
         },
       });
+      return { acquired: true, value };
     } finally {
-      if (held) await session.release();
-      else await session.abandon();
+      if (state === 'held') await session.release();
+      else if (state === 'waiting') await session.abandon();
     }
   }
 

@@ -14,8 +14,11 @@ import type { AdvisoryLockKey } from './lock-key.js';
 /** Slow poll for a holder that died without announcing its release (kill -9, lost network). */
 export const SESSION_LOCK_POLL_MS = 200;
 
-/** Why a session-lock wait ended without the lock. */
-export type SessionWaitEnd = 'timeout' | 'aborted';
+/**
+ * Why a session-lock wait ended without the lock; `released`: the holder announced its release
+ * (only when the caller asked to stop there, to look at what the holder did before trying again).
+ */
+export type SessionWaitEnd = 'timeout' | 'aborted' | 'released';
 
 /**
  * A session-level advisory lock (`pg_advisory_lock`) on a dedicated connection, for work that
@@ -49,11 +52,15 @@ export class SessionLock {
     return this.connection.queryRunner;
   }
 
-  /** Waits for the lock; resolves to why it stopped waiting without it, or undefined when held. */
+  /**
+   * Waits for the lock; resolves to why it stopped waiting without it, or undefined when held.
+   * With `stopOnRelease`, a release announced by the holder ends the wait instead of a new try.
+   */
   async acquire(
     timeoutMs: number,
     settings: LockConnectionSettings,
     signal?: AbortSignal,
+    stopOnRelease = false,
   ): Promise<SessionWaitEnd | undefined> {
     const deadline = timeoutMs === 0 ? Number.POSITIVE_INFINITY : performance.now() + timeoutMs;
     const aborted = onAbort(signal);
@@ -64,8 +71,13 @@ export class SessionLock {
       const remaining = deadline - performance.now();
       if (signal?.aborted) return 'aborted';
       if (remaining <= 0) return 'timeout';
-      await Promise.race([woken, delay(Math.min(SESSION_LOCK_POLL_MS, remaining)), aborted]);
+      const wake = await Promise.race([
+        woken,
+        delay(Math.min(SESSION_LOCK_POLL_MS, remaining)),
+        aborted,
+      ]);
       if (this.connection.lostCause) throw this.connection.lostCause;
+      if (wake === 'released' && stopOnRelease) return 'released';
       woken = this.nextWake();
       const { rows } = await this.connection.client.query<{ acquired: boolean }>(
         trySessionLockSql(this.key),
@@ -128,17 +140,17 @@ export class SessionLock {
     await this.connection.release();
   }
 
-  private nextWake(): Promise<void> {
-    return new Promise((resolve) => (this.notified = resolve));
+  private nextWake(): Promise<'released'> {
+    return new Promise((resolve) => (this.notified = () => resolve('released')));
   }
 }
 
-function delay(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms).unref());
+function delay(ms: number): Promise<'poll'> {
+  return new Promise((resolve) => setTimeout(() => resolve('poll'), ms).unref());
 }
 
-function onAbort(signal: AbortSignal | undefined): Promise<void> {
+function onAbort(signal: AbortSignal | undefined): Promise<'aborted'> {
   return new Promise((resolve) =>
-    signal?.addEventListener('abort', () => resolve(), { once: true }),
+    signal?.addEventListener('abort', () => resolve('aborted'), { once: true }),
   );
 }

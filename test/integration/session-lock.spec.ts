@@ -262,4 +262,63 @@ describe('withSessionLock (session-level lock, step-by-step work) on a real Post
       await observer.query(`ALTER DATABASE "${db.name}" RESET idle_session_timeout`);
     }
   });
+
+  it('never touches its connection again once it is back in the pool (the next user keeps its session)', async () => {
+    const dataSource = await openDataSource(db.url, { poolSize: 1, applicationName: 'pool-app' });
+    dataSources.push(dataSource);
+    const service = new AdvisoryLockService(dataSource, { applicationName: 'session-test' });
+    // The next user waits for the pool's only connection while the lock is held, gets it the
+    // moment the lock is done with it, and changes its session.
+    let nextUser: Promise<string> | undefined;
+    await service.withSessionLock(ID, TYPE, async () => {
+      nextUser = (async () => {
+        const queryRunner = dataSource.createQueryRunner();
+        try {
+          await queryRunner.query(`SET application_name = 'next-user'`);
+          // Round trips after the hand-over, so a stray statement from the lock would land first.
+          await queryRunner.query('SELECT 1');
+          const [row] = (await queryRunner.query(
+            `SELECT current_setting('application_name') AS app`,
+          )) as Array<{ app: string }>;
+          return row.app;
+        } finally {
+          await queryRunner.release();
+        }
+      })();
+    });
+    expect(await nextUser).toBe('next-user');
+  });
+
+  describe('withSessionLockOrWait', () => {
+    it('runs fn holding the lock when it is free', async () => {
+      const service = await locks();
+      const result = await service.withSessionLockOrWait(ID, TYPE, async (_qr, lock) => {
+        expect((await advisoryLockRows(observer, KEY)).map((r) => r.pid)).toEqual([
+          lock.backendPid,
+        ]);
+        return 'ran';
+      });
+      expect(result).toEqual({ acquired: true, value: 'ran' });
+      expect(await advisoryLockRows(observer, KEY)).toEqual([]);
+    });
+
+    it('ends the wait at the release NOTIFY of the holder without taking the lock', async () => {
+      const holder = await rawHolder();
+      const service = await locks();
+      let ran = false;
+      let settled = false;
+      const attempt = service
+        .withSessionLockOrWait(ID, TYPE, async () => void (ran = true))
+        .finally(() => (settled = true));
+      await waiterPolling();
+      expect(settled).toBe(false);
+      await holder.client.query(
+        `SELECT pg_advisory_unlock(${KEY[0]}, ${KEY[1]}); NOTIFY ${releaseChannel(KEY)}`,
+      );
+      expect(await attempt).toEqual({ acquired: false });
+      expect(ran).toBe(false);
+      expect(await advisoryLockRows(observer, KEY)).toEqual([]);
+      await holder.client.end();
+    });
+  });
 });
