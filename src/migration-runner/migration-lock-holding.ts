@@ -64,23 +64,30 @@ export class MigrationLockHolding {
   }
 
   /**
-   * Mode `all`: take the lock when it is free; otherwise wait until the holder is done (a shared
-   * wait that lets every waiter go at once), and look at the migrations table again. Waiters then
-   * follow together instead of being handed the lock one by one. Resolves undefined when followed.
+   * Takes the lock when it is free; otherwise waits until the holder is done (mode `all`: a shared
+   * wait that lets every waiter go at once; `each` / `none`: the holder's release NOTIFY) and looks
+   * at the migrations table again. Waiters then follow together instead of being handed the lock
+   * one by one. Resolves undefined when followed.
    */
   async holdOrFollow(work: LockedMigrationWork, signal: AbortSignal | undefined) {
-    const { lockId, lockType, timeoutMs } = this.options;
+    const { lockId, lockType, timeoutMs, transaction } = this.options;
     const lockName = this.startWaiting();
+    const held = (queryRunner: QueryRunner, lock: HeldLock) =>
+      this.whileHeld(lockName, queryRunner, lock, work);
     const deadline = timeoutMs === 0 ? Number.POSITIVE_INFINITY : performance.now() + timeoutMs;
     for (;;) {
       // 0 means "forever" to the server; a spent budget waits 1 ms and times out naming the holder.
       const remaining = timeoutMs === 0 ? 0 : Math.max(1, Math.round(deadline - performance.now()));
-      const attempt = await this.locks.tryWithLockOrWait(
-        lockId,
-        lockType,
-        (manager, lock) => this.whileHeld(lockName, manager.queryRunner!, lock, work),
-        { timeoutMs: remaining, signal },
-      );
+      const lockOptions = { timeoutMs: remaining, signal };
+      const attempt =
+        transaction === 'all'
+          ? await this.locks.tryWithLockOrWait(
+              lockId,
+              lockType,
+              (manager, lock) => held(manager.queryRunner!, lock),
+              lockOptions,
+            )
+          : await this.locks.withSessionLockOrWait(lockId, lockType, held, lockOptions);
       if (attempt.acquired) return this.released(lockName, attempt.value);
       if ((await pendingMigrationNames(this.dataSource)).length === 0) return undefined;
     }

@@ -72,10 +72,7 @@ export class MigrationRunnerService {
         this.applyPending(queryRunner, lock);
       if ((await pendingMigrationNames(this.dataSource)).length === 0)
         return this.finish(followed(0));
-      const held =
-        this.options.transaction === 'all'
-          ? await this.holding.holdOrFollow(apply, options.signal)
-          : await this.holding.inLine(apply, options.signal);
+      const held = await this.holding.holdOrFollow(apply, options.signal);
       if (!held) return this.finish(followed(this.holding.waitedSince()));
       const { applied, waitedMs, heldMs } = held;
       return this.finish({

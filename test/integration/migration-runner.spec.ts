@@ -3,7 +3,9 @@ import type { DataSource } from 'typeorm';
 import { LockTimeoutError, MigrationFailedError } from '../../src/errors/migration-lock.errors.js';
 import { AdvisoryLockService } from '../../src/lock/advisory-lock.service.js';
 import { advisoryLockKey } from '../../src/lock/lock-key.js';
+import type { MigrationLockEvents } from '../../src/migration-runner/migration-events.js';
 import { MigrationRunnerService } from '../../src/migration-runner/migration-runner.service.js';
+import { GATE_LOCK, SCENARIOS } from '../../src/demo/scenario-migrations.js';
 import { DEFAULT_OPTIONS } from '../../src/module/migration-lock-options.js';
 import {
   appliedOnce,
@@ -30,7 +32,12 @@ describe('MigrationRunnerService on a real PostgreSQL', () => {
 
   async function runner(
     migrations: Function[] = referenceMigrations,
-    extra: { poolSize?: number; timeoutMs?: number; transaction?: 'all' | 'each' | 'none' } = {},
+    extra: {
+      poolSize?: number;
+      timeoutMs?: number;
+      transaction?: 'all' | 'each' | 'none';
+      events?: MigrationLockEvents;
+    } = {},
   ) {
     const dataSource = await openDataSource(db.url, { migrations, poolSize: extra.poolSize });
     dataSources.push(dataSource);
@@ -39,6 +46,7 @@ describe('MigrationRunnerService on a real PostgreSQL', () => {
       ...DEFAULT_OPTIONS,
       timeoutMs: extra.timeoutMs ?? DEFAULT_OPTIONS.timeoutMs,
       transaction: extra.transaction ?? DEFAULT_OPTIONS.transaction,
+      events: extra.events,
     });
   }
 
@@ -158,4 +166,42 @@ describe('MigrationRunnerService on a real PostgreSQL', () => {
     expect((await run).outcome).toBe('applied');
     expect(await migrationCounts((sql) => observer.query(sql))).toEqual(appliedOnce);
   });
+
+  it.each(['all', 'each'] as const)(
+    'mode %s: replicas waiting for the holder follow it without taking the lock',
+    async (transaction) => {
+      const migrations = [...referenceMigrations, ...SCENARIOS.gate];
+      let acquired = 0;
+      const events = { lockAcquired: () => void acquired++ };
+      await observer.query('SELECT pg_advisory_lock($1)', [GATE_LOCK]);
+      const holder = (await runner(migrations, { transaction, events })).run();
+      await pollUntil(async () => {
+        const { rows } = await observer.query(
+          `SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND objsubid = 1 AND objid = $1 AND NOT granted`,
+          [GATE_LOCK],
+        );
+        return rows.length > 0 ? true : undefined;
+      }, 'the holder at the gate');
+      const waiters = await Promise.all(
+        [1, 2, 3].map(() => runner(migrations, { transaction, events })),
+      );
+      const waiting = waiters.map((w) => w.run());
+      // Mode all waits in pg_locks (shared form); each/none polls with pg_try_advisory_lock.
+      await pollUntil(async () => {
+        const { rows } = await observer.query<{ n: number }>(
+          transaction === 'all'
+            ? `SELECT count(*)::int AS n FROM pg_locks WHERE locktype = 'advisory' AND objsubid = 2 AND NOT granted`
+            : `SELECT count(*)::int AS n FROM pg_stat_activity WHERE query LIKE '%pg_try_advisory_lock%' AND pid <> pg_backend_pid()`,
+        );
+        return rows[0].n >= 3 ? true : undefined;
+      }, 'three waiters');
+      await observer.query('SELECT pg_advisory_unlock($1)', [GATE_LOCK]);
+      expect((await holder).outcome).toBe('applied');
+      for (const result of await Promise.all(waiting)) {
+        expect(result).toMatchObject({ outcome: 'followed', applied: [], heldMs: 0 });
+      }
+      expect(acquired).toBe(1);
+      expect(await migrationCounts((sql) => observer.query(sql))).toMatchObject(appliedOnce);
+    },
+  );
 });
