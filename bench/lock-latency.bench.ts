@@ -13,6 +13,7 @@ import {
 import { median, percentile, round, spread, type Spread } from './stats.js';
 
 const ID = 'bench';
+const WARM_UP = 5;
 const TYPE = 'Latency';
 const KEY = advisoryLockKey(ID, TYPE);
 const [CLASSID, OBJID] = lockKeyAsOids(KEY);
@@ -106,6 +107,14 @@ export async function benchLockLatency(
     rawSession: [] as number[],
   };
   try {
+    // Discarded: the first calls in each process run code V8 has not compiled yet.
+    for (let i = 0; i < WARM_UP; i++) {
+      await holderLocks.withLock(ID, TYPE, async () => undefined);
+      await moduleHandoff(holderLocks, waiter, observer, 'xact');
+      await rawHandoffSample(raw, waiter, observer, 'xact');
+      await moduleHandoff(holderLocks, waiter, observer, 'session');
+      await rawHandoffSample(raw, waiter, observer, 'session');
+    }
     for (let run = 0; run < options.runs; run++) {
       const withLockUs: number[] = [];
       const rawUs: number[] = [];

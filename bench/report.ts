@@ -13,6 +13,7 @@ const TARGETS: Record<string, string> = {
   handoffEachVsRaw: '–',
   rollout16VsOne: '≤ 1.25',
   followers16VsOne: '≤ 1.10',
+  rollout16EachVsOne: '–',
   rollout16VsRaw: '–',
   followers16VsRaw: '–',
 };
@@ -49,6 +50,12 @@ export function figureRows(r: BenchResults): string[][] {
       fmt(r.rollout16VsOne),
       TARGETS.rollout16VsOne,
       `${r.rollout16VsOne.replicas} replicas ${ms(r.rollout16VsOne.manyMs)} vs 1 replica ${ms(r.rollout16VsOne.oneMs)}`,
+    ],
+    [
+      'rollout16EachVsOne',
+      fmt(r.rollout16EachVsOne),
+      TARGETS.rollout16EachVsOne,
+      `mode each: ${r.rollout16EachVsOne.replicas} replicas ${ms(r.rollout16EachVsOne.manyMs)} vs 1 replica ${ms(r.rollout16EachVsOne.oneMs)}`,
     ],
     [
       'rollout16VsRaw',

@@ -26,6 +26,8 @@ export interface PeerResult {
 
 export interface RolloutResults {
   rollout16VsOne: Spread & { replicas: number; oneMs: Spread; manyMs: Spread };
+  /** The same rollout in transaction mode `each` (session lock, release NOTIFY) ÷ 1 replica in `each`. */
+  rollout16EachVsOne: Spread & { replicas: number; oneMs: Spread; manyMs: Spread };
   /**
    * The 16-replica rollout ÷ the same algorithm written with raw `pg` only (peers/raw-rollout-replica),
    * same migrations and release. `raw16VsOne`: that floor's own 16 ÷ 1, what this machine allows.
@@ -167,6 +169,9 @@ export async function benchRollout(
   const lockDoubles: boolean[] = [];
   const rawOne: number[] = [];
   const rawMany: number[] = [];
+  const eachOne: number[] = [];
+  const eachMany: number[] = [];
+  const each = { transaction: 'each' } as const;
   for (let run = 0; run < runs; run++) {
     one.push((await withFreshDatabase(serverUrl, (url) => fleetRun(url, 1, {}))).wallMs);
     const fleet = await withFreshDatabase(serverUrl, async (url) => {
@@ -176,6 +181,10 @@ export async function benchRollout(
     });
     many.push(fleet.wallMs);
     manyRuns.push(fleet);
+    eachOne.push((await withFreshDatabase(serverUrl, (url) => fleetRun(url, 1, each))).wallMs);
+    eachMany.push(
+      (await withFreshDatabase(serverUrl, (url) => fleetRun(url, replicas, each))).wallMs,
+    );
     rawOne.push(
       (await withFreshDatabase(serverUrl, (url) => fleetRun(url, 1, {}, RAW_ROLLOUT_REPLICA)))
         .wallMs,
@@ -216,6 +225,12 @@ export async function benchRollout(
       replicas,
       oneMs: spread(one),
       manyMs: spread(many),
+    },
+    rollout16EachVsOne: {
+      ...spread(ratio(eachMany, eachOne)),
+      replicas,
+      oneMs: spread(eachOne),
+      manyMs: spread(eachMany),
     },
     rollout16VsRaw: {
       ...spread(ratio(many, rawMany)),

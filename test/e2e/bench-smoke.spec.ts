@@ -20,6 +20,7 @@ describe('npm run bench (smoke, --quick)', () => {
       'handoffVsRaw',
       'handoffEachVsRaw',
       'rollout16VsOne',
+      'rollout16EachVsOne',
       'rollout16VsRaw',
       'followers16VsOne',
       'followers16VsRaw',
