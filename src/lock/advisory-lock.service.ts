@@ -60,11 +60,11 @@ export class AdvisoryLockService {
     const tx = await LockTransaction.open(this.dataSource, request.name);
     try {
       const started = performance.now();
-      await tx
-        .acquire(request.key, timeoutMs, this.settings(), request.signal)
-        .catch(async (error: unknown) => {
-          throw await this.transactionWaitFailure(tx, request, timeoutMs, error);
-        });
+      try {
+        await tx.acquire(request.key, timeoutMs, this.settings(), request.signal);
+      } catch (error) {
+        throw await this.transactionWaitFailure(tx, request, timeoutMs, error);
+      }
       return await this.holdTransaction(tx, request, performance.now() - started, fn);
     } finally {
       await tx.close();

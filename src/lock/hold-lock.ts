@@ -3,7 +3,7 @@ import { LockAbortedError, LockLostError } from '../errors/migration-lock.errors
 import type { HeldLock } from './held-lock.js';
 import type { LockConnection } from './lock-connection.js';
 import { holdingFailure, type LockRequest } from './lock-request.js';
-import { runHoldingLock } from './reentrancy.js';
+import { endHold, runHoldingLock } from './reentrancy.js';
 
 export interface Holding<T> {
   readonly dataSource: DataSource;
@@ -22,6 +22,60 @@ export interface Holding<T> {
 }
 
 /**
+ * The HeldLock handed to the work. A class, with the signal as a getter on its prototype: this
+ * object is built between the grant and the first line of the work, on the hand-off's critical
+ * path. The signal is made on first use: an AbortController, AbortSignal.any and an abort() with
+ * its default DOMException reason cost tens of µs each, and most work never looks at it.
+ */
+class ActiveLock implements HeldLock {
+  readonly id: string;
+  readonly type: string;
+  readonly key: HeldLock['key'];
+  readonly backendPid: number;
+  readonly waitedMs: number;
+  readonly acquiredAt = new Date();
+  private held: AbortController | undefined;
+  private combined: AbortSignal | undefined;
+  private ended = false;
+  private abortReason: unknown;
+
+  constructor(
+    request: LockRequest,
+    private readonly connection: LockConnection,
+    waitedMs: number,
+  ) {
+    this.id = request.id;
+    this.type = request.type;
+    this.key = request.key;
+    this.backendPid = connection.backendPid;
+    this.waitedMs = Math.round(waitedMs);
+  }
+
+  get signal(): AbortSignal {
+    if (!this.combined) {
+      this.held = new AbortController();
+      if (this.ended) this.held.abort(this.abortReason);
+      this.combined = AbortSignal.any([this.held.signal, this.connection.lostSignal]);
+    }
+    return this.combined;
+  }
+
+  /** The caller aborted while the work runs. */
+  abort(reason: unknown): void {
+    this.ended = true;
+    this.abortReason = reason;
+    this.held?.abort(reason);
+  }
+
+  /** The hold is over: a signal read from now on is already aborted. */
+  end(): void {
+    if (this.ended) return;
+    this.ended = true;
+    this.held?.abort();
+  }
+}
+
+/**
  * Runs work while the lock is held: builds the HeldLock, links the caller's AbortSignal, and never
  * reports success when the connection (and so the lock) was lost or the caller aborted.
  */
@@ -30,50 +84,31 @@ export async function holdLock<T>(holding: Holding<T>): Promise<T> {
   const { signal, name } = request;
   // The lock may have been granted in the same instant the caller aborted.
   if (signal?.aborted) throw new LockAbortedError(name, 'waiting', { cause: signal.reason });
-  // The lock's own signal is made on first use: an AbortController, AbortSignal.any and an abort()
-  // with its default DOMException reason cost tens of µs each, on the hand-off's critical path,
-  // and most work never looks at the signal.
-  let held: AbortController | undefined;
-  let combined: AbortSignal | undefined;
-  let ended = false;
+  const lock = new ActiveLock(request, connection, holding.waitedMs);
   const onAbort = () => {
-    held?.abort(signal?.reason);
+    lock.abort(signal?.reason);
     if (holding.cancelStatementOnAbort) connection.cancelCurrentStatement();
   };
   signal?.addEventListener('abort', onAbort, { once: true });
-  const lock: HeldLock = {
-    id: request.id,
-    type: request.type,
-    key: request.key,
-    backendPid: connection.backendPid,
-    waitedMs: Math.round(holding.waitedMs),
-    acquiredAt: new Date(),
-    get signal() {
-      if (!combined) {
-        held = new AbortController();
-        if (signal?.aborted) held.abort(signal.reason);
-        else if (ended) held.abort();
-        combined = AbortSignal.any([held.signal, connection.lostSignal]);
-      }
-      return combined;
-    },
-  };
+  const hold = { dataSource: holding.dataSource, queryRunner: connection.queryRunner, lock };
   try {
-    const value = await runHoldingLock(
-      { dataSource: holding.dataSource, queryRunner: connection.queryRunner, lock },
-      () => holding.work(lock),
-    ).catch((error: unknown) => {
+    let value: T;
+    try {
+      value = await runHoldingLock(hold, () => holding.work(lock));
+    } catch (error) {
       throw holdingFailure(connection, request, error);
-    });
+    }
     if (connection.lostCause) throw new LockLostError(name, { cause: connection.lostCause });
     if (signal?.aborted) throw new LockAbortedError(name, 'running', { cause: signal.reason });
-    await holding.finish().catch((error: unknown) => {
+    try {
+      await holding.finish();
+    } catch (error) {
       throw holdingFailure(connection, request, error);
-    });
+    }
     return value;
   } finally {
     signal?.removeEventListener('abort', onAbort);
-    ended = true;
-    held?.abort();
+    endHold(hold);
+    lock.end();
   }
 }

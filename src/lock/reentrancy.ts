@@ -12,7 +12,7 @@ interface HeldEntry {
 
 interface ActiveHold extends HeldEntry {
   /** Set when the hold is over: work it started and left running must not run "inside" it. */
-  ended: boolean;
+  ended?: boolean;
 }
 
 /*
@@ -36,11 +36,12 @@ export function findHeldLock(dataSource: DataSource, key: AdvisoryLockKey): Held
     );
 }
 
-export async function runHoldingLock<T>(entry: HeldEntry, work: () => Promise<T>): Promise<T> {
-  const hold: ActiveHold = { ...entry, ended: false };
-  try {
-    return await storage.run([...(storage.getStore() ?? []), hold], work);
-  } finally {
-    hold.ended = true;
-  }
+/** Runs `work` in an async context that holds `entry`'s lock; call endHold(entry) when it is over. */
+export function runHoldingLock<T>(entry: HeldEntry, work: () => Promise<T>): Promise<T> {
+  return storage.run([...(storage.getStore() ?? []), entry as ActiveHold], work);
+}
+
+/** The hold is over: work it left running no longer finds it (see above). */
+export function endHold(entry: HeldEntry): void {
+  (entry as ActiveHold).ended = true;
 }
