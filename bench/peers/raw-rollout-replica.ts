@@ -1,12 +1,8 @@
 import pg from 'pg';
 import type { QueryRunner } from 'typeorm';
 import { referenceMigrations } from '../../migrations/index.js';
-import {
-  epochNow,
-  type ParentMessage,
-  type ReplicaMessage,
-} from '../../src/demo/replica-protocol.js';
 import { advisoryLockKey } from '../../src/lock/lock-key.js';
+import { servePeerReplica } from './peer-replica.js';
 
 /*
  * The floor for a rollout: the module's algorithm written with one raw `pg` client and nothing else
@@ -17,7 +13,6 @@ import { advisoryLockKey } from '../../src/lock/lock-key.js';
  */
 const [K1, K2] = advisoryLockKey('migrations', 'Migrations');
 const UNDEFINED_TABLE = '42P01';
-const send = (message: ReplicaMessage) => process.send?.(message);
 const migrations = referenceMigrations.map((Migration) => new Migration());
 
 const client = new pg.Client({ connectionString: process.env.DATABASE_URL });
@@ -25,12 +20,7 @@ client.on('error', () => undefined);
 await client.connect();
 await applied();
 
-process.on('disconnect', () => process.exit(0));
-process.on('message', (message: ParentMessage) => {
-  if (message.type === 'go') void start();
-  if (message.type === 'stop') void client.end().finally(() => process.exit(0));
-});
-send({ type: 'loaded' });
+servePeerReplica(migrate, () => client.end());
 
 async function applied(): Promise<Set<string>> {
   try {
@@ -78,23 +68,5 @@ async function migrate(): Promise<string[]> {
       await client.query('ROLLBACK').catch(() => undefined);
       throw error;
     }
-  }
-}
-
-async function start(): Promise<void> {
-  try {
-    const names = await migrate();
-    const migratedAt = epochNow();
-    send({
-      type: 'ready',
-      outcome: names.length > 0 ? 'applied' : 'followed',
-      applied: names,
-      waitedMs: 0,
-      heldMs: 0,
-      migratedAt,
-      port: 0,
-    });
-  } catch (error) {
-    send({ type: 'failed', error: (error as Error).message });
   }
 }

@@ -17,7 +17,7 @@ import {
   runCounterWorkload,
 } from '../support/counter-workload.js';
 import { deferred } from '../support/deferred.js';
-import { advisoryLockRows, holderOf, waitersFor } from '../support/observe.js';
+import { advisoryLockRows, holderOf, waiterOnGate, waitersFor } from '../support/observe.js';
 import {
   connectClient,
   createTestDatabase,
@@ -38,6 +38,14 @@ describe('AdvisoryLockService on a real PostgreSQL', () => {
     const dataSource = await openDataSource(db.url, options);
     dataSources.push(dataSource);
     return { dataSource, locks: new AdvisoryLockService(dataSource) };
+  }
+
+  /** Another replica holding the lock in its open transaction (as the Go implementation does). */
+  async function xactHolder(): Promise<pg.Client> {
+    const client = await connectClient(db.url, 'holder-app');
+    await client.query('BEGIN');
+    await client.query('SELECT pg_advisory_xact_lock($1::int4, $2::int4)', [...KEY]);
+    return client;
   }
 
   beforeAll(async () => {
@@ -110,9 +118,7 @@ describe('AdvisoryLockService on a real PostgreSQL', () => {
   });
 
   it('times out with LockTimeoutError naming the holder, leaving no waiter behind', async () => {
-    const holder = await connectClient(db.url, 'holder-app');
-    await holder.query('BEGIN');
-    await holder.query('SELECT pg_advisory_xact_lock($1::int4, $2::int4)', [...KEY]);
+    const holder = await xactHolder();
     const { rows } = await holder.query<{ pid: number }>('SELECT pg_backend_pid() AS pid');
     const { locks } = await service();
     try {
@@ -131,9 +137,7 @@ describe('AdvisoryLockService on a real PostgreSQL', () => {
   });
 
   it('cancels the server-side wait on abort: LockAbortedError and nothing left waiting', async () => {
-    const holder = await connectClient(db.url, 'holder-app');
-    await holder.query('BEGIN');
-    await holder.query('SELECT pg_advisory_xact_lock($1::int4, $2::int4)', [...KEY]);
+    const holder = await xactHolder();
     // Pool of one: the cancel must not need a second pooled connection.
     const { locks } = await service({ poolSize: 1 });
     try {
@@ -168,7 +172,7 @@ describe('AdvisoryLockService on a real PostgreSQL', () => {
     );
     await observer.query('SELECT pg_advisory_lock(4242)');
     try {
-      await pollWaiting(observer, 4242);
+      await waiterOnGate(observer, 4242);
       controller.abort();
       const error = (await attempt.catch((e: unknown) => e)) as LockAbortedError;
       expect(error).toBeInstanceOf(LockAbortedError);
@@ -335,9 +339,7 @@ describe('AdvisoryLockService on a real PostgreSQL', () => {
     });
 
     it('times out with LockTimeoutError naming the holder, leaving nothing behind', async () => {
-      const holder = await connectClient(db.url, 'holder-app');
-      await holder.query('BEGIN');
-      await holder.query('SELECT pg_advisory_xact_lock($1::int4, $2::int4)', [...KEY]);
+      const holder = await xactHolder();
       const { locks } = await service();
       try {
         const error = (await locks
@@ -352,9 +354,7 @@ describe('AdvisoryLockService on a real PostgreSQL', () => {
     });
 
     it('cancels the wait at the server on abort, with a pool of one', async () => {
-      const holder = await connectClient(db.url, 'holder-app');
-      await holder.query('BEGIN');
-      await holder.query('SELECT pg_advisory_xact_lock($1::int4, $2::int4)', [...KEY]);
+      const holder = await xactHolder();
       const { locks } = await service({ poolSize: 1 });
       try {
         const controller = new AbortController();
@@ -471,15 +471,3 @@ describe('AdvisoryLockService on a real PostgreSQL', () => {
     );
   });
 });
-
-/** Waits until some session waits for the one-int advisory lock `key`. */
-async function pollWaiting(observer: pg.Client, key: number): Promise<void> {
-  const { pollUntil } = await import('../support/observe.js');
-  await pollUntil(async () => {
-    const { rows } = await observer.query(
-      `SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND objsubid = 1 AND objid = $1 AND NOT granted`,
-      [key],
-    );
-    return rows.length > 0 ? true : undefined;
-  }, 'a waiter on the test lock');
-}

@@ -15,7 +15,7 @@ import {
   referenceMigrations,
   seedGeneration,
 } from '../support/migration-fixtures.js';
-import { advisoryLockRows, pollUntil, waitersFor } from '../support/observe.js';
+import { advisoryLockRows, pollUntil, waiterOnGate, waitersFor } from '../support/observe.js';
 import {
   connectClient,
   createTestDatabase,
@@ -175,13 +175,7 @@ describe('MigrationRunnerService on a real PostgreSQL', () => {
       const events = { lockAcquired: () => void acquired++ };
       await observer.query('SELECT pg_advisory_lock($1)', [GATE_LOCK]);
       const holder = (await runner(migrations, { transaction, events })).run();
-      await pollUntil(async () => {
-        const { rows } = await observer.query(
-          `SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND objsubid = 1 AND objid = $1 AND NOT granted`,
-          [GATE_LOCK],
-        );
-        return rows.length > 0 ? true : undefined;
-      }, 'the holder at the gate');
+      await waiterOnGate(observer, GATE_LOCK);
       const waiters = await Promise.all(
         [1, 2, 3].map(() => runner(migrations, { transaction, events })),
       );

@@ -55,6 +55,17 @@ export function holderOf(client: pg.Client, key: AdvisoryLockKey): Promise<numbe
   );
 }
 
+/** Waits until some session waits for the one-number advisory lock `key` (objsubid 1), a test gate. */
+export async function waiterOnGate(client: pg.Client, key: number): Promise<void> {
+  await pollUntil(async () => {
+    const { rows } = await client.query(
+      `SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND objsubid = 1 AND objid = $1 AND NOT granted`,
+      [key],
+    );
+    return rows.length > 0 ? true : undefined;
+  }, `a waiter on gate lock ${key}`);
+}
+
 /** Waits until `sql` returns at least `count` rows on `client`; returns them. */
 export function rowsAppear<R extends Record<string, unknown>>(
   client: pg.Client,
