@@ -136,26 +136,33 @@ describe('AdvisoryLockService on a real PostgreSQL', () => {
     }
   });
 
-  it('cancels the server-side wait on abort: LockAbortedError and nothing left waiting', async () => {
-    const holder = await xactHolder();
-    // Pool of one: the cancel must not need a second pooled connection.
-    const { locks } = await service({ poolSize: 1 });
-    try {
-      const controller = new AbortController();
-      const attempt = locks.withLock(ID, TYPE, async () => 'never', {
-        signal: controller.signal,
-        timeoutMs: 0,
-      });
-      await waitersFor(observer, KEY);
-      controller.abort();
-      const error = (await attempt.catch((e: unknown) => e)) as LockAbortedError;
-      expect(error).toBeInstanceOf(LockAbortedError);
-      expect(error.phase).toBe('waiting');
-      expect((await advisoryLockRows(observer, KEY)).filter((r) => !r.granted)).toEqual([]);
-    } finally {
-      await holder.end();
-    }
-  });
+  it.each(['withLock', 'tryWithLockOrWait'] as const)(
+    '%s: cancels the server-side wait on abort, LockAbortedError, nothing left waiting',
+    async (method) => {
+      const holder = await xactHolder();
+      // Pool of one: the cancel must not need a second pooled connection.
+      const { locks } = await service({ poolSize: 1 });
+      try {
+        const controller = new AbortController();
+        const attempt = locks[method](ID, TYPE, async () => 'never', {
+          signal: controller.signal,
+          timeoutMs: 0,
+        });
+        await waitersFor(observer, KEY);
+        controller.abort();
+        const error = (await attempt.catch((e: unknown) => e)) as LockAbortedError;
+        expect(error).toBeInstanceOf(LockAbortedError);
+        expect(error.phase).toBe('waiting');
+        expect((await advisoryLockRows(observer, KEY)).filter((r) => !r.granted)).toEqual([]);
+      } finally {
+        await holder.end();
+      }
+      // The pool's one connection came back usable: no transaction or lock left on it.
+      expect(await locks.withLock(ID, TYPE, async () => 'after', { timeoutMs: 1000 })).toBe(
+        'after',
+      );
+    },
+  );
 
   it('aborting while holding cancels the running statement and rolls the work back', async () => {
     const { locks } = await service();
@@ -351,30 +358,6 @@ describe('AdvisoryLockService on a real PostgreSQL', () => {
       } finally {
         await holder.end();
       }
-    });
-
-    it('cancels the wait at the server on abort, with a pool of one', async () => {
-      const holder = await xactHolder();
-      const { locks } = await service({ poolSize: 1 });
-      try {
-        const controller = new AbortController();
-        const attempt = locks.tryWithLockOrWait(ID, TYPE, async () => 'never', {
-          signal: controller.signal,
-          timeoutMs: 0,
-        });
-        await waitersFor(observer, KEY);
-        controller.abort();
-        const error = (await attempt.catch((e: unknown) => e)) as LockAbortedError;
-        expect(error).toBeInstanceOf(LockAbortedError);
-        expect(error.phase).toBe('waiting');
-        expect((await advisoryLockRows(observer, KEY)).filter((r) => !r.granted)).toEqual([]);
-      } finally {
-        await holder.end();
-      }
-      // The pool's one connection came back usable: no transaction or lock left on it.
-      expect(await locks.withLock(ID, TYPE, async () => 'after', { timeoutMs: 1000 })).toBe(
-        'after',
-      );
     });
   });
 
