@@ -115,11 +115,11 @@ export class AdvisoryLockService {
       if (await tx.tryAcquire(request.key, this.settings())) {
         return { acquired: true, value: await this.holdTransaction(tx, request, 0, fn) };
       }
-      await tx
-        .awaitRelease(request.key, timeoutMs, request.signal)
-        .catch(async (error: unknown) => {
-          throw await this.transactionWaitFailure(tx, request, timeoutMs, error);
-        });
+      try {
+        await tx.awaitRelease(request.key, timeoutMs, request.signal);
+      } catch (error) {
+        throw await this.transactionWaitFailure(tx, request, timeoutMs, error);
+      }
       return { acquired: false };
     } finally {
       await tx.close();
