@@ -34,44 +34,43 @@ class ActiveLock implements HeldLock {
   readonly backendPid: number;
   readonly waitedMs: number;
   readonly acquiredAt = new Date();
-  private held: AbortController | undefined;
-  private combined: AbortSignal | undefined;
-  private ended = false;
-  private abortReason: unknown;
+  // Private fields: the work may log or serialize the lock; the connection must not show.
+  readonly #connection: LockConnection;
+  #held: AbortController | undefined;
+  #combined: AbortSignal | undefined;
+  #ended = false;
+  #abortReason: unknown;
 
-  constructor(
-    request: LockRequest,
-    private readonly connection: LockConnection,
-    waitedMs: number,
-  ) {
+  constructor(request: LockRequest, connection: LockConnection, waitedMs: number) {
     this.id = request.id;
     this.type = request.type;
     this.key = request.key;
     this.backendPid = connection.backendPid;
     this.waitedMs = Math.round(waitedMs);
+    this.#connection = connection;
   }
 
   get signal(): AbortSignal {
-    if (!this.combined) {
-      this.held = new AbortController();
-      if (this.ended) this.held.abort(this.abortReason);
-      this.combined = AbortSignal.any([this.held.signal, this.connection.lostSignal]);
+    if (!this.#combined) {
+      this.#held = new AbortController();
+      if (this.#ended) this.#held.abort(this.#abortReason);
+      this.#combined = AbortSignal.any([this.#held.signal, this.#connection.lostSignal]);
     }
-    return this.combined;
+    return this.#combined;
   }
 
-  /** The caller aborted while the work runs. */
-  abort(reason: unknown): void {
-    this.ended = true;
-    this.abortReason = reason;
-    this.held?.abort(reason);
+  /** The caller aborted while the work runs (static: not a method the work can call). */
+  static abort(lock: ActiveLock, reason: unknown): void {
+    lock.#ended = true;
+    lock.#abortReason = reason;
+    lock.#held?.abort(reason);
   }
 
   /** The hold is over: a signal read from now on is already aborted. */
-  end(): void {
-    if (this.ended) return;
-    this.ended = true;
-    this.held?.abort();
+  static end(lock: ActiveLock): void {
+    if (lock.#ended) return;
+    lock.#ended = true;
+    lock.#held?.abort();
   }
 }
 
@@ -86,7 +85,7 @@ export async function holdLock<T>(holding: Holding<T>): Promise<T> {
   if (signal?.aborted) throw new LockAbortedError(name, 'waiting', { cause: signal.reason });
   const lock = new ActiveLock(request, connection, holding.waitedMs);
   const onAbort = () => {
-    lock.abort(signal?.reason);
+    ActiveLock.abort(lock, signal?.reason);
     if (holding.cancelStatementOnAbort) connection.cancelCurrentStatement();
   };
   signal?.addEventListener('abort', onAbort, { once: true });
@@ -109,6 +108,6 @@ export async function holdLock<T>(holding: Holding<T>): Promise<T> {
   } finally {
     signal?.removeEventListener('abort', onAbort);
     endHold(hold);
-    lock.end();
+    ActiveLock.end(lock);
   }
 }

@@ -252,7 +252,7 @@ describe('AdvisoryLockService on a real PostgreSQL', () => {
     expect(await locks.withLock(ID, TYPE, async () => 'again')).toBe('again');
   });
 
-  it('lock.signal is live while held, aborted once the hold is over, and carries the caller abort', async () => {
+  it('lock.signal is live while held, aborted once the hold is over, and carries the caller abort; the lock serializes plainly', async () => {
     const { locks } = await service();
     let kept: HeldLock | undefined;
     let abortedWhileHeld: boolean | undefined;
@@ -261,6 +261,15 @@ describe('AdvisoryLockService on a real PostgreSQL', () => {
       abortedWhileHeld = lock.signal.aborted;
     });
     expect(abortedWhileHeld).toBe(false);
+    // Work may log the lock: it serializes to its plain facts, nothing of its connection.
+    expect(Object.keys(JSON.parse(JSON.stringify(kept))).sort()).toEqual([
+      'acquiredAt',
+      'backendPid',
+      'id',
+      'key',
+      'type',
+      'waitedMs',
+    ]);
     let firedAtEnd = false;
     await locks.withLock(ID, TYPE, async (_manager, lock) => {
       lock.signal.addEventListener('abort', () => (firedAtEnd = true));
