@@ -48,13 +48,9 @@ export class LockTransaction {
     settings: LockConnectionSettings,
     signal?: AbortSignal,
   ): Promise<void> {
-    const cancel = () => this.connection.cancelCurrentStatement();
-    signal?.addEventListener('abort', cancel, { once: true });
-    try {
-      await this.begin(beginAndLockSql(key, timeoutMs, settings));
-    } finally {
-      signal?.removeEventListener('abort', cancel);
-    }
+    await this.cancelledOnAbort(signal, () =>
+      this.begin(beginAndLockSql(key, timeoutMs, settings)),
+    );
   }
 
   /** Starts the transaction and tries the lock once, without waiting. */
@@ -68,11 +64,21 @@ export class LockTransaction {
    * the transaction. Cancelled at the server when `signal` fires, like acquire().
    */
   async awaitRelease(key: AdvisoryLockKey, timeoutMs: number, signal?: AbortSignal): Promise<void> {
+    await this.cancelledOnAbort(signal, () =>
+      this.connection.client.query(awaitReleaseAndCommitSql(key, timeoutMs)),
+    );
+    recordTransactionState(this.queryRunner, false);
+  }
+
+  /** Runs a waiting statement; when `signal` fires meanwhile, the server cancels it (57014). */
+  private async cancelledOnAbort<T>(
+    signal: AbortSignal | undefined,
+    wait: () => Promise<T>,
+  ): Promise<T> {
     const cancel = () => this.connection.cancelCurrentStatement();
     signal?.addEventListener('abort', cancel, { once: true });
     try {
-      await this.connection.client.query(awaitReleaseAndCommitSql(key, timeoutMs));
-      recordTransactionState(this.queryRunner, false);
+      return await wait();
     } finally {
       signal?.removeEventListener('abort', cancel);
     }
