@@ -31,7 +31,7 @@ export function figureRows(r: BenchResults): string[][] {
       'withLockVsRaw',
       fmt(r.withLockVsRaw),
       TARGETS.withLockVsRaw,
-      `withLock ${r.withLockVsRaw.withLockMedianUs} µs vs raw ${r.withLockVsRaw.rawMedianUs} µs (median)`,
+      `withLock ${r.withLockVsRaw.withLockMedianUs} µs vs raw ${r.withLockVsRaw.rawMedianUs} µs (median, after ${r.withLockVsRaw.warmUpCalls} warm-up calls each; first calls of a process: ${r.withLockVsRaw.coldMedian.toFixed(2)})`,
     ],
     [
       'handoffVsRaw',
@@ -153,7 +153,9 @@ dominate one replica's time).
 
 How each figure is taken: \`bench/lock-latency.bench.ts\` (withLock and hand-off, interleaved with
 raw \`pg\` clients; the waiter runs in its own process, as a waiting replica does, and is measured
-only once the server shows it waiting) and
+only once the server shows it waiting; both sides are warmed up first — ${r.withLockVsRaw.warmUpCalls}
+withLock and raw calls, and hand-offs in every form — because V8 compiles a function only after it
+has run for a while, and withLockVsRaw over a new process's first calls is shown beside it) and
 \`bench/rollout.bench.ts\` (replica processes load and connect, wait at a barrier, are released
 together; wall time from the release until every replica has finished its migration phase).
 `;

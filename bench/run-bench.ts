@@ -26,6 +26,9 @@ const { values } = parseArgs({
 const runs = Number(values.runs ?? (values.quick ? 1 : 3));
 const replicas = Number(values.replicas ?? (values.quick ? 2 : 16));
 const samples = Number(values.samples ?? (values.quick ? 3 : 40));
+// Long enough for V8 to have compiled both sides' code (see lock-latency.bench.ts).
+const warmUpCalls = values.quick ? 10 : 2000;
+const warmUpHandoffs = values.quick ? 1 : 30;
 const log = (line: string) => (values.json ? undefined : console.error(line));
 
 async function main(): Promise<void> {
@@ -35,7 +38,12 @@ async function main(): Promise<void> {
   try {
     const postgres = await serverVersion(server.url);
     log(`lock latency: ${runs} run(s) × ${samples} hand-offs, ${samples * 10} withLock calls …`);
-    const { handoffSamplesUs, ...latency } = await benchLockLatency(server.url, { runs, samples });
+    const { handoffSamplesUs, ...latency } = await benchLockLatency(server.url, {
+      runs,
+      samples,
+      warmUpCalls,
+      warmUpHandoffs,
+    });
     log(`rollouts: ${runs} run(s) of 1 and ${replicas} replicas, followers, peers …`);
     const { timeline, ...rollout } = await benchRollout(server.url, { runs, replicas });
     const results: BenchResults = {

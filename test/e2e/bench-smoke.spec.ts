@@ -37,6 +37,8 @@ describe('npm run bench (smoke, --quick)', () => {
       expect.objectContaining({
         withLockMedianUs: expect.any(Number),
         rawMedianUs: expect.any(Number),
+        coldMedian: expect.any(Number),
+        warmUpCalls: 10,
       }),
     );
     expect(results.handoffVsRaw).toEqual(
