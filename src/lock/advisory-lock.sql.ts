@@ -10,33 +10,28 @@ import type { AdvisoryLockKey } from './lock-key.js';
  */
 
 /**
- * Starts the lock transaction and waits for the lock.
- * - `lock_timeout` is enforced by the server with millisecond precision, and a failed wait leaves
- *   nothing in pg_locks; it is put back to the session default once the lock is held, so it does
- *   not limit the statements of the protected work.
- * - `idle_in_transaction_session_timeout` is switched off for this transaction only: protected
- *   work may pause between statements, and a server-side kill would silently pass the lock on.
+ * Starts the lock transaction and tries the lock once; the last result row says whether it got it.
+ * A free lock is taken here, in one round trip, with nothing to undo: only a lock that is held
+ * needs the bounded wait below, and its extra round trip comes before the wait, not after it.
  */
-export function beginAndLockSql(
-  key: AdvisoryLockKey,
-  timeoutMs: number,
-  settings: LockConnectionSettings,
-): string {
-  return [
-    'START TRANSACTION',
-    `SET LOCAL lock_timeout = '${int(timeoutMs)}ms'`,
-    ...settingsSql('LOCAL', settings),
-    `SELECT pg_advisory_xact_lock(${int(key[0])}::int4, ${int(key[1])}::int4)`,
-    'SET LOCAL lock_timeout TO DEFAULT',
-  ].join('; ');
-}
-
-/** Starts the lock transaction and tries the lock once; the last result row says whether it got it. */
 export function beginAndTryLockSql(key: AdvisoryLockKey, settings: LockConnectionSettings): string {
   return [
     'START TRANSACTION',
     ...settingsSql('LOCAL', settings),
     `SELECT pg_try_advisory_xact_lock(${int(key[0])}::int4, ${int(key[1])}::int4) AS acquired`,
+  ].join('; ');
+}
+
+/**
+ * After a failed try, in the same transaction: waits for the lock. `lock_timeout` is enforced by
+ * the server with millisecond precision, and a failed wait leaves nothing in pg_locks; it is put
+ * back to the session default once the lock is held, so it does not limit the protected work.
+ */
+export function waitForLockSql(key: AdvisoryLockKey, timeoutMs: number): string {
+  return [
+    `SET LOCAL lock_timeout = '${int(timeoutMs)}ms'`,
+    `SELECT pg_advisory_xact_lock(${int(key[0])}::int4, ${int(key[1])}::int4)`,
+    'SET LOCAL lock_timeout TO DEFAULT',
   ].join('; ');
 }
 

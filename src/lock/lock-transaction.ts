@@ -2,9 +2,9 @@ import type { DataSource } from 'typeorm';
 import { TransactionRolledBackError } from '../errors/migration-lock.errors.js';
 import {
   awaitReleaseAndCommitSql,
-  beginAndLockSql,
   beginAndTryLockSql,
   COMMIT_SQL,
+  waitForLockSql,
 } from './advisory-lock.sql.js';
 import type { LockConnectionSettings } from './advisory-lock.sql.js';
 import {
@@ -39,8 +39,8 @@ export class LockTransaction {
   }
 
   /**
-   * Starts the transaction and waits for the lock, at most `timeoutMs` (0: forever).
-   * When `signal` fires during the wait, the wait is cancelled at the server (SQLSTATE 57014).
+   * Starts the transaction and takes the lock, waiting at most `timeoutMs` (0: forever) when it is
+   * held. When `signal` fires during the wait, the wait is cancelled at the server (SQLSTATE 57014).
    */
   async acquire(
     key: AdvisoryLockKey,
@@ -48,8 +48,9 @@ export class LockTransaction {
     settings: LockConnectionSettings,
     signal?: AbortSignal,
   ): Promise<void> {
+    if (await this.tryAcquire(key, settings)) return;
     await this.cancelledOnAbort(signal, () =>
-      this.begin(beginAndLockSql(key, timeoutMs, settings)),
+      this.connection.client.query(waitForLockSql(key, timeoutMs)),
     );
   }
 
@@ -70,11 +71,16 @@ export class LockTransaction {
     recordTransactionState(this.queryRunner, false);
   }
 
-  /** Runs a waiting statement; when `signal` fires meanwhile, the server cancels it (57014). */
+  /**
+   * Runs a waiting statement; when `signal` fires meanwhile, the server cancels it (57014). A signal
+   * that fired before (while the connection was checked out, or during the try) is not missed:
+   * then the wait does not start.
+   */
   private async cancelledOnAbort<T>(
     signal: AbortSignal | undefined,
     wait: () => Promise<T>,
   ): Promise<T> {
+    signal?.throwIfAborted();
     const cancel = () => this.connection.cancelCurrentStatement();
     signal?.addEventListener('abort', cancel, { once: true });
     try {

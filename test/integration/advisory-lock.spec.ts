@@ -164,6 +164,30 @@ describe('AdvisoryLockService on a real PostgreSQL', () => {
     },
   );
 
+  it.each(['withLock', 'tryWithLockOrWait'] as const)(
+    '%s: an abort that fires before the wait starts (during checkout and the try) is not missed',
+    async (method) => {
+      const holder = await xactHolder();
+      const { locks } = await service();
+      try {
+        const controller = new AbortController();
+        const attempt = locks[method](ID, TYPE, async () => 'never', {
+          signal: controller.signal,
+          timeoutMs: 0,
+        });
+        // The call has checked the signal and is now getting a connection: its listener for the
+        // wait is not attached yet. Missing this abort would wait forever (timeoutMs 0).
+        controller.abort();
+        const error = (await attempt.catch((e: unknown) => e)) as LockAbortedError;
+        expect(error).toBeInstanceOf(LockAbortedError);
+        expect(error.phase).toBe('waiting');
+        expect((await advisoryLockRows(observer, KEY)).filter((r) => !r.granted)).toEqual([]);
+      } finally {
+        await holder.end();
+      }
+    },
+  );
+
   it('aborting while holding cancels the running statement and rolls the work back', async () => {
     const { locks } = await service();
     const controller = new AbortController();

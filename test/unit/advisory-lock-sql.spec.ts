@@ -1,35 +1,37 @@
 import {
-  beginAndLockSql,
   beginAndTryLockSql,
   prepareAndTrySessionLockSql,
   releaseChannel,
   unlockAndNotifySql,
+  waitForLockSql,
 } from '../../src/lock/advisory-lock.sql.js';
 import { advisoryLockKey } from '../../src/lock/lock-key.js';
 
 describe('lock statements', () => {
   const key = advisoryLockKey('migrations', 'Migrations');
 
-  it('starts the transaction, bounds the wait and takes the two-int4 lock in one round trip', () => {
-    const statements = beginAndLockSql(key, 1500, {
+  it('starts the transaction, protects it and tries the two-int4 lock in one round trip', () => {
+    const statements = beginAndTryLockSql(key, {
       applicationName: 'replica-1',
       postgres14: true,
     }).split('; ');
     expect(statements[0]).toBe('START TRANSACTION');
-    expect(statements[1]).toBe("SET LOCAL lock_timeout = '1500ms'");
     expect(statements).toContain("SET LOCAL application_name = 'replica-1'");
     expect(statements).toContain('SET LOCAL idle_in_transaction_session_timeout = 0');
     expect(statements).toContain("SET LOCAL client_connection_check_interval = '500ms'");
-    expect(statements.at(-2)).toBe(
-      'SELECT pg_advisory_xact_lock(457026696::int4, -1494325336::int4)',
+    expect(statements.at(-1)).toBe(
+      'SELECT pg_try_advisory_xact_lock(457026696::int4, -1494325336::int4) AS acquired',
     );
-    expect(statements.at(-1)).toBe('SET LOCAL lock_timeout TO DEFAULT');
+    // Nothing to undo when the lock is free: the wait's timeout is only set when there is a wait.
+    expect(statements.join('; ')).not.toContain('lock_timeout');
   });
 
-  it('tries the same key without waiting', () => {
-    expect(beginAndTryLockSql(key, { applicationName: 'r', postgres14: true })).toContain(
-      'pg_try_advisory_xact_lock(457026696::int4, -1494325336::int4)',
-    );
+  it('bounds the wait for a held lock, and lifts the bound once the lock is held', () => {
+    expect(waitForLockSql(key, 1500).split('; ')).toEqual([
+      "SET LOCAL lock_timeout = '1500ms'",
+      'SELECT pg_advisory_xact_lock(457026696::int4, -1494325336::int4)',
+      'SET LOCAL lock_timeout TO DEFAULT',
+    ]);
   });
 
   it('prepares a session lock in one round trip: settings, LISTEN on the release channel, one try', () => {
@@ -61,23 +63,21 @@ describe('lock statements', () => {
   });
 
   it('quotes the application name as a literal', () => {
-    expect(beginAndLockSql(key, 0, { applicationName: "o'brien", postgres14: false })).toContain(
+    expect(beginAndTryLockSql(key, { applicationName: "o'brien", postgres14: false })).toContain(
       "SET LOCAL application_name = 'o''brien'",
     );
-    expect(beginAndLockSql(key, 0, { applicationName: 'a\\b', postgres14: false })).toContain(
+    expect(beginAndTryLockSql(key, { applicationName: 'a\\b', postgres14: false })).toContain(
       "SET LOCAL application_name = E'a\\\\b'",
     );
     expect(() =>
-      beginAndLockSql(key, 0, { applicationName: 'caf\u00e9', postgres14: false }),
+      beginAndTryLockSql(key, { applicationName: 'caf\u00e9', postgres14: false }),
     ).toThrow(TypeError);
   });
 
   it('refuses anything but integers in the statement', () => {
-    expect(() => beginAndLockSql(key, 1.5, { applicationName: 'r', postgres14: false })).toThrow(
-      TypeError,
-    );
+    expect(() => waitForLockSql(key, 1.5)).toThrow(TypeError);
     expect(() =>
-      beginAndLockSql([1, Number.NaN], 0, { applicationName: 'r', postgres14: false }),
+      beginAndTryLockSql([1, Number.NaN], { applicationName: 'r', postgres14: false }),
     ).toThrow(TypeError);
   });
 });
