@@ -23,6 +23,31 @@ describe('advisoryLockKey', () => {
     expect(fnv1a32Signed('🔒')).not.toBe(fnv1a32Signed('\ud83d'));
   });
 
+  it('hashes exactly the bytes TextEncoder makes, lone surrogates included', () => {
+    const viaTextEncoder = (text: string) => {
+      let hash = 0x811c9dc5;
+      for (const byte of new TextEncoder().encode(text)) hash = Math.imul(hash ^ byte, 0x01000193);
+      return hash | 0;
+    };
+    const fixed = [
+      'a\u00ff',
+      '\u07ff\u0800',
+      '\uffff',
+      '\u{10000}\u{10ffff}',
+      '\ud800',
+      'x\udc00y',
+    ];
+    // A fixed pseudo-random walk over every UTF-16 range: ASCII, 2- and 3-byte, both surrogate halves.
+    let seed = 42;
+    const next = () => (seed = (Math.imul(seed, 1103515245) + 12345) >>> 0);
+    const random = Array.from({ length: 500 }, () =>
+      String.fromCharCode(...Array.from({ length: 1 + (next() % 12) }, () => next() % 0x10000)),
+    );
+    for (const text of [...fixed, ...random]) {
+      expect(fnv1a32Signed(text)).toBe(viaTextEncoder(text));
+    }
+  });
+
   it('shows negative halves as unsigned oids, as pg_locks does', () => {
     expect(lockKeyAsOids(advisoryLockKey('migrations', 'Migrations'))).toEqual([
       457026696, 2800641960,
