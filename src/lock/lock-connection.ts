@@ -16,22 +16,39 @@ export type PostgresQueryRunner = QueryRunner & {
  * separated from it.
  */
 export class LockConnection {
+  /*
+   * TypeORM attaches its own 'error' handler; ours record the loss, so that success is never
+   * reported after the server released the lock. They are attached once per pg client, which then
+   * reports to whichever lock uses it: adding and removing listeners on every lock cost more than
+   * the rest of this class.
+   */
+  private static readonly watches = new WeakMap<PgClient, { owner?: LockConnection }>();
+
   private lost: Error | undefined;
   private cancelling: Promise<void> | undefined;
   /** Made on first use (see lostSignal): most locks never need it. */
   private lostController: AbortController | undefined;
-  private readonly onError = (error: Error) => this.markLost(error);
-  private readonly onEnd = () => this.markLost(new Error('Connection terminated'));
+  private readonly watch: { owner?: LockConnection };
 
   private constructor(
     private readonly dataSource: DataSource,
     readonly queryRunner: PostgresQueryRunner,
     readonly client: PgClient,
   ) {
-    // TypeORM attaches its own 'error' handler; these record the loss so that success is never
-    // reported after the server released the lock.
-    client.on('error', this.onError);
-    client.on('end', this.onEnd);
+    this.watch = LockConnection.watchOf(client);
+    this.watch.owner = this;
+  }
+
+  private static watchOf(client: PgClient): { owner?: LockConnection } {
+    let watch = LockConnection.watches.get(client);
+    if (!watch) {
+      const created: { owner?: LockConnection } = {};
+      client.on('error', (error: Error) => created.owner?.markLost(error));
+      client.on('end', () => created.owner?.markLost(new Error('Connection terminated')));
+      LockConnection.watches.set(client, created);
+      watch = created;
+    }
+    return watch;
   }
 
   static async open(dataSource: DataSource): Promise<LockConnection> {
@@ -74,8 +91,7 @@ export class LockConnection {
    * state must not reach the pool), is closed instead of pooled.
    */
   async release(options: { destroy?: Error } = {}): Promise<void> {
-    this.client.removeListener('error', this.onError);
-    this.client.removeListener('end', this.onEnd);
+    this.watch.owner = undefined;
     await this.cancelling;
     const reason = this.lost ?? options.destroy;
     if (reason) await this.queryRunner.releasePostgresConnection(reason);
