@@ -105,21 +105,17 @@ export class LockConnection {
 }
 
 /**
- * Sends a lock's first statement. A pooled connection that the server closed while it sat idle
- * (idle_session_timeout, a proxy's idle timeout) fails right there, before anything is held: then
- * the same statement goes once more on a fresh connection. Resolves with the connection it used.
+ * After a lock's first statement failed: a pooled connection that the server closed while it sat
+ * idle (idle_session_timeout, a proxy's idle timeout) fails right there, before anything is held.
+ * Then the caller sends the same statement once more on the fresh connection this resolves with.
+ * Any other error is rethrown.
  */
-export async function sendFirstStatement<T>(
+export async function replaceLostConnection(
   dataSource: DataSource,
   connection: LockConnection,
-  send: (connection: LockConnection) => Promise<T>,
-): Promise<[LockConnection, T]> {
-  try {
-    return [connection, await send(connection)];
-  } catch (error) {
-    if (!isConnectionLoss(error)) throw error;
-    await connection.release({ destroy: error as Error });
-    const fresh = await LockConnection.open(dataSource);
-    return [fresh, await send(fresh)];
-  }
+  error: unknown,
+): Promise<LockConnection> {
+  if (!isConnectionLoss(error)) throw error;
+  await connection.release({ destroy: error as Error });
+  return LockConnection.open(dataSource);
 }

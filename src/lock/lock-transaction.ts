@@ -9,7 +9,7 @@ import {
 import type { LockConnectionSettings } from './advisory-lock.sql.js';
 import {
   LockConnection,
-  sendFirstStatement,
+  replaceLostConnection,
   type PgClient,
   type PostgresQueryRunner,
 } from './lock-connection.js';
@@ -92,7 +92,7 @@ export class LockTransaction {
 
   /** Commits; a COMMIT that PostgreSQL turned into ROLLBACK is thrown, never swallowed. */
   commit(): Promise<void> {
-    return commitOrThrow(this.queryRunner, this.lockName);
+    return commitOn(this.connection.client, this.queryRunner, this.lockName);
   }
 
   /**
@@ -112,17 +112,23 @@ export class LockTransaction {
     await this.connection.release();
   }
 
-  private async begin(sql: string): Promise<Array<{ rows: Array<Record<string, unknown>> }>> {
-    const [connection, result] = await sendFirstStatement(this.dataSource, this.current, (c) => {
-      recordTransactionState(c.queryRunner, true);
-      return c.client.query(sql) as unknown as Promise<
-        Array<{ rows: Array<Record<string, unknown>> }>
-      >;
-    });
-    this.current = connection;
-    return result;
+  /** The first statement; sent again on a fresh connection if the pooled one was dead. */
+  private async begin(sql: string): Promise<QueryResults> {
+    try {
+      return await this.sendBegin(sql);
+    } catch (error) {
+      this.current = await replaceLostConnection(this.dataSource, this.current, error);
+      return await this.sendBegin(sql);
+    }
+  }
+
+  private sendBegin(sql: string): Promise<QueryResults> {
+    recordTransactionState(this.queryRunner, true);
+    return this.connection.client.query(sql) as unknown as Promise<QueryResults>;
   }
 }
+
+type QueryResults = Array<{ rows: Array<Record<string, unknown>> }>;
 
 /**
  * Commits the QueryRunner's transaction. PostgreSQL answers COMMIT of a transaction an earlier
@@ -132,7 +138,15 @@ export async function commitOrThrow(
   queryRunner: PostgresQueryRunner,
   lockName: string,
 ): Promise<void> {
-  const client = (await queryRunner.connect()) as PgClient;
+  return commitOn((await queryRunner.connect()) as PgClient, queryRunner, lockName);
+}
+
+/** commitOrThrow() on the QueryRunner's client, when the caller has it at hand. */
+async function commitOn(
+  client: PgClient,
+  queryRunner: PostgresQueryRunner,
+  lockName: string,
+): Promise<void> {
   const result = await client.query(COMMIT_SQL);
   recordTransactionState(queryRunner, false);
   if (result.command !== 'COMMIT') throw new TransactionRolledBackError(lockName);

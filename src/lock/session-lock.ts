@@ -8,8 +8,14 @@ import {
   unlockAndNotifySql,
 } from './advisory-lock.sql.js';
 import type { LockConnectionSettings } from './advisory-lock.sql.js';
-import { LockConnection, sendFirstStatement, type PostgresQueryRunner } from './lock-connection.js';
+import {
+  LockConnection,
+  replaceLostConnection,
+  type PostgresQueryRunner,
+} from './lock-connection.js';
 import type { AdvisoryLockKey } from './lock-key.js';
+
+type TryResults = Array<{ rows: Array<{ acquired?: boolean }> }>;
 
 /** Slow poll for a holder that died without announcing its release (kill -9, lost network). */
 export const SESSION_LOCK_POLL_MS = 200;
@@ -91,18 +97,22 @@ export class SessionLock {
    * The first round trip. A pooled connection the server closed while idle fails here, before
    * anything is held: once more on a fresh connection.
    */
-  private async prepare(
-    settings: LockConnectionSettings,
-  ): Promise<Array<{ rows: Array<{ acquired?: boolean }> }>> {
-    this.current.client.removeListener('notification', this.onNotification);
-    const [connection, result] = await sendFirstStatement(this.dataSource, this.current, (c) => {
-      c.client.on('notification', this.onNotification);
-      return c.client.query(prepareAndTrySessionLockSql(this.key, settings)) as unknown as Promise<
-        Array<{ rows: Array<{ acquired?: boolean }> }>
-      >;
-    });
-    this.current = connection;
-    return result;
+  private async prepare(settings: LockConnectionSettings): Promise<TryResults> {
+    try {
+      return await this.sendPrepare(settings);
+    } catch (error) {
+      this.current.client.removeListener('notification', this.onNotification);
+      this.current = await replaceLostConnection(this.dataSource, this.current, error);
+      return await this.sendPrepare(settings);
+    }
+  }
+
+  private sendPrepare(settings: LockConnectionSettings): Promise<TryResults> {
+    const { client } = this.current;
+    client.on('notification', this.onNotification);
+    return client.query(
+      prepareAndTrySessionLockSql(this.key, settings),
+    ) as unknown as Promise<TryResults>;
   }
 
   /**

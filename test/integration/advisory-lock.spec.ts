@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import type pg from 'pg';
 import type { DataSource } from 'typeorm';
 import {
@@ -185,6 +186,38 @@ describe('AdvisoryLockService on a real PostgreSQL', () => {
       } finally {
         await holder.end();
       }
+    },
+  );
+
+  /**
+   * Terminates a backend while this process's event loop is blocked: when it resumes, the pool has
+   * not yet read the connection's close, and hands the dead connection out as if it were idle and
+   * fine (as after idle_session_timeout, or a proxy dropping idle connections).
+   */
+  function terminateUnnoticed(pid: number): void {
+    const script = `import pg from 'pg';
+      const client = new pg.Client(process.env.URL);
+      await client.connect();
+      await client.query('SELECT pg_terminate_backend($1::int4, 10000)', [process.env.PID]);
+      await client.end();`;
+    execFileSync(process.execPath, ['--input-type=module', '-e', script], {
+      env: { ...process.env, URL: db.url, PID: String(pid) },
+    });
+  }
+
+  it.each(['withLock', 'withSessionLock'] as const)(
+    '%s: a pooled connection the server closed while idle is replaced, and the lock taken on a fresh one',
+    async (method) => {
+      const { locks } = await service({ poolSize: 1 });
+      const deadPid = await locks.withLock(ID, TYPE, async (_, lock) => lock.backendPid);
+      terminateUnnoticed(deadPid);
+      let heldBy: number | undefined;
+      const value = await locks[method](ID, TYPE, async (_: unknown, lock: HeldLock) => {
+        heldBy = await holderOf(observer, KEY);
+        return lock.backendPid;
+      });
+      expect(value).not.toBe(deadPid);
+      expect(heldBy).toBe(value);
     },
   );
 
