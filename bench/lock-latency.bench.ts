@@ -14,7 +14,7 @@ import { median, percentile, round, spread, type Spread } from './stats.js';
 
 const ID = 'bench';
 /*
- * Both sides are warmed up before anything counts: V8 compiles a function only after it has run
+ * Both sides are warmed up before anything counts: V8 optimizes a function only after it has run
  * for a while, and the module's own code, unlike pg's, is not shared with the raw side. Measured
  * here: withLock ÷ raw is about 1.2–1.35 over the first thousand calls of a process and settles
  * after about 1,200. The first calls' ratio is still reported (`coldMedian`).
