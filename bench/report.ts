@@ -16,6 +16,7 @@ const TARGETS: Record<string, string> = {
   rollout16EachVsOne: '–',
   rollout16VsRaw: '–',
   followers16VsRaw: '–',
+  release16VsOne: '–',
 };
 
 const fmt = (spread: { median: number; min: number; max: number }) =>
@@ -74,6 +75,12 @@ export function figureRows(r: BenchResults): string[][] {
       fmt(r.followers16VsRaw),
       TARGETS.followers16VsRaw,
       `${r.followers16VsRaw.replicas} followers ${ms(r.followers16VsOne.manyMs)} vs ${r.followers16VsRaw.replicas} raw-pg readers of the migrations table ${ms(r.followers16VsRaw.rawManyMs)}; the raw readers' own ${r.followers16VsRaw.replicas} ÷ 1 is ${fmt(r.followers16VsRaw.raw16VsOne)}`,
+    ],
+    [
+      'release16VsOne',
+      fmt(r.release16VsOne),
+      TARGETS.release16VsOne,
+      `${r.release16VsOne.replicas} replicas that do nothing but answer the release ${ms(r.release16VsOne.manyMs)} vs 1 ${ms(r.release16VsOne.oneMs)}: the harness's own floor, no database`,
     ],
     [
       'extraConnectionsWhileMigrating',
@@ -149,6 +156,10 @@ or wait in the shared form, read again; no Nest, no TypeORM), on the same migrat
 \`followers16VsRaw\`: 16 processes that only read the migrations table once. Their own 16 ÷ 1
 ratios (\`raw16VsOne\`) are what this machine allows any 16 processes: when they are above the
 ≤ 1.25 and ≤ 1.10 targets, so is every implementation on this machine, raw \`pg\` included.
+\`release16VsOne\` goes one step further down: 16 processes that do no work at all, only answer
+the release, against one such process. One follower's whole migration phase is not much longer
+than that single idle answer (compare their times above), so \`followers16VsOne\` cannot be
+expected below \`release16VsOne\` on this machine.
 
 How each figure is taken: \`bench/lock-latency.bench.ts\` (withLock and hand-off, interleaved with
 raw \`pg\` clients; the waiter runs in its own process, as a waiting replica does, and is measured

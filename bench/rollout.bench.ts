@@ -13,6 +13,7 @@ const RAW_READ_REPLICA = fileURLToPath(new URL('./peers/raw-read-replica.js', im
 const RAW_ROLLOUT_REPLICA = fileURLToPath(
   new URL('./peers/raw-rollout-replica.js', import.meta.url),
 );
+const IDLE_REPLICA = fileURLToPath(new URL('./peers/idle-replica.js', import.meta.url));
 
 export interface PeerResult {
   replicas: number;
@@ -45,6 +46,11 @@ export interface RolloutResults {
    * 16 ÷ 1 ratio, i.e. what this machine's cores allow for 16 processes at all.
    */
   followers16VsRaw: Spread & { replicas: number; rawManyMs: Spread; raw16VsOne: Spread };
+  /**
+   * 16 replicas that do nothing (peers/idle-replica: answer the release at once, no database) ÷ 1:
+   * what waking 16 processes and hearing back from them costs on this machine, before any work.
+   */
+  release16VsOne: Spread & { replicas: number; oneMs: Spread; manyMs: Spread };
   extraConnectionsWhileMigrating: { all: number; each: number };
   peers: { migrationLock: PeerResult; typeormNoLock: PeerResult; nodePgMigrate: PeerResult };
   /** The median 16-replica rollout (mode all), for the timeline chart. */
@@ -197,7 +203,7 @@ export async function benchRollout(
       ).wallMs,
     );
   }
-  // Followers, and the raw-read floor, interleaved on one migrated database.
+  // Followers, the raw-read floor and the harness's own floor, interleaved on one migrated database.
   const followers = await withFreshDatabase(serverUrl, async (url) => {
     await fleetRun(url, 1, {});
     const result = {
@@ -205,12 +211,16 @@ export async function benchRollout(
       many: [] as number[],
       rawOne: [] as number[],
       rawMany: [] as number[],
+      idleOne: [] as number[],
+      idleMany: [] as number[],
     };
     for (let run = 0; run < runs; run++) {
       result.one.push((await fleetRun(url, 1, {})).wallMs);
       result.many.push((await fleetRun(url, replicas, {})).wallMs);
       result.rawOne.push((await fleetRun(url, 1, {}, RAW_READ_REPLICA)).wallMs);
       result.rawMany.push((await fleetRun(url, replicas, {}, RAW_READ_REPLICA)).wallMs);
+      result.idleOne.push((await fleetRun(url, 1, {}, IDLE_REPLICA)).wallMs);
+      result.idleMany.push((await fleetRun(url, replicas, {}, IDLE_REPLICA)).wallMs);
     }
     return result;
   });
@@ -250,6 +260,12 @@ export async function benchRollout(
       replicas,
       rawManyMs: spread(followers.rawMany),
       raw16VsOne: spread(ratio(followers.rawMany, followers.rawOne)),
+    },
+    release16VsOne: {
+      ...spread(ratio(followers.idleMany, followers.idleOne)),
+      replicas,
+      oneMs: spread(followers.idleOne),
+      manyMs: spread(followers.idleMany),
     },
     extraConnectionsWhileMigrating: {
       all: Math.max(0, peakAll - 1),

@@ -24,6 +24,7 @@ describe('npm run bench (smoke, --quick)', () => {
       'rollout16VsRaw',
       'followers16VsOne',
       'followers16VsRaw',
+      'release16VsOne',
     ]) {
       expect(results[key]).toEqual(
         expect.objectContaining({
