@@ -20,7 +20,7 @@ export function fnv1a32Signed(text: string): number {
   for (let i = 0; i < text.length; i++) {
     let code = text.charCodeAt(i);
     if (code < 0x80) {
-      hash = Math.imul(hash ^ code, FNV32_PRIME);
+      hash = mix(hash, code);
       continue;
     }
     if (code >= 0xd800 && code <= 0xdfff) {
@@ -37,21 +37,19 @@ export function fnv1a32Signed(text: string): number {
   return hash | 0;
 }
 
-/** Feeds the 2-, 3- or 4-byte UTF-8 form of a code point ≥ 0x80. */
+/** UTF-8 lead byte marks, by the number of continuation bytes that follow. */
+const UTF8_LEAD = [0x00, 0xc0, 0xe0, 0xf0] as const;
+
+const mix = (hash: number, byte: number) => Math.imul(hash ^ byte, FNV32_PRIME);
+
+/** Feeds the 2-, 3- or 4-byte UTF-8 form of a code point ≥ 0x80: a lead byte, then 6 bits a byte. */
 function hashMultiByte(hash: number, code: number): number {
-  const byte = (value: number) => (hash = Math.imul(hash ^ value, FNV32_PRIME));
-  if (code < 0x800) {
-    byte(0xc0 | (code >> 6));
-  } else if (code < 0x10000) {
-    byte(0xe0 | (code >> 12));
-    byte(0x80 | ((code >> 6) & 0x3f));
-  } else {
-    byte(0xf0 | (code >> 18));
-    byte(0x80 | ((code >> 12) & 0x3f));
-    byte(0x80 | ((code >> 6) & 0x3f));
+  const continuationBytes = code < 0x800 ? 1 : code < 0x10000 ? 2 : 3;
+  let mixed = mix(hash, UTF8_LEAD[continuationBytes] | (code >> (6 * continuationBytes)));
+  for (let shift = 6 * (continuationBytes - 1); shift >= 0; shift -= 6) {
+    mixed = mix(mixed, 0x80 | ((code >> shift) & 0x3f));
   }
-  byte(0x80 | (code & 0x3f));
-  return hash;
+  return mixed;
 }
 
 /**
