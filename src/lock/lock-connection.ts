@@ -10,6 +10,11 @@ export type PostgresQueryRunner = QueryRunner & {
   releasePostgresConnection(error?: Error): Promise<void>;
 };
 
+/** The lock a pooled client serves now, if any: told of the client's loss. */
+interface ClientWatch {
+  owner?: LockConnection;
+}
+
 /**
  * One connection from the DataSource's primary (`master`) pool that a lock is taken on, watched
  * for loss: the lock and the work it protects share it, so the lock cannot outlive the work or be
@@ -22,13 +27,13 @@ export class LockConnection {
    * reports to whichever lock uses it: adding and removing listeners on every lock cost more than
    * the rest of this class.
    */
-  private static readonly watches = new WeakMap<PgClient, { owner?: LockConnection }>();
+  private static readonly watches = new WeakMap<PgClient, ClientWatch>();
 
   private lost: Error | undefined;
   private cancelling: Promise<void> | undefined;
   /** Made on first use (see lostSignal): most locks never need it. */
   private lostController: AbortController | undefined;
-  private readonly watch: { owner?: LockConnection };
+  private readonly watch: ClientWatch;
 
   private constructor(
     private readonly dataSource: DataSource,
@@ -39,15 +44,13 @@ export class LockConnection {
     this.watch.owner = this;
   }
 
-  private static watchOf(client: PgClient): { owner?: LockConnection } {
-    let watch = LockConnection.watches.get(client);
-    if (!watch) {
-      const created: { owner?: LockConnection } = {};
-      client.on('error', (error: Error) => created.owner?.markLost(error));
-      client.on('end', () => created.owner?.markLost(new Error('Connection terminated')));
-      LockConnection.watches.set(client, created);
-      watch = created;
-    }
+  private static watchOf(client: PgClient): ClientWatch {
+    const known = LockConnection.watches.get(client);
+    if (known) return known;
+    const watch: ClientWatch = {};
+    client.on('error', (error: Error) => watch.owner?.markLost(error));
+    client.on('end', () => watch.owner?.markLost(new Error('Connection terminated')));
+    LockConnection.watches.set(client, watch);
     return watch;
   }
 
