@@ -48,18 +48,17 @@ export function findHeldLock(dataSource: DataSource, key: AdvisoryLockKey): Held
 const QUIET_MS = 60_000;
 let holdsRunning = 0;
 let quietCheck: NodeJS.Timeout | undefined;
-let tracking = false;
 
 /** Whether locks held by async contexts are being tracked (off after a quiet period, see above). */
 export function trackingHeldLocks(): boolean {
-  return tracking;
+  // Tracking stops only in stopTrackingIfQuiet(), with no hold running and no check pending.
+  return holdsRunning > 0 || quietCheck !== undefined;
 }
 
 /** Runs `work` in an async context that holds `entry`'s lock; call endHold(entry) when it is over. */
 export function runHoldingLock<T>(entry: HeldEntry, work: () => Promise<T>): Promise<T> {
   (entry as ActiveHold).started = true;
   holdsRunning++;
-  tracking = true;
   return storage.run([...(storage.getStore() ?? []), entry as ActiveHold], work);
 }
 
@@ -78,5 +77,4 @@ function stopTrackingIfQuiet(): void {
   // Contexts of ended holds are left behind either way; new holds turn the tracking back on.
   if (holdsRunning > 0) return;
   storage.disable();
-  tracking = false;
 }
