@@ -26,7 +26,7 @@ const { values } = parseArgs({
 const runs = Number(values.runs ?? (values.quick ? 1 : 3));
 const replicas = Number(values.replicas ?? (values.quick ? 2 : 16));
 const samples = Number(values.samples ?? (values.quick ? 3 : 40));
-// Long enough for V8 to have compiled both sides' code (see lock-latency.bench.ts).
+// Long enough for V8 to have optimized both sides' code (see lock-latency.bench.ts).
 const warmUpCalls = values.quick ? 10 : 2000;
 const warmUpHandoffs = values.quick ? 1 : 30;
 const log = (line: string) => (values.json ? undefined : console.error(line));
