@@ -1,5 +1,5 @@
-import type { ReplicaReport } from '../src/demo/fleet.js';
-import { formatTable } from '../src/demo/format-table.js';
+import type { ReplicaReport } from '../reference/demo/fleet.js';
+import { formatTable } from '../reference/demo/format-table.js';
 import type { LatencyResults } from './lock-latency.bench.js';
 import type { PeerResult, RolloutResults } from './rollout.bench.js';
 import { percentile } from './stats.js';

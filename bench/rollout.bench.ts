@@ -1,9 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
-import { launchFleet, type ReplicaReport } from '../src/demo/fleet.js';
-import type { ReplicaConfig } from '../src/demo/replica-protocol.js';
-import { withDatabase } from '../src/runtime/connection-url.js';
+import { launchFleet, type ReplicaReport } from '../reference/demo/fleet.js';
+import type { ReplicaConfig } from '../reference/demo/replica-protocol.js';
+import { withDatabase } from '../reference/runtime/connection-url.js';
 import { spread, type Spread } from './stats.js';
 
 const NODE_PG_MIGRATE_REPLICA = fileURLToPath(

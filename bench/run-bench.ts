@@ -3,7 +3,10 @@ import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
-import { startEmbeddedPostgres, type LocalPostgres } from '../src/runtime/embedded-postgres.js';
+import {
+  startEmbeddedPostgres,
+  type LocalPostgres,
+} from '../reference/runtime/embedded-postgres.js';
 import { benchLockLatency } from './lock-latency.bench.js';
 import { markdownReport, svgChart, textReport, type BenchResults } from './report.js';
 import { benchRollout } from './rollout.bench.js';

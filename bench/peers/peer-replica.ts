@@ -2,7 +2,7 @@ import {
   epochNow,
   type ParentMessage,
   type ReplicaMessage,
-} from '../../src/demo/replica-protocol.js';
+} from '../../reference/demo/replica-protocol.js';
 
 /*
  * What every benchmark peer replica says over the fork IPC channel, as the reference replica does:

@@ -1,6 +1,6 @@
 import pg from 'pg';
 import type { QueryRunner } from 'typeorm';
-import { referenceMigrations } from '../../migrations/index.js';
+import { referenceMigrations } from '../../reference/migrations/index.js';
 import { advisoryLockKey } from '../../src/lock/lock-key.js';
 import { servePeerReplica } from './peer-replica.js';
 

@@ -8,7 +8,7 @@ describe('npm run bench (smoke, --quick)', () => {
   it('prints one JSON object with every figure, each with its raw numbers beside the ratio', async () => {
     const { stdout } = await run(
       process.execPath,
-      ['dist/bench/run-bench.js', '--quick', '--json'],
+      ['build/bench/run-bench.js', '--quick', '--json'],
       {
         env: { ...process.env, DATABASE_URL: process.env.MIGRATION_LOCK_TEST_ADMIN_URL },
         maxBuffer: 16 * 1024 * 1024,

@@ -1,16 +1,16 @@
 import type pg from 'pg';
-import { referenceMigrations } from '../../migrations/index.js';
+import { referenceMigrations } from '../../reference/migrations/index.js';
 import { advisoryLockKey, lockKeyAsOids } from '../../src/lock/lock-key.js';
-import { ChaosMonkey } from '../../src/demo/chaos.js';
-import { launchFleet, type Fleet, type ReplicaReport } from '../../src/demo/fleet.js';
-import type { ReplicaConfig } from '../../src/demo/replica-protocol.js';
-import { checkRollout } from '../../src/demo/rollout-check.js';
+import { ChaosMonkey } from '../../reference/demo/chaos.js';
+import { launchFleet, type Fleet, type ReplicaReport } from '../../reference/demo/fleet.js';
+import type { ReplicaConfig } from '../../reference/demo/replica-protocol.js';
+import { checkRollout } from '../../reference/demo/rollout-check.js';
 import {
   GATE_LOCK,
   IDLE_GATE_LOCK,
   SCENARIOS,
   type Scenario,
-} from '../../src/demo/scenario-migrations.js';
+} from '../../reference/demo/scenario-migrations.js';
 import { advisoryLockRows, pollUntil, rowsAppear, waitersFor } from '../support/observe.js';
 import { connectClient, createTestDatabase, type TestDatabase } from '../support/test-database.js';
 

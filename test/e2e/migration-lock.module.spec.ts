@@ -14,8 +14,8 @@ import {
   type MigrationLockModuleOptions,
 } from '../../src/index.js';
 import { advisoryLockKey } from '../../src/lock/lock-key.js';
-import { findFreePort } from '../../src/runtime/free-port.js';
-import { AppModule } from '../../src/service/app.module.js';
+import { findFreePort } from '../../reference/runtime/free-port.js';
+import { AppModule } from '../../reference/service/app.module.js';
 import {
   appliedOnce,
   FailingMigration1732500000099,

@@ -2,7 +2,7 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 
 const run = promisify(execFile);
-const DEMO = 'dist/src/demo/rollout-demo.js';
+const DEMO = 'build/reference/demo/rollout-demo.js';
 
 /** The README's main job, as a user runs it (built by `npm test`'s pretest), against the run's server. */
 async function demo(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {

@@ -5,7 +5,7 @@ import { AdvisoryLockService } from '../../src/lock/advisory-lock.service.js';
 import { advisoryLockKey } from '../../src/lock/lock-key.js';
 import type { MigrationLockEvents } from '../../src/migration-runner/migration-events.js';
 import { MigrationRunnerService } from '../../src/migration-runner/migration-runner.service.js';
-import { GATE_LOCK, SCENARIOS } from '../../src/demo/scenario-migrations.js';
+import { GATE_LOCK, SCENARIOS } from '../../reference/demo/scenario-migrations.js';
 import { DEFAULT_OPTIONS } from '../../src/module/migration-lock-options.js';
 import {
   appliedOnce,

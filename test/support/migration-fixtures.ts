@@ -1,5 +1,5 @@
 import type { MigrationInterface, QueryRunner } from 'typeorm';
-import { referenceMigrations } from '../../migrations/index.js';
+import { referenceMigrations } from '../../reference/migrations/index.js';
 
 export { referenceMigrations };
 

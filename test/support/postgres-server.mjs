@@ -1,6 +1,6 @@
 // Plain ESM: jest loads globalSetup outside its transform pipeline. It uses the built runtime
 // helper (npm test builds first), the same one the demo and `npm start` use.
-import { startEmbeddedPostgres } from '../../dist/src/runtime/embedded-postgres.js';
+import { startEmbeddedPostgres } from '../../build/reference/runtime/embedded-postgres.js';
 
 /**
  * The server a test run uses:

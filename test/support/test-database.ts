@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { DataSource, type DataSourceOptions } from 'typeorm';
-import { withDatabase } from '../../src/runtime/connection-url.js';
+import { withDatabase } from '../../reference/runtime/connection-url.js';
 
 export interface TestDatabase {
   readonly name: string;

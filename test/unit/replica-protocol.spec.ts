@@ -2,7 +2,7 @@ import {
   replicaConfigFromEnv,
   replicaEnv,
   type ReplicaConfig,
-} from '../../src/demo/replica-protocol.js';
+} from '../../reference/demo/replica-protocol.js';
 
 describe('replica protocol', () => {
   // Every setting the parent gives must reach the forked replica: a lost one silently changes

@@ -1,5 +1,5 @@
 import pg from 'pg';
-import { advisoryLockKey, lockKeyAsOids } from '../lock/lock-key.js';
+import { advisoryLockKey, lockKeyAsOids } from '../../src/lock/lock-key.js';
 import type { ReplicaProcess } from './replica-process.js';
 import { GATE_LOCK } from './scenario-migrations.js';
 

@@ -1,6 +1,6 @@
 import { Controller, Get, Inject } from '@nestjs/common';
 import { HealthCheck, HealthCheckService, TypeOrmHealthIndicator } from '@nestjs/terminus';
-import { MigrationHealthIndicator } from '../../health/migration.health.js';
+import { MigrationHealthIndicator } from '../../../src/index.js';
 
 /** Liveness, and readiness from @nestjs/terminus: the database answers and migrations are done. */
 @Controller()

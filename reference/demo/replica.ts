@@ -3,8 +3,8 @@ import { NestFactory } from '@nestjs/core';
 import type { INestApplication } from '@nestjs/common';
 import type { AddressInfo } from 'node:net';
 import { DataSource } from 'typeorm';
-import { MigrationRunnerService } from '../migration-runner/migration-runner.service.js';
-import { pendingMigrationNames } from '../migration-runner/pending-migrations.js';
+import { MigrationRunnerService } from '../../src/migration-runner/migration-runner.service.js';
+import { pendingMigrationNames } from '../../src/migration-runner/pending-migrations.js';
 import {
   epochNow,
   replicaConfigFromEnv,

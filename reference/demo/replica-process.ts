@@ -33,7 +33,7 @@ function replicaEntry(): string {
   const beside = fileURLToPath(new URL('./replica.js', import.meta.url));
   return existsSync(beside)
     ? beside
-    : beside.replace(/([/\\])src([/\\]demo[/\\])/, '$1dist$1src$2');
+    : beside.replace(/([/\\])reference([/\\]demo[/\\])/, '$1build$1reference$2');
 }
 
 /** One forked reference-service replica: load, wait for `go`, report ready or failed. */
