@@ -2,10 +2,20 @@
 export { MigrationLockModule } from './module/migration-lock.module.js';
 export {
   MIGRATION_LOCK_ASYNC_OPTIONS_TYPE,
-  MIGRATION_LOCK_MODULE_OPTIONS,
   MIGRATION_LOCK_OPTIONS_TYPE,
 } from './module/migration-lock.module-definition.js';
-export { MIGRATION_LOCK_OPTIONS } from './module/migration-lock.constants.js';
+export {
+  MIGRATION_LOCK_MODULE_OPTIONS,
+  MIGRATION_LOCK_OPTIONS,
+} from './module/migration-lock.constants.js';
+export {
+  getAdvisoryLockServiceToken,
+  getMigrationHealthIndicatorToken,
+  getMigrationRunnerToken,
+  InjectAdvisoryLockService,
+  InjectMigrationHealthIndicator,
+  InjectMigrationRunner,
+} from './module/migration-lock.tokens.js';
 export type {
   MigrationLockModuleExtras,
   MigrationLockModuleOptions,

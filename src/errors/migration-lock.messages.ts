@@ -50,16 +50,18 @@ export const messages = {
 
   noDataSource: (dataSourceName: string | undefined) =>
     `MigrationLockModule found no TypeORM DataSource${dataSourceName ? ` named "${dataSourceName}"` : ''}. Potential solutions: ` +
-    `import TypeOrmModule.forRoot(${dataSourceName ? `{ name: '${dataSourceName}', ... }` : '...'}) in the same application, ` +
+    `install @nestjs/typeorm and import TypeOrmModule.forRoot(${dataSourceName ? `{ name: '${dataSourceName}', ... }` : '...'}) in the same application, ` +
     `or pass a DataSource directly: MigrationLockModule.forRoot({ dataSource }).`,
 
-  nestTypeormMissing: (dataSourceName: string) =>
-    `MigrationLockModule was asked for the DataSource named "${dataSourceName}" but @nestjs/typeorm is not installed. ` +
-    'Install @nestjs/typeorm, or pass a DataSource directly: MigrationLockModule.forRoot({ dataSource }).',
+  migrationsRunEnabled: (alreadyInitialized: boolean) =>
+    (alreadyInitialized
+      ? 'The DataSource has migrationsRun: true, so TypeORM already ran the pending migrations inside initialize(), without any lock, before this module started: replicas starting together may have applied them concurrently. '
+      : 'The DataSource has migrationsRun: true, so TypeORM would run migrations inside initialize() without any lock; nothing was run. ') +
+    'Set migrationsRun: false (or remove it) in the DataSource options: MigrationLockModule runs the migrations under the advisory lock at bootstrap.',
 
-  migrationsRunEnabled: () =>
-    'The DataSource has migrationsRun: true, so TypeORM would run migrations inside initialize() without any lock. ' +
-    'Set migrationsRun: false (or remove it): MigrationLockModule runs them under the advisory lock at bootstrap.',
+  schemaSyncOutsideLock: (settings: readonly string[]) =>
+    `The DataSource has ${settings.map((s) => `${s}: true`).join(' and ')}: TypeORM runs that inside initialize(), outside the migration lock, ` +
+    'so replicas starting together change the schema concurrently. Use migrations instead (and set these to false) wherever more than one replica starts.',
 
   notPostgres: (type: string) =>
     `MigrationLockModule needs a PostgreSQL DataSource (type "postgres"), got type "${type}". Advisory locks are a PostgreSQL feature.`,

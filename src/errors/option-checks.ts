@@ -5,6 +5,20 @@ import { messages } from './migration-lock.messages.js';
 export const MAX_TIMEOUT_MS = 2_147_483_647;
 
 /** Small checks shared by module options and per-call options; each throws InvalidOptionsError. */
+
+/** A plain options object; undefined stands for `{}` unless the options are `required`. */
+export function checkOptionsObject(
+  where: string,
+  options: unknown,
+  { required = false } = {},
+): Record<string, unknown> {
+  if (options === undefined && !required) return {};
+  if (typeof options !== 'object' || options === null || Array.isArray(options)) {
+    throw new InvalidOptionsError(messages.invalidOption(where, 'options', 'an object', options));
+  }
+  return options as Record<string, unknown>;
+}
+
 export function checkKnownKeys(where: string, options: object, known: readonly string[]): void {
   for (const key of Object.keys(options)) {
     if (!known.includes(key))

@@ -35,7 +35,11 @@ export class AdvisoryLockService {
     private readonly dataSource: DataSource,
     defaults: AdvisoryLockDefaults = {},
   ) {
-    const resolved = resolveLockDefaults(defaults);
+    const own = (dataSource.options as { applicationName?: unknown }).applicationName;
+    const resolved = resolveLockDefaults(
+      defaults,
+      typeof own === 'string' && own ? own : undefined,
+    );
     this.defaultTimeoutMs = resolved.timeoutMs;
     this.applicationName = resolved.applicationName;
   }

@@ -3,10 +3,9 @@ import {
   checkAbortSignal,
   checkApplicationName,
   checkKnownKeys,
+  checkOptionsObject,
   checkTimeoutMs,
 } from '../errors/option-checks.js';
-import { InvalidOptionsError } from '../errors/migration-lock.errors.js';
-import { messages } from '../errors/migration-lock.messages.js';
 
 /** Options of one withLock call. */
 export interface WithLockOptions {
@@ -31,19 +30,21 @@ export interface AdvisoryLockDefaults {
   timeoutMs?: number;
   /**
    * `application_name` of the lock connections while they hold or wait for a lock.
-   * @default `migration-lock:<hostname>:<pid>`
+   * @default `<the DataSource's applicationName>:<hostname>:<pid>`, or `migration-lock:<hostname>:<pid>`
    */
   applicationName?: string;
 }
 
 export const DEFAULT_LOCK_TIMEOUT_MS = 300_000;
 
-/** `migration-lock:<hostname>:<pid>`, cut to the 63 bytes PostgreSQL keeps. */
-export function defaultApplicationName(): string {
+/**
+ * `<prefix>:<hostname>:<pid>`, printable ASCII cut to the 63 bytes PostgreSQL keeps. The prefix is
+ * the DataSource's own applicationName when it has one, so a replica stays recognisable in
+ * pg_stat_activity while it holds or waits for a lock.
+ */
+export function defaultApplicationName(prefix = 'migration-lock'): string {
   const pid = `:${process.pid}`;
-  return (
-    `migration-lock:${hostname().replace(/[^\x20-\x7e]/g, '?')}`.slice(0, 63 - pid.length) + pid
-  );
+  return `${prefix}:${hostname()}`.replace(/[^\x20-\x7e]/g, '?').slice(0, 63 - pid.length) + pid;
 }
 
 export function resolveWithLockOptions(
@@ -61,8 +62,14 @@ export function resolveWithLockOptions(
   };
 }
 
-/** Checks service defaults once, at construction. */
-export function resolveLockDefaults(defaults: unknown): Required<AdvisoryLockDefaults> {
+/**
+ * Checks service defaults once, at construction. `ownApplicationName`: the DataSource's
+ * applicationName, which prefixes the default lock application_name.
+ */
+export function resolveLockDefaults(
+  defaults: unknown,
+  ownApplicationName?: string,
+): Required<AdvisoryLockDefaults> {
   const given = checkOptionsObject('AdvisoryLockService', defaults);
   checkKnownKeys('AdvisoryLockService', given, ['timeoutMs', 'applicationName']);
   return {
@@ -72,7 +79,7 @@ export function resolveLockDefaults(defaults: unknown): Required<AdvisoryLockDef
         : checkTimeoutMs('AdvisoryLockService', 'timeoutMs', given.timeoutMs),
     applicationName:
       given.applicationName === undefined
-        ? defaultApplicationName()
+        ? defaultApplicationName(ownApplicationName)
         : checkApplicationName('AdvisoryLockService', given.applicationName),
   };
 }
@@ -81,12 +88,4 @@ export function resolveTryWithLockOptions(options: unknown): { signal: AbortSign
   const given = checkOptionsObject('tryWithLock', options);
   checkKnownKeys('tryWithLock', given, ['signal']);
   return { signal: checkAbortSignal('tryWithLock', given.signal) };
-}
-
-function checkOptionsObject(where: string, options: unknown): Record<string, unknown> {
-  if (options === undefined) return {};
-  if (typeof options !== 'object' || options === null || Array.isArray(options)) {
-    throw new InvalidOptionsError(messages.invalidOption(where, 'options', 'an object', options));
-  }
-  return options as Record<string, unknown>;
 }

@@ -1,4 +1,4 @@
-import type { OnApplicationShutdown } from '@nestjs/common';
+import { Logger, type OnApplicationShutdown } from '@nestjs/common';
 import type { DataSource } from 'typeorm';
 import { DataSourceConfigError } from '../errors/migration-lock.errors.js';
 import { messages } from '../errors/migration-lock.messages.js';
@@ -24,9 +24,26 @@ export class MigrationLockDataSource implements OnApplicationShutdown {
   }
 }
 
-/** PostgreSQL, and no `migrationsRun` (TypeORM would run migrations unlocked inside initialize()). */
+interface SchemaOptions {
+  type: string;
+  migrationsRun?: boolean;
+  synchronize?: boolean;
+  dropSchema?: boolean;
+}
+
+/**
+ * PostgreSQL, and no `migrationsRun` (TypeORM runs migrations unlocked inside initialize()).
+ * `synchronize` / `dropSchema` also run inside initialize(), outside the lock: they are legitimate
+ * in a one-process dev setup, so they get a warning, not a refusal.
+ */
 export function assertLockableDataSource(dataSource: DataSource): void {
-  const { type, migrationsRun } = dataSource.options as { type: string; migrationsRun?: boolean };
-  if (type !== 'postgres') throw new DataSourceConfigError(messages.notPostgres(type));
-  if (migrationsRun) throw new DataSourceConfigError(messages.migrationsRunEnabled());
+  const options = dataSource.options as SchemaOptions;
+  if (options.type !== 'postgres')
+    throw new DataSourceConfigError(messages.notPostgres(options.type));
+  if (options.migrationsRun) {
+    throw new DataSourceConfigError(messages.migrationsRunEnabled(dataSource.isInitialized));
+  }
+  const unlocked = (['synchronize', 'dropSchema'] as const).filter((name) => options[name]);
+  if (unlocked.length > 0)
+    new Logger('MigrationLock').warn(messages.schemaSyncOutsideLock(unlocked));
 }

@@ -39,7 +39,7 @@ export interface MigrationLockModuleOptions {
   /**
    * `application_name` the lock connections show in pg_stat_activity while they hold or wait for
    * the lock, so `migration-lock status` can name replicas.
-   * @default `migration-lock:<hostname>:<pid>`
+   * @default `<the DataSource's applicationName>:<hostname>:<pid>`, or `migration-lock:<hostname>:<pid>`
    */
   applicationName?: string;
   /** Listener for metrics and tracing: wait started, lock acquired, migration applied, lock released, failed. */
@@ -51,6 +51,12 @@ export interface MigrationLockModuleOptions {
  * decides which provider the module injects.
  */
 export interface MigrationLockModuleExtras {
+  /**
+   * Register the module's services globally, so any module can inject AdvisoryLockService,
+   * MigrationRunnerService and MigrationHealthIndicator without importing MigrationLockModule.
+   * @default true
+   */
+  isGlobal?: boolean;
   /** The @nestjs/typeorm DataSource name (`TypeOrmModule.forRoot({ name })`). @default the default DataSource */
   dataSourceName?: string;
 }
@@ -63,6 +69,7 @@ export interface ResolvedMigrationLockOptions {
   readonly lockType: string;
   readonly timeoutMs: number;
   readonly transaction: MigrationTransactionMode;
-  readonly applicationName: string;
+  /** Undefined: derived from the DataSource's own applicationName (see the option). */
+  readonly applicationName: string | undefined;
   readonly events: MigrationLockEvents | undefined;
 }

@@ -5,12 +5,14 @@ import {
   checkApplicationName,
   checkBoolean,
   checkKnownKeys,
+  checkOptionsObject,
   checkNonEmptyString,
   checkOneOf,
   checkTimeoutMs,
 } from '../errors/option-checks.js';
-import { DEFAULT_LOCK_TIMEOUT_MS, defaultApplicationName } from '../lock/lock-options.js';
+import { DEFAULT_LOCK_TIMEOUT_MS } from '../lock/lock-options.js';
 import type {
+  MigrationLockModuleExtras,
   MigrationLockModuleOptions,
   MigrationTransactionMode,
   ResolvedMigrationLockOptions,
@@ -27,6 +29,8 @@ const KNOWN = [
   'applicationName',
   'events',
 ] as const;
+/** Given beside the options, they shape the module definition (see the module definition). */
+const EXTRAS = ['isGlobal', 'dataSourceName'] as const;
 export const TRANSACTION_MODES: readonly MigrationTransactionMode[] = ['all', 'each', 'none'];
 
 export const DEFAULT_OPTIONS = {
@@ -35,18 +39,17 @@ export const DEFAULT_OPTIONS = {
   lockType: 'Migrations',
   timeoutMs: DEFAULT_LOCK_TIMEOUT_MS,
   transaction: 'all',
-  applicationName: defaultApplicationName(),
-} as const satisfies Omit<ResolvedMigrationLockOptions, 'dataSource' | 'events'>;
+} as const satisfies Omit<
+  ResolvedMigrationLockOptions,
+  'dataSource' | 'events' | 'applicationName'
+>;
 
 /** Validates module options at start-up and fills in defaults; throws InvalidOptionsError. */
 export function resolveModuleOptions(
   options: MigrationLockModuleOptions | undefined,
 ): ResolvedMigrationLockOptions {
-  const given = (options ?? {}) as Record<string, unknown>;
-  if (typeof given !== 'object' || Array.isArray(given)) {
-    throw new InvalidOptionsError(messages.invalidOption(WHERE, 'options', 'an object', given));
-  }
-  checkKnownKeys(WHERE, given, [...KNOWN, 'dataSourceName']);
+  const given = checkOptionsObject(WHERE, options);
+  checkKnownKeys(WHERE, given, [...KNOWN, ...EXTRAS]);
   const pick = <T>(key: keyof typeof DEFAULT_OPTIONS, check: (v: unknown) => T): T =>
     given[key] === undefined ? (DEFAULT_OPTIONS[key] as T) : check(given[key]);
   if (given.dataSource !== undefined && !isDataSource(given.dataSource)) {
@@ -61,8 +64,25 @@ export function resolveModuleOptions(
     lockType: pick('lockType', (v) => checkNonEmptyString(WHERE, 'lockType', v)),
     timeoutMs: pick('timeoutMs', (v) => checkTimeoutMs(WHERE, 'timeoutMs', v)),
     transaction: pick('transaction', (v) => checkOneOf(WHERE, 'transaction', v, TRANSACTION_MODES)),
-    applicationName: pick('applicationName', (v) => checkApplicationName(WHERE, v)),
+    applicationName:
+      given.applicationName === undefined
+        ? undefined
+        : checkApplicationName(WHERE, given.applicationName),
     events: checkEvents(given.events),
+  };
+}
+
+/** Validates the extras (isGlobal, dataSourceName) of forRoot / forRootAsync, filling in defaults. */
+export function resolveModuleExtras(given: MigrationLockModuleExtras): {
+  isGlobal: boolean;
+  dataSourceName: string | undefined;
+} {
+  return {
+    isGlobal: given.isGlobal === undefined ? true : checkBoolean(WHERE, 'isGlobal', given.isGlobal),
+    dataSourceName:
+      given.dataSourceName === undefined
+        ? undefined
+        : checkNonEmptyString(WHERE, 'dataSourceName', given.dataSourceName),
   };
 }
 

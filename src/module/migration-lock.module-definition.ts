@@ -1,25 +1,37 @@
 import { ConfigurableModuleBuilder } from '@nestjs/common';
-import { dataSourceProvider } from './data-source.provider.js';
+import { MIGRATION_LOCK_MODULE_OPTIONS } from './migration-lock.constants.js';
 import type {
   MigrationLockModuleExtras,
   MigrationLockModuleOptions,
 } from './migration-lock-options.interface.js';
+import { resolveModuleExtras } from './migration-lock-options.js';
+import { migrationLockExports, migrationLockProviders } from './migration-lock.providers.js';
 
 /**
  * forRoot(options) and forRootAsync({ imports, inject, useFactory | useClass | useExisting }),
- * built by Nest's ConfigurableModuleBuilder. `dataSourceName` is an extra: it picks the provider
- * to inject, so it must be known before any factory runs.
+ * built by Nest's ConfigurableModuleBuilder. `isGlobal` and `dataSourceName` are extras: they
+ * shape the module definition itself, so they must be known before any factory runs.
  */
 export const {
   ConfigurableModuleClass: MigrationLockConfigurableModule,
-  MODULE_OPTIONS_TOKEN: MIGRATION_LOCK_MODULE_OPTIONS,
   OPTIONS_TYPE: MIGRATION_LOCK_OPTIONS_TYPE,
   ASYNC_OPTIONS_TYPE: MIGRATION_LOCK_ASYNC_OPTIONS_TYPE,
-} = new ConfigurableModuleBuilder<MigrationLockModuleOptions>({ moduleName: 'MigrationLock' })
+} = new ConfigurableModuleBuilder<MigrationLockModuleOptions>({
+  moduleName: 'MigrationLock',
+  optionsInjectionToken: MIGRATION_LOCK_MODULE_OPTIONS,
+})
   .setClassMethodName('forRoot')
   .setFactoryMethodName('createMigrationLockOptions')
-  .setExtras<MigrationLockModuleExtras>({ dataSourceName: undefined }, (definition, extras) => ({
-    ...definition,
-    providers: [...(definition.providers ?? []), dataSourceProvider(extras.dataSourceName)],
-  }))
+  .setExtras<MigrationLockModuleExtras>(
+    { isGlobal: true, dataSourceName: undefined },
+    (definition, given) => {
+      const { isGlobal, dataSourceName } = resolveModuleExtras(given);
+      return {
+        ...definition,
+        global: isGlobal,
+        providers: [...(definition.providers ?? []), ...migrationLockProviders(dataSourceName)],
+        exports: migrationLockExports(dataSourceName),
+      };
+    },
+  )
   .build();

@@ -2,7 +2,9 @@ import { hostname } from 'node:os';
 import { DataSource } from 'typeorm';
 import { InvalidOptionsError } from '../../src/errors/migration-lock.errors.js';
 import { resolveWithLockOptions } from '../../src/lock/lock-options.js';
+import { defaultApplicationName } from '../../src/lock/lock-options.js';
 import { DEFAULT_OPTIONS, resolveModuleOptions } from '../../src/module/migration-lock-options.js';
+import { MigrationLockModule } from '../../src/module/migration-lock.module.js';
 
 describe('module options', () => {
   it('fills in the defaults of the original implementation', () => {
@@ -10,6 +12,7 @@ describe('module options', () => {
       ...DEFAULT_OPTIONS,
       dataSource: undefined,
       events: undefined,
+      applicationName: undefined,
     });
     expect(DEFAULT_OPTIONS).toEqual({
       runOnBootstrap: true,
@@ -17,8 +20,16 @@ describe('module options', () => {
       lockType: 'Migrations',
       timeoutMs: 300_000,
       transaction: 'all',
-      applicationName: `migration-lock:${hostname()}:${process.pid}`.slice(-63),
     });
+  });
+
+  it("derives the lock connections' application_name from the DataSource's own, plus host and pid", () => {
+    expect(defaultApplicationName()).toBe(`migration-lock:${hostname()}:${process.pid}`);
+    expect(defaultApplicationName('orders-api')).toBe(`orders-api:${hostname()}:${process.pid}`);
+    const long = defaultApplicationName('x'.repeat(80));
+    expect(long).toHaveLength(63);
+    expect(long.endsWith(`:${process.pid}`)).toBe(true);
+    expect(defaultApplicationName('caf\u00e9')).toMatch(/^caf\?:/);
   });
 
   it('keeps valid values', () => {
@@ -58,6 +69,34 @@ describe('module options', () => {
   ])('rejects %p with a message naming the problem', (options, message) => {
     expect(() => resolveModuleOptions(options as never)).toThrow(InvalidOptionsError);
     expect(() => resolveModuleOptions(options as never)).toThrow(message);
+  });
+});
+
+describe('MigrationLockModule.forRoot / forRootAsync', () => {
+  it.each([[null], [[]], ['all'], [42]])(
+    'rejects %p as options with InvalidOptionsError before Nest sees it',
+    (options) => {
+      expect(() => MigrationLockModule.forRoot(options as never)).toThrow(InvalidOptionsError);
+      expect(() => MigrationLockModule.forRootAsync(options as never)).toThrow(InvalidOptionsError);
+    },
+  );
+
+  it('rejects a bad isGlobal or dataSourceName when the module is defined', () => {
+    expect(() => MigrationLockModule.forRoot({ isGlobal: 'yes' } as never)).toThrow(/isGlobal/);
+    expect(() => MigrationLockModule.forRoot({ dataSourceName: '' })).toThrow(/dataSourceName/);
+  });
+
+  it('is global by default and exports under the classes; a named DataSource under its own tokens', () => {
+    const plain = MigrationLockModule.forRoot();
+    expect(plain.global).toBe(true);
+    expect(plain.exports).toEqual(expect.arrayContaining([expect.any(Function)]));
+    expect(MigrationLockModule.forRoot({ isGlobal: false }).global).toBe(false);
+    const named = MigrationLockModule.forRoot({ dataSourceName: 'fleet' });
+    expect(named.exports).toEqual([
+      'fleetAdvisoryLockService',
+      'fleetMigrationRunnerService',
+      'fleetMigrationHealthIndicator',
+    ]);
   });
 });
 

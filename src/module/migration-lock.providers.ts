@@ -1,0 +1,68 @@
+import type { Provider } from '@nestjs/common';
+import { MigrationHealthIndicator } from '../health/migration.health.js';
+import { AdvisoryLockService } from '../lock/advisory-lock.service.js';
+import { MigrationBootstrap } from '../migration-runner/migration-bootstrap.service.js';
+import { MigrationRunnerService } from '../migration-runner/migration-runner.service.js';
+import { dataSourceProvider } from './data-source.provider.js';
+import {
+  MIGRATION_LOCK_DATA_SOURCE,
+  MIGRATION_LOCK_MODULE_OPTIONS,
+  MIGRATION_LOCK_OPTIONS,
+} from './migration-lock.constants.js';
+import type { MigrationLockDataSource } from './migration-lock-data-source.js';
+
+import type {
+  MigrationLockModuleOptions,
+  ResolvedMigrationLockOptions,
+} from './migration-lock-options.interface.js';
+import { resolveModuleOptions } from './migration-lock-options.js';
+import { exportedServiceTokens } from './migration-lock.tokens.js';
+
+/** The providers of one registration: options → DataSource → lock service → runner → hooks. */
+export function migrationLockProviders(dataSourceName: string | undefined): Provider[] {
+  const aliases = exportedServiceTokens(dataSourceName)
+    .filter(({ service, token }) => service !== token)
+    .map(({ service, token }) => ({ provide: token, useExisting: service }));
+  return [
+    {
+      provide: MIGRATION_LOCK_OPTIONS,
+      inject: [MIGRATION_LOCK_MODULE_OPTIONS],
+      useFactory: (options: MigrationLockModuleOptions) => resolveModuleOptions(options),
+    },
+    dataSourceProvider(dataSourceName),
+    {
+      provide: AdvisoryLockService,
+      inject: [MIGRATION_LOCK_DATA_SOURCE, MIGRATION_LOCK_OPTIONS],
+      useFactory: (host: MigrationLockDataSource, options: ResolvedMigrationLockOptions) =>
+        new AdvisoryLockService(host.dataSource, {
+          timeoutMs: options.timeoutMs,
+          ...(options.applicationName === undefined
+            ? {}
+            : { applicationName: options.applicationName }),
+        }),
+    },
+    {
+      provide: MigrationRunnerService,
+      inject: [MIGRATION_LOCK_DATA_SOURCE, AdvisoryLockService, MIGRATION_LOCK_OPTIONS],
+      useFactory: (
+        host: MigrationLockDataSource,
+        locks: AdvisoryLockService,
+        options: ResolvedMigrationLockOptions,
+      ) => new MigrationRunnerService(host.dataSource, locks, options),
+    },
+    MigrationBootstrap,
+    MigrationHealthIndicator,
+    ...aliases,
+  ];
+}
+
+/**
+ * What a registration exports: the default one its services under their classes (and the
+ * resolved options); one for a named DataSource only under its own tokens, so that it never
+ * shadows the default registration's services when both are global.
+ */
+export function migrationLockExports(dataSourceName: string | undefined) {
+  const tokens = exportedServiceTokens(dataSourceName).map(({ token }) => token);
+  const named = tokens.some((token) => typeof token === 'string');
+  return named ? tokens : [...tokens, MIGRATION_LOCK_OPTIONS];
+}
