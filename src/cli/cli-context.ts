@@ -15,6 +15,7 @@ export interface CommonOptions {
   lockId: string;
   lockType: string;
   timeout?: string;
+  connectTimeout: string;
   transaction: MigrationTransactionMode;
   applicationName?: string;
   json: boolean;
@@ -35,12 +36,14 @@ export async function openCliContext(
   events: (dataSource: DataSource) => MigrationLockEvents | undefined = () => undefined,
 ): Promise<CliContext> {
   const timeoutMs = options.timeout === undefined ? undefined : parseDuration(options.timeout);
+  const connectTimeoutMs = parseDuration(options.connectTimeout, '--connect-timeout');
   const dataSource = await loadDataSource(options.dataSource);
   // Checked before initialize(): with migrationsRun, initialize() itself would migrate unlocked.
   assertLockableDataSource(dataSource);
+  boundConnectWait(dataSource, connectTimeoutMs);
   if (!dataSource.isInitialized)
     await dataSource.initialize().catch((error: unknown) => {
-      throw DatabaseUnreachableError.create(error);
+      throw DatabaseUnreachableError.create(error, connectionTarget(dataSource));
     });
   try {
     const app = await NestFactory.createApplicationContext(
@@ -70,4 +73,44 @@ export async function openCliContext(
     await dataSource.destroy();
     throw error;
   }
+}
+
+/**
+ * pg waits for a new connection forever by default: a server (or a proxy in front of one) that
+ * accepts TCP and never answers would hang an init container. The data source's own setting wins.
+ */
+function boundConnectWait(dataSource: DataSource, connectTimeoutMs: number): void {
+  const options = dataSource.options as {
+    connectTimeoutMS?: number;
+    extra?: { connectionTimeoutMillis?: number };
+  };
+  if (
+    options.connectTimeoutMS !== undefined ||
+    options.extra?.connectionTimeoutMillis !== undefined
+  )
+    return;
+  // Read when the pool is made, in initialize(); setOptions() writes into those same options.
+  dataSource.setOptions({ connectTimeoutMS: connectTimeoutMs } as Partial<DataSource['options']>);
+}
+
+/** host:port/database of the data source, for messages: never its user, password or full URL. */
+function connectionTarget(dataSource: DataSource): string {
+  const options = dataSource.options as {
+    url?: string;
+    host?: string;
+    port?: number;
+    database?: string;
+  };
+  let { host, port, database } = options;
+  if (options.url) {
+    try {
+      const url = new URL(options.url);
+      host ??= url.hostname;
+      port ??= Number(url.port) || undefined;
+      database ??= url.pathname.slice(1) || undefined;
+    } catch {
+      // An unparsable URL: say only what the other options say.
+    }
+  }
+  return `${host ?? 'localhost'}:${port ?? 5432}/${database ?? '(default database)'}`;
 }

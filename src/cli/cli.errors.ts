@@ -11,9 +11,10 @@ export class DatabaseUnreachableError extends MigrationLockError {
   static readonly code = 'DATABASE_UNREACHABLE';
   readonly code = DatabaseUnreachableError.code;
 
-  static create(cause: unknown): DatabaseUnreachableError {
+  /** `target`: where it tried, host, port and database only (never the user or password). */
+  static create(cause: unknown, target: string): DatabaseUnreachableError {
     return new DatabaseUnreachableError(
-      `Cannot connect to the database: ${(cause as Error).message}. Check the host, port, database and credentials of the data source.`,
+      `Cannot connect to the database at ${target}: ${(cause as Error).message}. Check the host, port, database and credentials of the data source, and that the server (or pooler) answers.`,
       { cause },
     );
   }

@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 import 'reflect-metadata';
+import { createRequire } from 'node:module';
 import { Command, CommanderError, Option } from 'commander';
 import { commandFor, type CommandOutput } from './command-table.js';
 import { EXIT, exitCodeFor } from './exit-codes.js';
@@ -9,8 +10,12 @@ import { EXIT, exitCodeFor } from './exit-codes.js';
  * PostgreSQL advisory lock, for init containers and CI jobs. Exit codes: 0 done, 1 failed or lock
  * lost, 2 bad usage or configuration, 75 lock wait timed out or cancelled (retry).
  */
+// dist/esm/cli/main.js (and build/src/cli/main.js in this repository) → the package root.
+const { version } = createRequire(import.meta.url)('../../../package.json') as { version: string };
+
 const program = new Command('migration-lock')
   .description('Run TypeORM migrations under a PostgreSQL advisory lock, and see who holds it.')
+  .version(version, '-V, --version', 'print the version')
   .exitOverride()
   .configureOutput({ outputError: () => undefined });
 
@@ -32,6 +37,11 @@ for (const name of ['run', 'show', 'revert', 'status'] as const) {
       new Option('--transaction <mode>', 'transaction mode')
         .choices(['all', 'each', 'none'])
         .default('all'),
+    )
+    .option(
+      '--connect-timeout <duration>',
+      'longest wait for the database to answer a new connection, when the data source sets none',
+      '10s',
     )
     .option(
       '--application-name <name>',
@@ -70,10 +80,12 @@ try {
   await program.parseAsync(process.argv);
 } catch (error) {
   if (error instanceof CommanderError) {
-    const done = ['commander.helpDisplayed', 'commander.help', 'commander.version'].includes(
-      error.code,
-    );
-    if (!done)
+    // --help and --version end with exit code 0; help shown for a missing command ends with 1.
+    const done =
+      error.exitCode === 0 &&
+      ['commander.helpDisplayed', 'commander.help', 'commander.version'].includes(error.code);
+    const helpShown = error.code === 'commander.help';
+    if (!done && !helpShown)
       console.error(
         `migration-lock: ${error.message.replace(/^error: /, '')}\nSee migration-lock --help.`,
       );

@@ -1,4 +1,6 @@
 import { execFile, spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { createServer, type Server, type Socket } from 'node:net';
 import { promisify } from 'node:util';
 import type pg from 'pg';
 import { advisoryLockKey } from '../../src/lock/lock-key.js';
@@ -7,7 +9,7 @@ import { pollUntil, waitersFor } from '../support/observe.js';
 import { connectClient, createTestDatabase, type TestDatabase } from '../support/test-database.js';
 
 const execFileAsync = promisify(execFile);
-const CLI = 'dist/src/cli/main.js';
+const CLI = 'dist/esm/cli/main.js';
 const DATA_SOURCE = 'test/fixtures/data-source.mjs';
 const KEY = advisoryLockKey('migrations', 'Migrations');
 const SECRET = 'hunter2-never-printed';
@@ -102,6 +104,17 @@ describe('migration-lock CLI (a process, like an init container)', () => {
       /exports no TypeORM DataSource/,
     ],
     ['a bad duration', ['run', '-d', DATA_SOURCE, '--timeout', 'soon'], /Invalid duration "soon"/],
+    ['an empty duration', ['run', '-d', DATA_SOURCE, '--timeout', ''], /Invalid duration ""/],
+    [
+      'a bad connect timeout',
+      ['run', '-d', DATA_SOURCE, '--connect-timeout', '-1'],
+      /Invalid duration "-1" for --connect-timeout/,
+    ],
+    [
+      'a file with two DataSources',
+      ['run', '-d', 'test/fixtures/two-data-sources.mjs'],
+      /exports 2 TypeORM DataSources/,
+    ],
     ['a bad transaction mode', ['run', '-d', DATA_SOURCE, '--transaction', 'some'], /transaction/],
     ['an unknown command', ['migrate'], /unknown command/],
     ['no data source option', ['run'], /dataSource/],
@@ -111,6 +124,51 @@ describe('migration-lock CLI (a process, like an init container)', () => {
     expect(result.stderr).toMatch(message);
     expect(result.stderr.trim().split('\n').length).toBeLessThanOrEqual(2);
     expectNoSecret(result);
+  });
+
+  it('prints usage on stderr and exits 2 when no command is given; --version prints the version', async () => {
+    const none = await cli([], env);
+    expect(none.code).toBe(2);
+    expect(none.stderr).toMatch(/Usage: migration-lock/);
+    expect(none.stdout).toBe('');
+    const version = await cli(['--version'], env);
+    expect(version.code).toBe(0);
+    const { version: expected } = JSON.parse(readFileSync('package.json', 'utf8')) as {
+      version: string;
+    };
+    expect(version.stdout.trim()).toBe(expected);
+  });
+
+  it('finds a CommonJS data source (exports.default), as the TypeORM CLI does', async () => {
+    const result = await cli(['show', '-d', 'test/fixtures/data-source-commonjs.cjs'], env);
+    expect(result.code).toBe(0);
+    expect(result.stdout).toContain('0 applied, 0 pending');
+  });
+
+  describe('against a server that accepts TCP and never answers', () => {
+    let silent: Server;
+    const accepted: Socket[] = [];
+    beforeAll(async () => {
+      silent = createServer((socket) => void accepted.push(socket));
+      await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    });
+    afterAll(() => {
+      for (const socket of accepted) socket.destroy();
+      return new Promise((resolve) => silent.close(resolve));
+    });
+
+    it('exits 2 after the connect timeout with one line naming host and port, never the password', async () => {
+      const url = new URL(env.DATABASE_URL);
+      url.hostname = '127.0.0.1';
+      url.port = String((silent.address() as { port: number }).port);
+      const result = await cli(['run', '-d', DATA_SOURCE, '--connect-timeout', '300ms'], {
+        DATABASE_URL: url.toString(),
+      });
+      expect(result.code).toBe(2);
+      expect(result.stderr).toContain(`Cannot connect to the database at 127.0.0.1:${url.port}/`);
+      expect(result.stderr.trim().split('\n')).toHaveLength(1);
+      expectNoSecret(result);
+    });
   });
 
   it('exits 2 when the database is unreachable, without printing the password or the URL', async () => {
