@@ -1,0 +1,343 @@
+#!/usr/bin/env node
+// `npm run test:consumers`: the package as its users get it. Packs the project, checks what the
+// tarball holds and that every shipped module loads with only the declared peers installed, then
+// installs it (no npm flags) into each app under test/consumers/apps/ and, per app: compiles with
+// tsc, starts 3 processes at once (every migration and a side effect outside the database exactly
+// once, withLock from a feature module), runs the CLI (`run`, `status`) and the app's e2e test.
+// PostgreSQL: DATABASE_URL when set, else embedded. `--write-readme` rewrites the README's
+// compatibility table from what ran; `--only a,b` picks apps.
+import { spawn } from 'node:child_process';
+import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, relative } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import pg from 'pg';
+
+const HERE = dirname(fileURLToPath(import.meta.url));
+const ROOT = join(HERE, '..', '..');
+const APPS = join(HERE, 'apps');
+const SHARED = join(HERE, 'shared');
+const PROCESSES = 3;
+const CONCURRENT_APPS = 2;
+
+const { values: args } = parseArgs({
+  options: {
+    only: { type: 'string' },
+    'write-readme': { type: 'boolean', default: false },
+    keep: { type: 'boolean', default: false },
+  },
+});
+
+/** Runs a command; resolves { code, stdout, stderr }. Never throws on a non-zero exit. */
+function run(command, commandArgs, { cwd, env = {}, timeoutMs = 300_000 } = {}) {
+  return new Promise((resolve) => {
+    const child = spawn(command, commandArgs, { cwd, env: { ...process.env, ...env } });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk) => (stdout += chunk));
+    child.stderr.on('data', (chunk) => (stderr += chunk));
+    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+    child.on('close', (code, signal) => {
+      clearTimeout(timer);
+      resolve({ code: code ?? (signal ? 128 : 1), stdout, stderr });
+    });
+  });
+}
+
+class StepFailed extends Error {}
+
+/** Runs a step that must exit 0; a failure carries the step's output tail. */
+async function must(what, command, commandArgs, options) {
+  const result = await run(command, commandArgs, options);
+  if (result.code !== 0) {
+    const tail = `${result.stdout}\n${result.stderr}`.trim().split('\n').slice(-25).join('\n');
+    throw new StepFailed(`${what} exited ${result.code}:\n${tail}`);
+  }
+  return result;
+}
+
+function check(condition, message) {
+  if (!condition) throw new StepFailed(message);
+}
+
+// ---------------------------------------------------------------- PostgreSQL
+
+async function startServer() {
+  if (process.env.DATABASE_URL) return { url: process.env.DATABASE_URL, stop: async () => {} };
+  const { startEmbeddedPostgres } = await import(
+    join(ROOT, 'build/reference/runtime/embedded-postgres.js')
+  );
+  return startEmbeddedPostgres({ fast: true });
+}
+
+async function withClient(url, work) {
+  const client = new pg.Client({ connectionString: url, application_name: 'consumer-matrix' });
+  client.on('error', () => undefined);
+  await client.connect();
+  try {
+    return await work(client);
+  } finally {
+    await client.end();
+  }
+}
+
+function databaseUrl(adminUrl, name) {
+  const url = new URL(adminUrl);
+  url.pathname = `/${name}`;
+  return url.toString();
+}
+
+async function createDatabase(adminUrl, name) {
+  await withClient(adminUrl, (c) => c.query(`CREATE DATABASE "${name}"`));
+  return databaseUrl(adminUrl, name);
+}
+
+async function dropDatabase(adminUrl, name) {
+  await withClient(adminUrl, (c) => c.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`));
+}
+
+// ---------------------------------------------------------------- the tarball
+
+/** Files the tarball may hold: the two builds (no source maps), the LICENSE, README, package.json. */
+const SHIPPED =
+  /^(dist\/(esm|cjs)\/.+\.(js|d\.ts)|dist\/cjs\/package\.json|LICENSE|README\.md|package\.json)$/;
+
+async function pack(workDir) {
+  const { stdout } = await must(
+    'npm pack',
+    'npm',
+    ['pack', '--json', '--pack-destination', workDir],
+    { cwd: ROOT },
+  );
+  const [info] = JSON.parse(stdout.slice(stdout.indexOf('[')));
+  const files = info.files.map((file) => file.path);
+  const unexpected = files.filter((file) => !SHIPPED.test(file));
+  check(unexpected.length === 0, `the tarball holds files it should not: ${unexpected.join(', ')}`);
+  for (const required of [
+    'LICENSE',
+    'dist/esm/index.js',
+    'dist/cjs/index.js',
+    'dist/esm/cli/main.js',
+  ])
+    check(files.includes(required), `the tarball lacks ${required}`);
+  return { tarball: join(workDir, info.filename), files };
+}
+
+/**
+ * Installs the tarball alone (npm adds the required peers, not the optional ones) and loads every
+ * shipped module: require() for dist/cjs, import() for dist/esm; the CLI runs --version.
+ */
+async function checkShippedModules(workDir, tarball, files) {
+  const dir = join(workDir, 'peers-only');
+  cpSync(join(HERE, 'peers-only'), dir, { recursive: true });
+  await must('npm install (tarball and required peers only)', 'npm', ['install', tarball], {
+    cwd: dir,
+  });
+  const installed = JSON.parse(readFileSync(join(dir, 'package-lock.json'), 'utf8')).packages;
+  for (const optional of ['@nestjs/typeorm', '@nestjs/terminus'])
+    check(!installed[`node_modules/${optional}`], `${optional} was installed, but it is optional`);
+  const modules = files.filter((file) => /\.js$/.test(file) && file !== 'dist/esm/cli/main.js');
+  writeFileSync(join(dir, 'modules.json'), JSON.stringify(modules));
+  await must('loading every shipped module', process.execPath, ['load-all.mjs'], { cwd: dir });
+  await must('migration-lock --version', 'npx', ['--no-install', 'migration-lock', '--version'], {
+    cwd: dir,
+  });
+  return modules.length;
+}
+
+// ---------------------------------------------------------------- one app
+
+/** ESM apps need the `.js` suffix on relative imports; the shared sources are written as nest new writes them. */
+function addJsSuffixes(dir) {
+  for (const entry of readdirSync(dir, { withFileTypes: true, recursive: true })) {
+    if (!entry.isFile() || !entry.name.endsWith('.ts')) continue;
+    const path = join(entry.parentPath ?? entry.path, entry.name);
+    const text = readFileSync(path, 'utf8').replace(/from '(\.{1,2}\/[^']+)'/g, "from '$1.js'");
+    writeFileSync(path, text);
+  }
+}
+
+function layOut(name, workDir, tarball) {
+  const dir = join(workDir, name);
+  cpSync(join(APPS, name), dir, { recursive: true });
+  cpSync(join(SHARED, 'src'), join(dir, 'src'), { recursive: true });
+  const manifest = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8'));
+  const esm = manifest.type === 'module';
+  const e2e = esm ? 'app.e2e.test.ts' : 'app.e2e-spec.ts';
+  cpSync(join(SHARED, 'test', e2e), join(dir, 'test', e2e));
+  if (esm) addJsSuffixes(dir);
+  manifest.dependencies['nestjs-migration-lock'] = `file:${tarball}`;
+  writeFileSync(join(dir, 'package.json'), `${JSON.stringify(manifest, null, 2)}\n`);
+  return { dir, manifest };
+}
+
+function versionIn(dir, pkg) {
+  return JSON.parse(readFileSync(join(dir, 'node_modules', pkg, 'package.json'), 'utf8')).version;
+}
+
+async function checkApp(name, workDir, tarball, adminUrl) {
+  const { dir, manifest } = layOut(name, workDir, tarball);
+  const { main, dataSource, format } = manifest.consumer;
+  await must('npm install', 'npm', ['install'], { cwd: dir });
+  await must('tsc', 'npm', ['run', 'build'], { cwd: dir });
+
+  const id = `${name.replace(/\W/g, '_')}_${process.pid}`;
+  const names = ['fleet', 'cli', 'e2e'].map((what) => `consumer_${id}_${what}`);
+  const [fleetUrl, cliUrl, e2eUrl] = await Promise.all(
+    names.map((db) => createDatabase(adminUrl, db)),
+  );
+  try {
+    // 3 processes at once: every migration and the side effect outside the database exactly once.
+    const sideEffects = join(dir, 'side-effects.log');
+    const env = { DATABASE_URL: fleetUrl, SIDE_EFFECT_FILE: sideEffects };
+    const replicas = await Promise.all(
+      Array.from({ length: PROCESSES }, () => run(process.execPath, [main], { cwd: dir, env })),
+    );
+    const reports = replicas.map((replica, i) => {
+      check(replica.code === 0, `replica ${i} exited ${replica.code}: ${replica.stderr.trim()}`);
+      return JSON.parse(replica.stdout.trim().split('\n').at(-1));
+    });
+    const appliers = reports.filter((report) => report.outcome === 'applied');
+    check(appliers.length === 1, `expected one replica to apply, got ${appliers.length}`);
+    check(
+      reports
+        .map((report) => report.counter)
+        .sort()
+        .join() === '1,2,3',
+      `withLock counters from the feature module: ${reports.map((r) => r.counter)}`,
+    );
+    const outside = readFileSync(sideEffects, 'utf8').trim().split('\n');
+    check(outside.length === 1, `the side effect outside the database ran ${outside.length} times`);
+    await withClient(fleetUrl, async (client) => {
+      const { rows } = await client.query(
+        `SELECT (SELECT count(*) FROM side_effects)::int AS effects,
+                (SELECT count(*) FROM migrations)::int AS rows,
+                (SELECT count(DISTINCT name) FROM migrations)::int AS names`,
+      );
+      check(
+        rows[0].effects === 1 && rows[0].rows === 2 && rows[0].names === 2,
+        `database after 3 processes: ${JSON.stringify(rows[0])}`,
+      );
+    });
+
+    // The CLI from the tarball, on the app's own compiled data source file.
+    const cliEnv = { env: { DATABASE_URL: cliUrl }, cwd: dir };
+    const ran = await must(
+      'migration-lock run',
+      'npx',
+      ['--no-install', 'migration-lock', 'run', '-d', dataSource, '--json'],
+      cliEnv,
+    );
+    check(JSON.parse(ran.stdout).applied?.length === 2, `CLI run: ${ran.stdout}`);
+    const status = await must(
+      'migration-lock status',
+      'npx',
+      ['--no-install', 'migration-lock', 'status', '-d', dataSource, '--json'],
+      cliEnv,
+    );
+    check(JSON.parse(status.stdout).holder === null, `CLI status: ${status.stdout}`);
+
+    await must('the e2e test', 'npm', ['run', 'test:e2e'], {
+      cwd: dir,
+      env: { DATABASE_URL: e2eUrl },
+    });
+  } finally {
+    await Promise.all(names.map((db) => dropDatabase(adminUrl, db)));
+  }
+  return {
+    app: name,
+    format,
+    nest: versionIn(dir, '@nestjs/core'),
+    nestTypeorm: versionIn(dir, '@nestjs/typeorm'),
+    typeorm: versionIn(dir, 'typeorm'),
+    typescript: versionIn(dir, 'typescript'),
+    e2e: manifest.scripts['test:e2e'].startsWith('jest') ? 'Jest (ts-jest)' : 'node:test',
+  };
+}
+
+// ---------------------------------------------------------------- report
+
+function table(results, node, postgres) {
+  const lines = [
+    '| app | module format | NestJS | @nestjs/typeorm | TypeORM | TypeScript | e2e runner | Node.js | PostgreSQL |',
+    '| --- | --- | --- | --- | --- | --- | --- | --- | --- |',
+    ...results.map(
+      (r) =>
+        `| \`${r.app}\` | ${r.format} | ${r.nest} | ${r.nestTypeorm} | ${r.typeorm} | ${r.typescript} | ${r.e2e} | ${node} | ${postgres} |`,
+    ),
+  ];
+  return lines.join('\n');
+}
+
+function writeReadme(text) {
+  const path = join(ROOT, 'README.md');
+  const readme = readFileSync(path, 'utf8');
+  const start = '<!-- compatibility:start -->';
+  const end = '<!-- compatibility:end -->';
+  const [before, rest] = readme.split(start);
+  check(rest !== undefined, 'README.md has no compatibility markers');
+  writeFileSync(path, `${before}${start}\n${text}\n${end}${rest.split(end)[1]}`);
+}
+
+async function pool(items, limit, work) {
+  const results = [];
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: limit }, async () => {
+      while (next < items.length) {
+        const index = next++;
+        results[index] = await work(items[index]);
+      }
+    }),
+  );
+  return results;
+}
+
+async function main() {
+  const started = performance.now();
+  const workDir = mkdtempSync(join(tmpdir(), 'consumers-'));
+  const apps = readdirSync(APPS).filter(
+    (name) => !args.only || args.only.split(',').includes(name),
+  );
+  const server = await startServer();
+  let failed = 0;
+  try {
+    const postgres = await withClient(
+      server.url,
+      async (c) => (await c.query('SHOW server_version')).rows[0].server_version.split(' ')[0],
+    );
+    const { tarball, files } = await pack(workDir);
+    console.log(`packed ${relative(workDir, tarball)}: ${files.length} files`);
+    console.log(
+      `loaded every shipped module (${await checkShippedModules(workDir, tarball, files)}) with the required peers only`,
+    );
+    const outcomes = await pool(apps, CONCURRENT_APPS, async (name) => {
+      const appStarted = performance.now();
+      try {
+        const result = await checkApp(name, workDir, tarball, server.url);
+        console.log(`ok   ${name} (${Math.round((performance.now() - appStarted) / 1000)} s)`);
+        return result;
+      } catch (error) {
+        failed += 1;
+        console.log(`FAIL ${name}: ${error instanceof StepFailed ? error.message : error.stack}`);
+        return undefined;
+      }
+    });
+    const passed = outcomes.filter(Boolean);
+    const text = table(passed, process.version, postgres);
+    console.log(`\n${text}\n`);
+    if (args['write-readme'] && failed === 0) writeReadme(text);
+    console.log(`took ${Math.round((performance.now() - started) / 1000)} s`);
+    console.log(`consumers: ${passed.length} passed, ${failed} failed`);
+  } finally {
+    await server.stop();
+    if (!args.keep) rmSync(workDir, { recursive: true, force: true });
+  }
+  process.exitCode = failed === 0 ? 0 : 1;
+}
+
+main().catch((error) => {
+  console.error(error instanceof StepFailed ? error.message : error);
+  process.exitCode = 1;
+});
