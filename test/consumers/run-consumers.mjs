@@ -278,6 +278,7 @@ function writeReadme(text) {
   const [before, rest] = readme.split(start);
   check(rest !== undefined, 'README.md has no compatibility markers');
   writeFileSync(path, `${before}${start}\n${text}\n${end}${rest.split(end)[1]}`);
+  return run('npx', ['prettier', '--write', 'README.md'], { cwd: ROOT });
 }
 
 async function pool(items, limit, work) {
@@ -327,7 +328,7 @@ async function main() {
     const passed = outcomes.filter(Boolean);
     const text = table(passed, process.version, postgres);
     console.log(`\n${text}\n`);
-    if (args['write-readme'] && failed === 0) writeReadme(text);
+    if (args['write-readme'] && failed === 0) await writeReadme(text);
     console.log(`took ${Math.round((performance.now() - started) / 1000)} s`);
     console.log(`consumers: ${passed.length} passed, ${failed} failed`);
   } finally {

@@ -1,0 +1,47 @@
+import { execFile } from 'node:child_process';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+
+const run = promisify(execFile);
+const DIR = join('build', 'readme-code');
+
+/** The README's ```ts blocks: each is a whole file a user could paste. */
+function readmeBlocks(): string[] {
+  const readme = readFileSync('README.md', 'utf8');
+  return [...readme.matchAll(/^```ts\n([\s\S]*?)^```$/gm)].map((match) => match[1]);
+}
+
+describe('README code', () => {
+  it('type-checks every TypeScript block against the built package, as a user imports it', async () => {
+    const blocks = readmeBlocks();
+    expect(blocks.length).toBeGreaterThanOrEqual(5);
+    rmSync(DIR, { recursive: true, force: true });
+    mkdirSync(DIR, { recursive: true });
+    blocks.forEach((code, i) => writeFileSync(join(DIR, `block-${i + 1}.ts`), code));
+    // 'nestjs-migration-lock' resolves to this package by its own name (package.json exports).
+    writeFileSync(
+      join(DIR, 'tsconfig.json'),
+      JSON.stringify({
+        compilerOptions: {
+          module: 'NodeNext',
+          moduleResolution: 'NodeNext',
+          target: 'ES2022',
+          strict: true,
+          experimentalDecorators: true,
+          emitDecoratorMetadata: true,
+          skipLibCheck: true,
+          noEmit: true,
+          types: ['node', 'jest'],
+        },
+        include: ['*.ts'],
+      }),
+    );
+    const tsc = join('node_modules', 'typescript', 'bin', 'tsc');
+    const result = await run(process.execPath, [tsc, '-p', DIR]).then(
+      () => '',
+      (error: { stdout: string }) => error.stdout,
+    );
+    expect(result).toBe('');
+  });
+});
