@@ -207,6 +207,8 @@ describe('AdvisoryLockService on a real PostgreSQL', () => {
   it('aborting while holding cancels the running statement and rolls the work back', async () => {
     const { locks } = await service();
     const controller = new AbortController();
+    // Held before the work starts: otherwise the work may take it first and finish (a race).
+    await observer.query('SELECT pg_advisory_lock(4242)');
     const attempt = locks.withLock(
       ID,
       TYPE,
@@ -217,7 +219,6 @@ describe('AdvisoryLockService on a real PostgreSQL', () => {
       },
       { signal: controller.signal },
     );
-    await observer.query('SELECT pg_advisory_lock(4242)');
     try {
       await waiterOnGate(observer, 4242);
       controller.abort();
