@@ -124,9 +124,6 @@ export function unlockAndNotifySql(key: AdvisoryLockKey): string {
  */
 export const RESET_SESSION_SQL = 'DISCARD ALL';
 
-/** Cancels the statement a backend is running (its lock wait): sent from a separate connection. */
-export const CANCEL_BACKEND_SQL = 'SELECT pg_cancel_backend($1::int4)';
-
 /** A string literal for the simple protocol; the value is checked printable ASCII by the options. */
 function literal(value: string): string {
   if (!/^[\x20-\x7e]*$/.test(value)) throw new TypeError('not printable ASCII');

@@ -1,6 +1,6 @@
 import type { PoolClient } from 'pg';
 import type { DataSource, QueryRunner } from 'typeorm';
-import { cancelBackend } from './backend-cancel.js';
+import { sendCancelRequest } from './cancel-request.js';
 import { isConnectionLoss } from './connection-loss.js';
 
 export type PgClient = PoolClient & { processID: number };
@@ -86,7 +86,7 @@ export class LockConnection {
 
   /** Cancels whatever statement the connection runs now (a lock wait, or work being aborted). */
   cancelCurrentStatement(): void {
-    this.cancelling ??= cancelBackend(this.dataSource, this.backendPid).catch(() => undefined);
+    this.cancelling ??= sendCancelRequest(this.client);
   }
 
   /**
