@@ -51,7 +51,9 @@ export {
   LockAbortedError,
   LockLostError,
   LockTimeoutError,
+  LockWaitCanceledError,
   MigrationFailedError,
   MigrationLockError,
+  SessionLockThroughPoolerError,
   TransactionRolledBackError,
 } from './errors/migration-lock.errors.js';

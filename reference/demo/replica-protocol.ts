@@ -38,6 +38,8 @@ export interface ReplicaConfig {
   poolIdleTimeoutMs?: number;
   /** false: the standalone runner (no HTTP server), as in an init container. @default true */
   http?: boolean;
+  /** The module's directUrl: PostgreSQL itself, when databaseUrl goes through a pooler. */
+  directUrl?: string;
 }
 
 export function replicaEnv(config: ReplicaConfig): Record<string, string> {
@@ -53,6 +55,7 @@ export function replicaEnv(config: ReplicaConfig): Record<string, string> {
       ? {}
       : { REPLICA_POOL_IDLE_MS: String(config.poolIdleTimeoutMs) }),
     REPLICA_HTTP: config.http === false ? 'off' : 'on',
+    ...(config.directUrl === undefined ? {} : { REPLICA_DIRECT_URL: config.directUrl }),
   };
 }
 
@@ -66,5 +69,6 @@ export function replicaConfigFromEnv(env: NodeJS.ProcessEnv): ReplicaConfig {
     lockTimeoutMs: env.REPLICA_LOCK_TIMEOUT_MS ? Number(env.REPLICA_LOCK_TIMEOUT_MS) : undefined,
     poolIdleTimeoutMs: env.REPLICA_POOL_IDLE_MS ? Number(env.REPLICA_POOL_IDLE_MS) : undefined,
     http: env.REPLICA_HTTP !== 'off',
+    directUrl: env.REPLICA_DIRECT_URL || undefined,
   };
 }

@@ -53,6 +53,7 @@ export class ReplicaModule {
             runOnBootstrap: locked && config.http !== false,
             transaction: config.transaction ?? 'all',
             ...(config.lockTimeoutMs === undefined ? {} : { timeoutMs: config.lockTimeoutMs }),
+            ...(config.directUrl === undefined ? {} : { directUrl: config.directUrl }),
           },
         }),
       ],

@@ -16,6 +16,7 @@ export interface CommonOptions {
   lockType: string;
   timeout?: string;
   connectTimeout: string;
+  directUrl?: string;
   transaction: MigrationTransactionMode;
   applicationName?: string;
   json: boolean;
@@ -57,6 +58,7 @@ export async function openCliContext(
         ...(options.applicationName === undefined
           ? {}
           : { applicationName: options.applicationName }),
+        ...(options.directUrl ? { directUrl: options.directUrl } : {}),
         events: events(dataSource),
       }),
       { logger: false, abortOnError: false },

@@ -43,6 +43,12 @@ for (const name of ['run', 'show', 'revert', 'status'] as const) {
       'longest wait for the database to answer a new connection, when the data source sets none',
       '10s',
     )
+    .addOption(
+      new Option(
+        '--direct-url <url>',
+        'a URL that reaches PostgreSQL itself, for --transaction each/none when the data source goes through a pooler (prefer the environment variable: a URL on the command line shows in ps)',
+      ).env('MIGRATION_LOCK_DIRECT_URL'),
+    )
     .option(
       '--application-name <name>',
       'application_name of the lock connection (default migration-lock:<host>:<pid>)',

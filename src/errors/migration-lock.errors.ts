@@ -55,6 +55,22 @@ export class LockTimeoutError extends MigrationLockError {
   }
 }
 
+/**
+ * The server cancelled a lock wait that the caller did not abort (SQLSTATE 57014: an operator's
+ * pg_cancel_backend, or a statement_timeout the module could not lift). Nothing is held: retry.
+ */
+export class LockWaitCanceledError extends MigrationLockError {
+  static readonly code = 'LOCK_WAIT_CANCELED';
+  readonly code = LockWaitCanceledError.code;
+
+  constructor(
+    readonly lock: string,
+    options?: { cause?: unknown },
+  ) {
+    super(messages.lockWaitCanceled(lock), options);
+  }
+}
+
 /** The caller's AbortSignal fired: the wait was cancelled at the server, or the work rolled back. */
 export class LockAbortedError extends MigrationLockError {
   static readonly code = 'LOCK_ABORTED';
@@ -112,5 +128,22 @@ export class TransactionRolledBackError extends MigrationLockError {
 
   constructor(readonly lock: string) {
     super(messages.transactionRolledBack(lock));
+  }
+}
+
+/**
+ * A session-level lock was refused because its connection goes through a pooler or proxy, where
+ * the lock could pass to other clients. Thrown before the lock is tried.
+ */
+export class SessionLockThroughPoolerError extends MigrationLockError {
+  static readonly code = 'SESSION_LOCK_THROUGH_POOLER';
+  readonly code = SessionLockThroughPoolerError.code;
+
+  constructor(
+    readonly lock: string,
+    readonly backendPid: number,
+    readonly processId: number,
+  ) {
+    super(messages.sessionLockThroughPooler(lock, backendPid, processId));
   }
 }

@@ -15,6 +15,9 @@ export const messages = {
   invalidOption: (where: string, option: string, expected: string, value: unknown) =>
     `Invalid ${where} option "${option}": expected ${expected}, got ${preview(value)}.`,
 
+  invalidUrlOption: (where: string, option: string) =>
+    `Invalid ${where} option "${option}": expected a postgres://user:password@host:port/database URL (the value is not shown: it may hold a password).`,
+
   unknownOption: (where: string, option: string, known: readonly string[]) =>
     `Unknown ${where} option "${option}". Known options: ${known.join(', ')}. Check the spelling.`,
 
@@ -31,6 +34,11 @@ export const messages = {
     phase === 'waiting'
       ? `Stopped waiting for advisory lock ${lock}: the AbortSignal fired. The server-side wait was cancelled; nothing is left in pg_locks.`
       : `Aborted while holding advisory lock ${lock}: the AbortSignal fired, so the work stopped, whatever it had not committed was rolled back, and the lock was released.`,
+
+  lockWaitCanceled: (lock: string) =>
+    `The server cancelled the wait for advisory lock ${lock} (SQLSTATE 57014), though this process did not abort it: ` +
+    'someone ran pg_cancel_backend on the waiting session, or a timeout the module cannot lift cut it. Nothing was held and nothing was done. ' +
+    'Potential solutions: retry; check who cancels backends (pg_stat_activity, the server log).',
 
   lockLost: (lock: string) =>
     `Lost advisory lock ${lock}: its connection ended while the protected work was running, so the server released the lock and rolled the transaction back ` +
@@ -62,6 +70,13 @@ export const messages = {
   schemaSyncOutsideLock: (settings: readonly string[]) =>
     `The DataSource has ${settings.map((s) => `${s}: true`).join(' and ')}: TypeORM runs that inside initialize(), outside the migration lock, ` +
     'so replicas starting together change the schema concurrently. Use migrations instead (and set these to false) wherever more than one replica starts.',
+
+  sessionLockThroughPooler: (lock: string, backendPid: number, processId: number) =>
+    `Refused the session-level form of advisory lock ${lock}: its connection goes through a connection pooler or proxy ` +
+    `(the server's backend pid ${backendPid} is not the process ID ${processId} the connection was given at start-up, as with PgBouncer). ` +
+    'Behind a pooler in transaction mode a session-level lock stays on a server connection that is handed to other clients, so two replicas could migrate at once. ' +
+    "Potential solutions: use transaction: 'all' (a transaction-level lock, safe behind any pooler), " +
+    'or give the module a direct connection to PostgreSQL for the session lock and the migrations: the option directUrl (CLI: --direct-url or MIGRATION_LOCK_DIRECT_URL).',
 
   notPostgres: (type: string) =>
     `MigrationLockModule needs a PostgreSQL DataSource (type "postgres"), got type "${type}". Advisory locks are a PostgreSQL feature.`,

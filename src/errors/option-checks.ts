@@ -101,3 +101,19 @@ export function checkApplicationName(where: string, value: unknown): string {
   }
   return value;
 }
+
+/**
+ * A postgres:// URL. The value is never echoed: it may hold a password.
+ */
+export function checkPostgresUrl(where: string, option: string, value: unknown): string {
+  let valid = false;
+  if (typeof value === 'string') {
+    try {
+      valid = ['postgres:', 'postgresql:'].includes(new URL(value).protocol);
+    } catch {
+      valid = false;
+    }
+  }
+  if (!valid) throw new InvalidOptionsError(messages.invalidUrlOption(where, option));
+  return value as string;
+}

@@ -1,6 +1,10 @@
 import { Injectable } from '@nestjs/common';
 import type { DataSource } from 'typeorm';
-import { LockAbortedError, LockLostError } from '../errors/migration-lock.errors.js';
+import {
+  LockAbortedError,
+  LockLostError,
+  LockWaitCanceledError,
+} from '../errors/migration-lock.errors.js';
 import type { LockConnectionSettings } from './advisory-lock.sql.js';
 import { sqlState } from './connection-loss.js';
 import type { LockedWork, SessionLockedWork, TryLockResult } from './held-lock.js';
@@ -30,6 +34,8 @@ const QUERY_CANCELED = '57014';
 export class AdvisoryLockService {
   private readonly defaultTimeoutMs: number;
   private readonly applicationName: string;
+  /** Where the session-level forms take their connection: a direct one when given. */
+  private readonly sessionDataSource: DataSource;
 
   constructor(
     private readonly dataSource: DataSource,
@@ -42,6 +48,7 @@ export class AdvisoryLockService {
     );
     this.defaultTimeoutMs = resolved.timeoutMs;
     this.applicationName = resolved.applicationName;
+    this.sessionDataSource = resolved.sessionDataSource ?? dataSource;
   }
 
   /**
@@ -178,7 +185,7 @@ export class AdvisoryLockService {
     const outer = findHeldLock(this.dataSource, request.key);
     if (outer) return { acquired: true, value: await fn(outer.queryRunner, outer.lock) };
 
-    const session = await SessionLock.open(this.dataSource, request.key);
+    const session = await SessionLock.open(this.sessionDataSource, request.key, request.name);
     const started = performance.now();
     // 'ended': finish() released the lock and gave the connection back; it must not be touched again.
     let state: 'waiting' | 'held' | 'ended' = 'waiting';
@@ -246,6 +253,7 @@ export class AdvisoryLockService {
     if (request.signal?.aborted && (code === QUERY_CANCELED || !tx.connection.lostCause)) {
       return new LockAbortedError(request.name, 'waiting', { cause: error });
     }
+    if (code === QUERY_CANCELED) return new LockWaitCanceledError(request.name, { cause: error });
     if (code !== LOCK_NOT_AVAILABLE) return error;
     // The transaction is aborted; roll back before asking who holds the lock.
     await tx.queryRunner.rollbackTransaction();

@@ -29,10 +29,22 @@ export function beginAndTryLockSql(key: AdvisoryLockKey, settings: LockConnectio
  */
 export function waitForLockSql(key: AdvisoryLockKey, timeoutMs: number): string {
   return [
-    `SET LOCAL lock_timeout = '${int(timeoutMs)}ms'`,
+    ...boundWaitSql(timeoutMs),
     `SELECT pg_advisory_xact_lock(${int(key[0])}::int4, ${int(key[1])}::int4)`,
     'SET LOCAL lock_timeout TO DEFAULT',
+    'SET LOCAL statement_timeout TO DEFAULT',
   ].join('; ');
+}
+
+/*
+ * The wait is bounded by the caller's timeoutMs alone: lock_timeout says how long, and the
+ * role's or database's statement_timeout (measured here: 1 s cut a 10 s wait with 57014) is lifted
+ * for the waiting statement. Both go back to their defaults before the protected work, which the
+ * user's statement_timeout still bounds. Each statement of one simple query gets its own timer
+ * (PostgreSQL 13+), so the lifted value applies to the statement after it.
+ */
+function boundWaitSql(timeoutMs: number): string[] {
+  return [`SET LOCAL lock_timeout = '${int(timeoutMs)}ms'`, 'SET LOCAL statement_timeout = 0'];
 }
 
 /**
@@ -42,7 +54,7 @@ export function waitForLockSql(key: AdvisoryLockKey, timeoutMs: number): string 
  */
 export function awaitReleaseAndCommitSql(key: AdvisoryLockKey, timeoutMs: number): string {
   return [
-    `SET LOCAL lock_timeout = '${int(timeoutMs)}ms'`,
+    ...boundWaitSql(timeoutMs),
     `SELECT pg_advisory_xact_lock_shared(${int(key[0])}::int4, ${int(key[1])}::int4)`,
     COMMIT_SQL,
   ].join('; ');
@@ -116,6 +128,9 @@ export function unlockAndNotifySql(key: AdvisoryLockKey): string {
     `NOTIFY ${releaseChannel(key)}`,
   ].join('; ');
 }
+
+/** The server process of this connection, to compare with the key the connection was given. */
+export const BACKEND_PID_SQL = 'SELECT pg_backend_pid() AS pid';
 
 /**
  * Returns a session-lock connection to the state the pool handed it out in: no LISTEN, no session

@@ -27,11 +27,12 @@ export function sendCancelRequest(client: PgClient): Promise<void> {
   packet.writeInt32BE(secretKey, 12);
   return new Promise((resolve) => {
     // A host starting with '/' is a Unix socket directory, as in libpq.
-    const socket = host.startsWith('/')
-      ? connect(`${host}/.s.PGSQL.${port}`)
-      : connect(port, host);
+    const socket = host.startsWith('/') ? connect(`${host}/.s.PGSQL.${port}`) : connect(port, host);
     socket.setTimeout(CANCEL_TIMEOUT_MS, () => socket.destroy());
-    socket.once('connect', () => socket.end(packet));
+    // Send, then wait for the other side to close, as libpq does: closing our side at once made
+    // PgBouncer 1.18 drop the request in session pooling and exit ("bad client state") in
+    // transaction pooling.
+    socket.once('connect', () => socket.write(packet));
     socket.once('error', () => resolve());
     socket.once('close', () => resolve());
   });

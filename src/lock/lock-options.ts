@@ -1,4 +1,5 @@
 import { hostname } from 'node:os';
+import type { DataSource } from 'typeorm';
 import {
   checkAbortSignal,
   checkApplicationName,
@@ -26,6 +27,12 @@ export interface TryWithLockOptions {
 
 /** Defaults an AdvisoryLockService applies to every call. */
 export interface AdvisoryLockDefaults {
+  /**
+   * A DataSource whose connections reach PostgreSQL directly, for the session-level forms
+   * (withSessionLock, withSessionLockOrWait) when the main DataSource goes through a pooler.
+   * @default the main DataSource
+   */
+  sessionDataSource?: DataSource;
   /** @default 300000 (5 minutes, like the original Go implementation) */
   timeoutMs?: number;
   /**
@@ -69,10 +76,16 @@ export function resolveWithLockOptions(
 export function resolveLockDefaults(
   defaults: unknown,
   ownApplicationName?: string,
-): Required<AdvisoryLockDefaults> {
+): Required<Omit<AdvisoryLockDefaults, 'sessionDataSource'>> &
+  Pick<AdvisoryLockDefaults, 'sessionDataSource'> {
   const given = checkOptionsObject('AdvisoryLockService', defaults);
-  checkKnownKeys('AdvisoryLockService', given, ['timeoutMs', 'applicationName']);
+  checkKnownKeys('AdvisoryLockService', given, [
+    'timeoutMs',
+    'applicationName',
+    'sessionDataSource',
+  ]);
   return {
+    sessionDataSource: given.sessionDataSource as DataSource | undefined,
     timeoutMs:
       given.timeoutMs === undefined
         ? DEFAULT_LOCK_TIMEOUT_MS

@@ -13,6 +13,7 @@ import {
   replaceLostConnection,
   type PostgresQueryRunner,
 } from './lock-connection.js';
+import { assertDirectConnection } from './direct-connection.js';
 import type { AdvisoryLockKey } from './lock-key.js';
 
 type TryResults = Array<{ rows: Array<{ acquired?: boolean }> }>;
@@ -44,10 +45,15 @@ export class SessionLock {
     private readonly dataSource: DataSource,
     private current: LockConnection,
     private readonly key: AdvisoryLockKey,
+    private readonly lockName: string,
   ) {}
 
-  static async open(dataSource: DataSource, key: AdvisoryLockKey): Promise<SessionLock> {
-    return new SessionLock(dataSource, await LockConnection.open(dataSource), key);
+  static async open(
+    dataSource: DataSource,
+    key: AdvisoryLockKey,
+    lockName: string,
+  ): Promise<SessionLock> {
+    return new SessionLock(dataSource, await LockConnection.open(dataSource), key, lockName);
   }
 
   get connection(): LockConnection {
@@ -107,8 +113,10 @@ export class SessionLock {
     }
   }
 
-  private sendPrepare(settings: LockConnectionSettings): Promise<TryResults> {
+  private async sendPrepare(settings: LockConnectionSettings): Promise<TryResults> {
     const { client } = this.current;
+    // Before anything touches the session: behind a pooler it is not ours to hold a lock in.
+    await assertDirectConnection(client, this.lockName);
     client.on('notification', this.onNotification);
     return client.query(
       prepareAndTrySessionLockSql(this.key, settings),

@@ -22,9 +22,9 @@ export function dataSourceProvider(
       { token: nestTypeormDataSourceToken(dataSourceName), optional: true },
     ],
     useFactory: (options: ResolvedMigrationLockOptions, fromTypeorm?: DataSource) => {
-      if (options.dataSource) return MigrationLockDataSource.adopt(options.dataSource);
-      if (!fromTypeorm) throw new DataSourceConfigError(messages.noDataSource(dataSourceName));
-      return MigrationLockDataSource.adopt(fromTypeorm);
+      const dataSource = options.dataSource ?? fromTypeorm;
+      if (!dataSource) throw new DataSourceConfigError(messages.noDataSource(dataSourceName));
+      return MigrationLockDataSource.adopt(dataSource, options.directUrl);
     },
   };
 }

@@ -2,24 +2,35 @@ import { Logger, type OnApplicationShutdown } from '@nestjs/common';
 import type { DataSource } from 'typeorm';
 import { DataSourceConfigError } from '../errors/migration-lock.errors.js';
 import { messages } from '../errors/migration-lock.messages.js';
+import { createDirectDataSource } from './direct-data-source.js';
 
-/** The DataSource the module runs on, and whether the module initialized it (and so owns it). */
+/**
+ * The DataSource the module runs on, whether the module initialized it (and so owns it), and the
+ * direct DataSource it made for session-level locking when the app's goes through a pooler.
+ */
 export class MigrationLockDataSource implements OnApplicationShutdown {
   private constructor(
     readonly dataSource: DataSource,
     private readonly initializedByModule: boolean,
+    readonly direct: DataSource | undefined,
   ) {}
 
-  /** Checks that `dataSource` is safe to lock on and initializes it when nobody has yet. */
-  static async adopt(dataSource: DataSource): Promise<MigrationLockDataSource> {
+  /**
+   * Checks that `dataSource` is safe to lock on and initializes it when nobody has yet; with
+   * `directUrl`, connects the direct DataSource too.
+   */
+  static async adopt(dataSource: DataSource, directUrl?: string): Promise<MigrationLockDataSource> {
     assertLockableDataSource(dataSource);
-    if (dataSource.isInitialized) return new MigrationLockDataSource(dataSource, false);
-    await dataSource.initialize();
-    return new MigrationLockDataSource(dataSource, true);
+    const initializedByModule = !dataSource.isInitialized;
+    if (initializedByModule) await dataSource.initialize();
+    const direct = directUrl ? createDirectDataSource(dataSource, directUrl) : undefined;
+    await direct?.initialize();
+    return new MigrationLockDataSource(dataSource, initializedByModule, direct);
   }
 
-  /** Destroys only what the module initialized: a DataSource owned by @nestjs/typeorm or the caller stays. */
+  /** Destroys only what the module made: a DataSource owned by @nestjs/typeorm or the caller stays. */
   async onApplicationShutdown(): Promise<void> {
+    if (this.direct?.isInitialized) await this.direct.destroy();
     if (this.initializedByModule && this.dataSource.isInitialized) await this.dataSource.destroy();
   }
 }

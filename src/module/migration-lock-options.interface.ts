@@ -42,6 +42,15 @@ export interface MigrationLockModuleOptions {
    * @default `<the DataSource's applicationName>:<hostname>:<pid>`, or `migration-lock:<hostname>:<pid>`
    */
   applicationName?: string;
+  /**
+   * A connection URL that reaches PostgreSQL directly, for an app whose DataSource goes through a
+   * pooler in transaction mode (PgBouncer, …). The session-level lock of modes `each` / `none`
+   * (and `withSessionLock`) and the migrations it protects then run on one connection from a small
+   * pool (2) on this URL, made from the DataSource's own options; everything else, mode `all`
+   * included, keeps using the pooled DataSource. Without it, session-level locking through a
+   * pooler is refused (SessionLockThroughPoolerError).
+   */
+  directUrl?: string;
   /** Listener for metrics and tracing: wait started, lock acquired, migration applied, lock released, failed. */
   events?: MigrationLockEvents;
 }
@@ -72,4 +81,5 @@ export interface ResolvedMigrationLockOptions {
   /** Undefined: derived from the DataSource's own applicationName (see the option). */
   readonly applicationName: string | undefined;
   readonly events: MigrationLockEvents | undefined;
+  readonly directUrl: string | undefined;
 }

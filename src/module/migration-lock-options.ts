@@ -6,6 +6,7 @@ import {
   checkBoolean,
   checkKnownKeys,
   checkOptionsObject,
+  checkPostgresUrl,
   checkNonEmptyString,
   checkOneOf,
   checkTimeoutMs,
@@ -28,6 +29,7 @@ const KNOWN = [
   'transaction',
   'applicationName',
   'events',
+  'directUrl',
 ] as const;
 /** Given beside the options, they shape the module definition (see the module definition). */
 const EXTRAS = ['isGlobal', 'dataSourceName'] as const;
@@ -41,7 +43,7 @@ export const DEFAULT_OPTIONS = {
   transaction: 'all',
 } as const satisfies Omit<
   ResolvedMigrationLockOptions,
-  'dataSource' | 'events' | 'applicationName'
+  'dataSource' | 'events' | 'applicationName' | 'directUrl'
 >;
 
 /** Validates module options at start-up and fills in defaults; throws InvalidOptionsError. */
@@ -69,6 +71,10 @@ export function resolveModuleOptions(
         ? undefined
         : checkApplicationName(WHERE, given.applicationName),
     events: checkEvents(given.events),
+    directUrl:
+      given.directUrl === undefined
+        ? undefined
+        : checkPostgresUrl(WHERE, 'directUrl', given.directUrl),
   };
 }
 

@@ -36,6 +36,7 @@ export function migrationLockProviders(dataSourceName: string | undefined): Prov
       useFactory: (host: MigrationLockDataSource, options: ResolvedMigrationLockOptions) =>
         new AdvisoryLockService(host.dataSource, {
           timeoutMs: options.timeoutMs,
+          ...(host.direct ? { sessionDataSource: host.direct } : {}),
           ...(options.applicationName === undefined
             ? {}
             : { applicationName: options.applicationName }),

@@ -26,11 +26,13 @@ describe('lock statements', () => {
     expect(statements.join('; ')).not.toContain('lock_timeout');
   });
 
-  it('bounds the wait for a held lock, and lifts the bound once the lock is held', () => {
+  it("bounds the wait by timeoutMs alone (not the role's statement_timeout), and restores both once held", () => {
     expect(waitForLockSql(key, 1500).split('; ')).toEqual([
       "SET LOCAL lock_timeout = '1500ms'",
+      'SET LOCAL statement_timeout = 0',
       'SELECT pg_advisory_xact_lock(457026696::int4, -1494325336::int4)',
       'SET LOCAL lock_timeout TO DEFAULT',
+      'SET LOCAL statement_timeout TO DEFAULT',
     ]);
   });
 

@@ -13,6 +13,7 @@ describe('module options', () => {
       dataSource: undefined,
       events: undefined,
       applicationName: undefined,
+      directUrl: undefined,
     });
     expect(DEFAULT_OPTIONS).toEqual({
       runOnBootstrap: true,
@@ -66,10 +67,20 @@ describe('module options', () => {
     [{ applicationName: 'x'.repeat(64) }, /63/],
     [{ applicationName: 'caf\u00e9' }, /printable ASCII/],
     [{ events: 'log' }, /events/],
+    [{ directUrl: 'db.internal:5432' }, /directUrl.*postgres:\/\//],
   ])('rejects %p with a message naming the problem', (options, message) => {
     expect(() => resolveModuleOptions(options as never)).toThrow(InvalidOptionsError);
     expect(() => resolveModuleOptions(options as never)).toThrow(message);
   });
+});
+
+it('never echoes a directUrl it rejects: it may hold a password', () => {
+  expect(() => resolveModuleOptions({ directUrl: 'mysql://app:s3cret@db/x' })).toThrow(
+    expect.objectContaining({ message: expect.not.stringContaining('s3cret') }),
+  );
+  expect(resolveModuleOptions({ directUrl: 'postgres://app:s3cret@db:5432/x' }).directUrl).toBe(
+    'postgres://app:s3cret@db:5432/x',
+  );
 });
 
 describe('MigrationLockModule.forRoot / forRootAsync', () => {

@@ -16,6 +16,7 @@ describe('replica protocol', () => {
       lockTimeoutMs: 250,
       poolIdleTimeoutMs: 100,
       http: false,
+      directUrl: 'postgres://u@direct/db',
     };
     expect(replicaConfigFromEnv(replicaEnv(config))).toEqual(config);
   });
