@@ -85,17 +85,24 @@ export class LockAbortedError extends MigrationLockError {
   }
 }
 
-/** The lock's connection died while the protected work ran. Nothing was committed. */
+/**
+ * The lock's connection died: while the protected work ran (nothing was committed), or while
+ * waiting for the lock (nothing ran). Never reported as success, never a silent end of a wait.
+ */
 export class LockLostError extends MigrationLockError {
   static readonly code = 'LOCK_LOST';
   readonly code = LockLostError.code;
 
   constructor(
     readonly lock: string,
-    options?: { cause?: unknown },
+    options?: { cause?: unknown; phase?: 'waiting' | 'running' },
   ) {
-    super(messages.lockLost(lock), options);
+    super(messages.lockLost(lock, options?.phase ?? 'running'), options);
+    this.phase = options?.phase ?? 'running';
   }
+
+  /** `waiting`: the connection died before the lock was held; nothing ran. */
+  readonly phase: 'waiting' | 'running';
 }
 
 /** A migration's `up` threw. `migrationName` names it; `cause` is the original error. */

@@ -40,10 +40,13 @@ export const messages = {
     'someone ran pg_cancel_backend on the waiting session, or a timeout the module cannot lift cut it. Nothing was held and nothing was done. ' +
     'Potential solutions: retry; check who cancels backends (pg_stat_activity, the server log).',
 
-  lockLost: (lock: string) =>
-    `Lost advisory lock ${lock}: its connection ended while the protected work was running, so the server released the lock and rolled the transaction back ` +
-    '(unless the connection broke during COMMIT itself). Potential solutions: check the PostgreSQL log for a terminated backend or a timeout ' +
-    '(idle_in_transaction_session_timeout, idle_session_timeout, transaction_timeout) and retry.',
+  lockLost: (lock: string, phase: 'waiting' | 'running') =>
+    (phase === 'waiting'
+      ? `Lost the connection while waiting for advisory lock ${lock}: nothing was held and nothing ran. `
+      : `Lost advisory lock ${lock}: its connection ended while the protected work was running, so the server released the lock and rolled the transaction back ` +
+        '(unless the connection broke during COMMIT itself). ') +
+    'Potential solutions: check the PostgreSQL log for a terminated backend, a restart or failover, or a timeout ' +
+    '(idle_in_transaction_session_timeout, idle_session_timeout, transaction_timeout), and retry.',
 
   transactionRolledBack: (lock: string) =>
     `PostgreSQL rolled the transaction of advisory lock ${lock} back at COMMIT: a statement in it failed earlier and the error was caught without being rethrown. ` +

@@ -17,7 +17,12 @@ import {
   type TryWithLockOptions,
   type WithLockOptions,
 } from './lock-options.js';
-import { createLockRequest, lockTimeout, type LockRequest } from './lock-request.js';
+import {
+  createLockRequest,
+  lockTimeout,
+  waitingFailure,
+  type LockRequest,
+} from './lock-request.js';
 import { LockTransaction } from './lock-transaction.js';
 import { findHeldLock } from './reentrancy.js';
 import { SessionLock } from './session-lock.js';
@@ -190,7 +195,11 @@ export class AdvisoryLockService {
     // 'ended': finish() released the lock and gave the connection back; it must not be touched again.
     let state: 'waiting' | 'held' | 'ended' = 'waiting';
     try {
-      const end = await session.acquire(timeoutMs, this.settings(), request.signal, stopOnRelease);
+      const end = await session
+        .acquire(timeoutMs, this.settings(), request.signal, stopOnRelease)
+        .catch((error: unknown) => {
+          throw waitingFailure(session.connection, request, error);
+        });
       if (end === 'released') return { acquired: false };
       if (end === 'aborted')
         throw new LockAbortedError(request.name, 'waiting', { cause: request.signal?.reason });
@@ -254,6 +263,8 @@ export class AdvisoryLockService {
       return new LockAbortedError(request.name, 'waiting', { cause: error });
     }
     if (code === QUERY_CANCELED) return new LockWaitCanceledError(request.name, { cause: error });
+    const lost = waitingFailure(tx.connection, request, error);
+    if (lost !== error) return lost;
     if (code !== LOCK_NOT_AVAILABLE) return error;
     // The transaction is aborted; roll back before asking who holds the lock.
     await tx.queryRunner.rollbackTransaction();

@@ -45,6 +45,21 @@ export async function lockTimeout(
   return new LockTimeoutError(request.name, timeoutMs, holder, { cause });
 }
 
+/** Maps an error seen while waiting for the lock: a lost connection is LockLostError (waiting). */
+export function waitingFailure(
+  connection: LockConnection,
+  request: LockRequest,
+  error: unknown,
+): unknown {
+  if (connection.lostCause || isConnectionLoss(error)) {
+    return new LockLostError(request.name, {
+      cause: connection.lostCause ?? error,
+      phase: 'waiting',
+    });
+  }
+  return error;
+}
+
 /** Maps an error seen while holding the lock: a lost connection always wins, then an abort. */
 export function holdingFailure(
   connection: LockConnection,

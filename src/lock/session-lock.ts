@@ -78,15 +78,19 @@ export class SessionLock {
     const aborted = onAbort(signal);
     let woken = this.nextWake();
     const first = await this.prepare(settings);
+    // After prepare(): it may have replaced a dead pooled connection.
+    const lost = onAbort(this.connection.lostSignal);
     let acquired = first.at(-1)?.rows[0]?.acquired === true;
     while (!acquired) {
       const remaining = deadline - performance.now();
       if (signal?.aborted) return 'aborted';
       if (remaining <= 0) return 'timeout';
+      // The connection's end wakes the wait too: nothing else would (the loss settles no query).
       const wake = await Promise.race([
         woken,
         delay(Math.min(SESSION_LOCK_POLL_MS, remaining)),
         aborted,
+        lost,
       ]);
       if (this.connection.lostCause) throw this.connection.lostCause;
       if (wake === 'released' && stopOnRelease) return 'released';
@@ -163,11 +167,13 @@ export class SessionLock {
   }
 }
 
+/** Not unref'd: a process waiting for the lock has work pending and must not exit in silence. */
 function delay(ms: number): Promise<'poll'> {
-  return new Promise((resolve) => setTimeout(() => resolve('poll'), ms).unref());
+  return new Promise((resolve) => setTimeout(() => resolve('poll'), ms));
 }
 
 function onAbort(signal: AbortSignal | undefined): Promise<'aborted'> {
+  if (signal?.aborted) return Promise.resolve('aborted');
   return new Promise((resolve) =>
     signal?.addEventListener('abort', () => resolve('aborted'), { once: true }),
   );
