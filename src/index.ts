@@ -46,6 +46,7 @@ export type { LockSession, LockStatus } from './status/lock-status.js';
 export { readLockStatus } from './status/lock-status.js';
 export {
   DataSourceConfigError,
+  InvalidIndexError,
   InvalidLockArgumentError,
   InvalidOptionsError,
   LockAbortedError,
@@ -56,4 +57,5 @@ export {
   MigrationLockError,
   SessionLockThroughPoolerError,
   TransactionRolledBackError,
+  type InvalidIndex,
 } from './errors/migration-lock.errors.js';

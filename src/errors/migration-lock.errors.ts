@@ -154,3 +154,28 @@ export class SessionLockThroughPoolerError extends MigrationLockError {
     super(messages.sessionLockThroughPooler(lock, backendPid, processId));
   }
 }
+
+/** An index left invalid by an interrupted CREATE INDEX CONCURRENTLY, and how to repair it. */
+export interface InvalidIndex {
+  readonly schema: string;
+  readonly name: string;
+  readonly table: string;
+  /** The statement that removes it, so that the migration building it can run again. */
+  readonly repair: string;
+}
+
+/**
+ * Invalid indexes were found under the migration lock: before running migrations (nothing ran),
+ * or after a migration that ran outside a transaction (it was not recorded as applied).
+ */
+export class InvalidIndexError extends MigrationLockError {
+  static readonly code = 'INVALID_INDEX';
+  readonly code = InvalidIndexError.code;
+
+  constructor(
+    readonly indexes: readonly InvalidIndex[],
+    readonly migrationName?: string,
+  ) {
+    super(messages.invalidIndexes(indexes, migrationName));
+  }
+}

@@ -81,6 +81,19 @@ export const messages = {
     "Potential solutions: use transaction: 'all' (a transaction-level lock, safe behind any pooler), " +
     'or give the module a direct connection to PostgreSQL for the session lock and the migrations: the option directUrl (CLI: --direct-url or MIGRATION_LOCK_DIRECT_URL).',
 
+  invalidIndexes: (
+    indexes: ReadonlyArray<{ schema: string; name: string; table: string; repair: string }>,
+    migrationName: string | undefined,
+  ) =>
+    `Found ${indexes.length} invalid index(es), left by an interrupted CREATE INDEX CONCURRENTLY (a killed or cancelled migration) and built by no session now: ` +
+    indexes.map((index) => `"${index.schema}"."${index.name}" on "${index.table}"`).join(', ') +
+    '. ' +
+    (migrationName
+      ? `Migration "${migrationName}" ran, but was not recorded as applied while an index is invalid. `
+      : 'No migration ran. ') +
+    `Repair: run ${indexes.map((index) => index.repair).join(' ')} then start again: the migration that builds ${indexes.length > 1 ? 'them' : 'it'} runs again ` +
+    '(re-running it as is would fail with "already exists", or with IF NOT EXISTS keep the invalid index).',
+
   notPostgres: (type: string) =>
     `MigrationLockModule needs a PostgreSQL DataSource (type "postgres"), got type "${type}". Advisory locks are a PostgreSQL feature.`,
 };

@@ -1,6 +1,6 @@
 import { Injectable, Logger } from '@nestjs/common';
-import { MigrationExecutor, type DataSource } from 'typeorm';
-import { MigrationFailedError } from '../errors/migration-lock.errors.js';
+import { MigrationExecutor, type DataSource, type QueryRunner } from 'typeorm';
+import { InvalidIndexError, MigrationFailedError } from '../errors/migration-lock.errors.js';
 import { messages } from '../errors/migration-lock.messages.js';
 import type { AdvisoryLockService } from '../lock/advisory-lock.service.js';
 import type { HeldLock } from '../lock/held-lock.js';
@@ -11,6 +11,7 @@ import { MigrationStateTracker, type MigrationState } from './migration-events.j
 import { MigrationLockHolding } from './migration-lock-holding.js';
 import type { MigrationRunResult } from './migration-run-result.js';
 import type { MigrationRunnerOptions } from './migration-runner.options.js';
+import { assertNoInvalidIndexes } from './invalid-indexes.js';
 import { pendingMigrationNames } from './pending-migrations.js';
 
 export type { MigrationRunnerOptions } from './migration-runner.options.js';
@@ -108,6 +109,7 @@ export class MigrationRunnerService {
   private executor(queryRunner: PostgresQueryRunner): MigrationExecutor {
     const executor = new MigrationExecutor(this.dataSource, queryRunner);
     executor.transaction = this.options.transaction;
+    recordOnlyWithValidIndexes(executor);
     return executor;
   }
 
@@ -115,6 +117,8 @@ export class MigrationRunnerService {
     const executor = this.executor(queryRunner);
     const pending = await executor.getPendingMigrations();
     this.checkTransactionOverrides(pending);
+    // An interrupted CREATE INDEX CONCURRENTLY of an earlier holder: say so before anything runs.
+    if (pending.length > 0) await assertNoInvalidIndexes(queryRunner);
     const applied: string[] = [];
     for (const migration of pending) {
       // Stop between migrations when aborted (shutdown) or when the lock's connection is gone.
@@ -146,6 +150,7 @@ export class MigrationRunnerService {
     } catch (error) {
       if (ownTransaction && queryRunner.isTransactionActive)
         await queryRunner.rollbackTransaction().catch(() => undefined);
+      if (error instanceof InvalidIndexError) throw error;
       throw MigrationFailedError.create(migration.name, error);
     }
   }
@@ -181,4 +186,24 @@ export class MigrationRunnerService {
     });
     this.tracker.emit('failed', { error });
   }
+}
+
+type RecordingExecutor = {
+  insertExecutedMigration(queryRunner: QueryRunner, migration: Migration): Promise<void>;
+};
+
+/*
+ * A migration that ran outside a transaction (CREATE INDEX CONCURRENTLY needs that) is checked for
+ * invalid indexes between its up() and its row in the migrations table, so it is never recorded as
+ * applied while an index it built is invalid. TypeORM's executeMigration() offers no other seam
+ * between the two than its protected insertExecutedMigration (0.3 and 1.x alike); inside a
+ * transaction no index can be left invalid, so those migrations pay nothing.
+ */
+function recordOnlyWithValidIndexes(executor: MigrationExecutor): void {
+  const recording = executor as unknown as RecordingExecutor;
+  const record = recording.insertExecutedMigration.bind(executor);
+  recording.insertExecutedMigration = async (queryRunner, migration) => {
+    if (!queryRunner.isTransactionActive) await assertNoInvalidIndexes(queryRunner, migration.name);
+    return record(queryRunner, migration);
+  };
 }

@@ -1,0 +1,41 @@
+import type { QueryRunner } from 'typeorm';
+import { InvalidIndexError, type InvalidIndex } from '../errors/migration-lock.errors.js';
+
+/*
+ * CREATE INDEX CONCURRENTLY (and REINDEX CONCURRENTLY) enters the index in the catalog before it
+ * builds it: interrupted (a killed holder, a cancelled statement), it leaves an index marked
+ * invalid that the planner never uses. Running the migration again then fails with "already
+ * exists", or with IF NOT EXISTS silently keeps the invalid index. An index another session is
+ * building right now is invalid too, and is left alone (pg_stat_progress_create_index lists it).
+ */
+const INVALID_INDEXES_SQL = `
+  SELECT n.nspname AS schema, c.relname AS name, t.relname AS "table"
+    FROM pg_index i
+    JOIN pg_class c ON c.oid = i.indexrelid
+    JOIN pg_class t ON t.oid = i.indrelid
+    JOIN pg_namespace n ON n.oid = c.relnamespace
+   WHERE NOT i.indisvalid
+     AND n.nspname NOT IN ('pg_catalog', 'information_schema')
+     AND n.nspname NOT LIKE 'pg_toast%'
+     AND NOT EXISTS (SELECT 1 FROM pg_stat_progress_create_index p WHERE p.index_relid = i.indexrelid)
+   ORDER BY 1, 2`;
+
+/**
+ * Throws InvalidIndexError naming every invalid index no session is building, each with the
+ * statement that repairs it; `migrationName`: the migration that was about to be recorded.
+ */
+export async function assertNoInvalidIndexes(
+  queryRunner: QueryRunner,
+  migrationName?: string,
+): Promise<void> {
+  const rows = (await queryRunner.query(INVALID_INDEXES_SQL)) as Array<
+    Omit<InvalidIndex, 'repair'>
+  >;
+  if (rows.length === 0) return;
+  const quote = (name: string) => `"${name.replace(/"/g, '""')}"`;
+  const indexes = rows.map((row) => ({
+    ...row,
+    repair: `DROP INDEX CONCURRENTLY IF EXISTS ${quote(row.schema)}.${quote(row.name)};`,
+  }));
+  throw new InvalidIndexError(indexes, migrationName);
+}
