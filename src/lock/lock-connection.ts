@@ -110,15 +110,23 @@ export class LockConnection {
 /**
  * After a lock's first statement failed: a pooled connection that the server closed while it sat
  * idle (idle_session_timeout, a proxy's idle timeout) fails right there, before anything is held.
- * Then the caller sends the same statement once more on the fresh connection this resolves with.
- * Any other error is rethrown.
+ * Then the caller sends the same statement again on the fresh connection this resolves with; every
+ * idle connection of the pool may be dead, so up to one attempt per pooled connection, plus one.
+ * Any other error, or one attempt too many, is rethrown.
  */
 export async function replaceLostConnection(
   dataSource: DataSource,
   connection: LockConnection,
   error: unknown,
+  attempt: number,
 ): Promise<LockConnection> {
-  if (!isConnectionLoss(error)) throw error;
+  if (!isConnectionLoss(error) || attempt > deadConnectionRetries(dataSource)) throw error;
   await connection.release({ destroy: error as Error });
   return LockConnection.open(dataSource);
+}
+
+/** How often a statement may meet a dead pooled connection in a row: once per pool slot. */
+export function deadConnectionRetries(dataSource: DataSource): number {
+  const pool = (dataSource.driver as unknown as { master?: { options?: { max?: number } } }).master;
+  return (pool?.options?.max ?? 10) + 1;
 }

@@ -112,13 +112,17 @@ export class LockTransaction {
     await this.connection.release();
   }
 
-  /** The first statement; sent again on a fresh connection if the pooled one was dead. */
+  /**
+   * The first statement; sent again on a fresh connection while the pool hands out connections the
+   * server closed while they sat idle (all of them may be dead after an idle_session_timeout).
+   */
   private async begin(sql: string): Promise<QueryResults> {
-    try {
-      return await this.sendBegin(sql);
-    } catch (error) {
-      this.current = await replaceLostConnection(this.dataSource, this.current, error);
-      return await this.sendBegin(sql);
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.sendBegin(sql);
+      } catch (error) {
+        this.current = await replaceLostConnection(this.dataSource, this.current, error, attempt);
+      }
     }
   }
 

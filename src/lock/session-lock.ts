@@ -105,15 +105,16 @@ export class SessionLock {
 
   /**
    * The first round trip. A pooled connection the server closed while idle fails here, before
-   * anything is held: once more on a fresh connection.
+   * anything is held: again on a fresh connection, as long as the pool hands out dead ones.
    */
   private async prepare(settings: LockConnectionSettings): Promise<TryResults> {
-    try {
-      return await this.sendPrepare(settings);
-    } catch (error) {
-      this.current.client.removeListener('notification', this.onNotification);
-      this.current = await replaceLostConnection(this.dataSource, this.current, error);
-      return await this.sendPrepare(settings);
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.sendPrepare(settings);
+      } catch (error) {
+        this.current.client.removeListener('notification', this.onNotification);
+        this.current = await replaceLostConnection(this.dataSource, this.current, error, attempt);
+      }
     }
   }
 

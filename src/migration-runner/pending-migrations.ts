@@ -1,5 +1,6 @@
 import type { DataSource } from 'typeorm';
 import { isConnectionLoss, sqlState } from '../lock/connection-loss.js';
+import { deadConnectionRetries } from '../lock/lock-connection.js';
 
 const UNDEFINED_TABLE = '42P01';
 
@@ -25,14 +26,16 @@ export async function pendingMigrationNames(dataSource: DataSource): Promise<str
   return inCode.filter((name) => !applied.has(name));
 }
 
-async function appliedNames(dataSource: DataSource, retry = true): Promise<string[]> {
-  try {
-    const rows = (await dataSource.query(appliedNamesSql(dataSource))) as Array<{ name: string }>;
-    return rows.map((row) => row.name);
-  } catch (error) {
-    if (sqlState(error) === UNDEFINED_TABLE) return [];
-    // A pooled connection the server closed while idle: a read is safe to repeat once.
-    if (retry && isConnectionLoss(error)) return appliedNames(dataSource, false);
-    throw error;
+async function appliedNames(dataSource: DataSource): Promise<string[]> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      const rows = (await dataSource.query(appliedNamesSql(dataSource))) as Array<{ name: string }>;
+      return rows.map((row) => row.name);
+    } catch (error) {
+      if (sqlState(error) === UNDEFINED_TABLE) return [];
+      // A pooled connection the server closed while idle: a read is safe to repeat, and every
+      // idle connection of the pool may be dead (after an idle_session_timeout).
+      if (!isConnectionLoss(error) || attempt > deadConnectionRetries(dataSource)) throw error;
+    }
   }
 }

@@ -12,6 +12,7 @@ import {
 import { AdvisoryLockService } from '../../src/lock/advisory-lock.service.js';
 import type { HeldLock } from '../../src/lock/held-lock.js';
 import { advisoryLockKey } from '../../src/lock/lock-key.js';
+import { pendingMigrationNames } from '../../src/migration-runner/pending-migrations.js';
 import {
   CREATE_COUNTER_SQL,
   incrementCounter,
@@ -177,32 +178,54 @@ describe('AdvisoryLockService on a real PostgreSQL', () => {
    * not yet read the connection's close, and hands the dead connection out as if it were idle and
    * fine (as after idle_session_timeout, or a proxy dropping idle connections).
    */
-  function terminateUnnoticed(pid: number): void {
+  function terminateUnnoticed(...pids: number[]): void {
     const script = `import pg from 'pg';
       const client = new pg.Client(process.env.URL);
       await client.connect();
-      await client.query('SELECT pg_terminate_backend($1::int4, 10000)', [process.env.PID]);
+      for (const pid of process.env.PIDS.split(','))
+        await client.query('SELECT pg_terminate_backend($1::int4, 10000)', [pid]);
       await client.end();`;
     execFileSync(process.execPath, ['--input-type=module', '-e', script], {
-      env: { ...process.env, URL: db.url, PID: String(pid) },
+      env: { ...process.env, URL: db.url, PIDS: pids.join(',') },
     });
   }
 
-  it.each(['withLock', 'withSessionLock'] as const)(
-    '%s: a pooled connection the server closed while idle is replaced, and the lock taken on a fresh one',
+  /** Fills the pool with `size` idle connections at once; resolves to their backend pids. */
+  async function idlePool(dataSource: DataSource, size: number): Promise<number[]> {
+    const runners = Array.from({ length: size }, () => dataSource.createQueryRunner());
+    await Promise.all(runners.map((runner) => runner.connect()));
+    const pids = await Promise.all(
+      runners.map(async (runner) => {
+        const [row] = (await runner.query('SELECT pg_backend_pid() AS pid')) as [{ pid: number }];
+        return row.pid;
+      }),
+    );
+    await Promise.all(runners.map((runner) => runner.release()));
+    return pids;
+  }
+
+  it.each(['withLock', 'withSessionLock', 'tryWithLockOrWait'] as const)(
+    '%s: every pooled connection the server closed while idle is replaced, and the lock taken on a fresh one',
     async (method) => {
-      const { locks } = await service({ poolSize: 1 });
-      const deadPid = await locks.withLock(ID, TYPE, async (_, lock) => lock.backendPid);
-      terminateUnnoticed(deadPid);
+      const { dataSource, locks } = await service({ poolSize: 3 });
+      const deadPids = await idlePool(dataSource, 3);
+      terminateUnnoticed(...deadPids);
       let heldBy: number | undefined;
-      const value = await locks[method](ID, TYPE, async (_: unknown, lock: HeldLock) => {
+      const result = await locks[method](ID, TYPE, async (_: unknown, lock: HeldLock) => {
         heldBy = await holderOf(observer, KEY);
         return lock.backendPid;
       });
-      expect(value).not.toBe(deadPid);
+      const value = typeof result === 'number' ? result : (result as { value: number }).value;
+      expect(deadPids).not.toContain(value);
       expect(heldBy).toBe(value);
     },
   );
+
+  it("the followers' lock-free read of the migrations table survives a pool of dead connections", async () => {
+    const { dataSource } = await service({ poolSize: 3, migrations: [] });
+    terminateUnnoticed(...(await idlePool(dataSource, 3)));
+    expect(await pendingMigrationNames(dataSource)).toEqual([]);
+  });
 
   it('aborting while holding cancels the running statement and rolls the work back', async () => {
     const { locks } = await service();
