@@ -1,4 +1,5 @@
 import { describeHolder, type LockHolder } from '../lock/lock-holder.js';
+import { sqlState } from './sql-state.js';
 
 /**
  * Every user-facing message in one place, so wording stays consistent.
@@ -53,7 +54,8 @@ export const messages = {
     'Nothing was committed. Let the error propagate, or wrap the statement that may fail in manager.transaction() so it rolls back to a savepoint.',
 
   migrationFailed: (name: string, cause: unknown) =>
-    `Migration "${name}" failed: ${causeText(cause)}. It was rolled back (in transaction mode 'all' together with the whole run; in 'each' the migrations before it stay applied). Fix the migration and start again.`,
+    `Migration "${name}" failed: ${causeText(cause)}. It was rolled back (in transaction mode 'all' together with the whole run; in 'each' the migrations before it stay applied). ` +
+    (FIX_BY_SQLSTATE[sqlState(cause) ?? ''] ?? 'Fix the migration and start again.'),
 
   transactionOverride: (name: string, mode: string) =>
     `Migration "${name}" sets transaction = false, which cannot run inside the single transaction of transaction mode "${mode}". ` +
@@ -98,8 +100,29 @@ export const messages = {
     `MigrationLockModule needs a PostgreSQL DataSource (type "postgres"), got type "${type}". Advisory locks are a PostgreSQL feature.`,
 };
 
+/**
+ * What to do when a migration failed for a reason that is not the migration's own code: the
+ * database it ran on cannot take it.
+ */
+const FIX_BY_SQLSTATE: Record<string, string> = {
+  '25006':
+    'The migration is sound, the database is not writable here: a hot standby (a read replica), or default_transaction_read_only is on. Point the DataSource (or its replication master) at the primary, then start again.',
+  '3F000':
+    "A schema it uses does not exist: create it first (or fix the DataSource's schema option), then start again.",
+  '42501':
+    'The role the DataSource connects as lacks a privilege the migration needs: run migrations as a role that owns the schema (e.g. the CLI with its own credentials in an init container), then start again.',
+};
+
+/** Ids, types and values in messages, cut: a 1,000,000-character lock id must not make a 1 MB message. */
+const MAX_SHOWN = 100;
+export function shown(text: string): string {
+  return text.length <= MAX_SHOWN
+    ? text
+    : `${text.slice(0, MAX_SHOWN)}… (${text.length} characters)`;
+}
+
 function preview(value: unknown): string {
-  if (typeof value === 'string') return JSON.stringify(value);
+  if (typeof value === 'string') return JSON.stringify(shown(value));
   if (value === undefined || value === null) return String(value);
   if (typeof value === 'object') return Array.isArray(value) ? 'an array' : 'an object';
   return `${typeof value} ${String(value)}`;

@@ -6,7 +6,7 @@ import {
   LockWaitCanceledError,
 } from '../errors/migration-lock.errors.js';
 import type { LockConnectionSettings } from './advisory-lock.sql.js';
-import { sqlState } from './connection-loss.js';
+import { sqlState } from '../errors/sql-state.js';
 import type { LockedWork, SessionLockedWork, TryLockResult } from './held-lock.js';
 import { holdLock } from './hold-lock.js';
 import {

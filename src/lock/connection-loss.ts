@@ -1,3 +1,5 @@
+import { sqlState } from '../errors/sql-state.js';
+
 /*
  * Errors that mean the lock's connection is gone, so the server has already released the lock and
  * rolled the transaction back. Seen as: pg_terminate_backend (57P01), server shutdown (57P02/57P03),
@@ -14,11 +16,4 @@ export function isConnectionLoss(error: unknown): boolean {
   const code = sqlState(error);
   if (code && (CONNECTION_LOSS_SQLSTATES.has(code) || code.startsWith('08'))) return true;
   return CONNECTION_LOSS_MESSAGE.test(error.message);
-}
-
-/** The SQLSTATE of a pg error, also when TypeORM wrapped it in a QueryFailedError. */
-export function sqlState(error: unknown): string | undefined {
-  const withCode = error as { code?: unknown; driverError?: { code?: unknown } } | undefined;
-  const code = withCode?.code ?? withCode?.driverError?.code;
-  return typeof code === 'string' ? code : undefined;
 }

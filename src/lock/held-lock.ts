@@ -1,4 +1,5 @@
 import type { EntityManager, QueryRunner } from 'typeorm';
+import { shown } from '../errors/migration-lock.messages.js';
 import type { AdvisoryLockKey } from './lock-key.js';
 
 /** What the protected function learns about the lock it runs under. */
@@ -32,5 +33,5 @@ export type TryLockResult<T> = { acquired: true; value: T } | { acquired: false 
 
 /** `"id/type" (k1, k2)`: how a lock is named in messages and logs. */
 export function describeLock(id: string, type: string, key: AdvisoryLockKey): string {
-  return `"${id}/${type}" (${key[0]}, ${key[1]})`;
+  return `"${shown(id)}/${shown(type)}" (${key[0]}, ${key[1]})`;
 }

@@ -1,5 +1,6 @@
 import type { DataSource } from 'typeorm';
-import { isConnectionLoss, sqlState } from '../lock/connection-loss.js';
+import { sqlState } from '../errors/sql-state.js';
+import { isConnectionLoss } from '../lock/connection-loss.js';
 import { deadConnectionRetries } from '../lock/lock-connection.js';
 
 const UNDEFINED_TABLE = '42P01';

@@ -1,4 +1,5 @@
-import { isConnectionLoss, sqlState } from '../../src/lock/connection-loss.js';
+import { sqlState } from '../../src/errors/sql-state.js';
+import { isConnectionLoss } from '../../src/lock/connection-loss.js';
 
 const pgError = (code: string, message = 'x') => Object.assign(new Error(message), { code });
 

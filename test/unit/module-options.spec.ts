@@ -1,6 +1,8 @@
 import { hostname } from 'node:os';
 import { DataSource } from 'typeorm';
-import { InvalidOptionsError } from '../../src/errors/migration-lock.errors.js';
+import { InvalidOptionsError, LockTimeoutError } from '../../src/errors/migration-lock.errors.js';
+import { describeLock } from '../../src/lock/held-lock.js';
+import { advisoryLockKey } from '../../src/lock/lock-key.js';
 import { resolveWithLockOptions } from '../../src/lock/lock-options.js';
 import { defaultApplicationName } from '../../src/lock/lock-options.js';
 import { DEFAULT_OPTIONS, resolveModuleOptions } from '../../src/module/migration-lock-options.js';
@@ -124,4 +126,14 @@ describe('withLock options', () => {
       expect(() => resolveWithLockOptions(options, 1)).toThrow(InvalidOptionsError);
     },
   );
+});
+
+describe('messages', () => {
+  it('cut a very long lock id or type (the key stays exact)', () => {
+    const id = 'x'.repeat(1_000_000);
+    const name = describeLock(id, 'Jobs', advisoryLockKey(id, 'Jobs'));
+    expect(name.length).toBeLessThan(200);
+    expect(name).toContain('(1000000 characters)');
+    expect(new LockTimeoutError(name, 1000, undefined).message.length).toBeLessThan(1000);
+  });
 });
