@@ -1,4 +1,5 @@
-import { Inject, Injectable, Module, type INestApplication } from '@nestjs/common';
+import { jest } from '@jest/globals';
+import { Inject, Injectable, Logger, Module, type INestApplication } from '@nestjs/common';
 import { Test } from '@nestjs/testing';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { connect } from 'node:net';
@@ -7,7 +8,10 @@ import { DataSource } from 'typeorm';
 import {
   AdvisoryLockService,
   DataSourceConfigError,
+  InjectAdvisoryLockService,
+  InjectMigrationRunner,
   InvalidOptionsError,
+  MigrationHealthIndicator,
   MigrationFailedError,
   MigrationLockModule,
   MigrationRunnerService,
@@ -147,6 +151,93 @@ describe('MigrationLockModule in a Nest application', () => {
     expect(await migrationCounts(query)).toEqual(appliedOnce);
   });
 
+  it('is global: a feature module and a health module inject its services without importing it', async () => {
+    @Injectable()
+    class Reports {
+      constructor(readonly locks: AdvisoryLockService) {}
+    }
+    @Module({ providers: [Reports], exports: [Reports] })
+    class ReportsModule {}
+    @Injectable()
+    class Health {
+      constructor(readonly migrations: MigrationHealthIndicator) {}
+    }
+    @Module({ providers: [Health], exports: [Health] })
+    class HealthModule {}
+    const app = await createApp([
+      typeorm(),
+      MigrationLockModule.forRoot(),
+      ReportsModule,
+      HealthModule,
+    ]);
+    await app.init();
+    expect(await app.get(Reports).locks.withLock('r', 'Jobs', async () => 'ran')).toBe('ran');
+    expect(app.get(Health).migrations.isHealthy().migrations.status).toBe('up');
+  });
+
+  it('with several DataSources, each registration is injected by its name and locks its own database', async () => {
+    const other = await createTestDatabase('module_other');
+    try {
+      @Injectable()
+      class TwoDatabases {
+        constructor(
+          readonly main: AdvisoryLockService,
+          @InjectAdvisoryLockService('fleet') readonly fleet: AdvisoryLockService,
+          @InjectMigrationRunner('fleet') readonly fleetRunner: MigrationRunnerService,
+        ) {}
+      }
+      @Module({ providers: [TwoDatabases] })
+      class FeatureModule {}
+      const app = await createApp([
+        typeorm(),
+        TypeOrmModule.forRoot({
+          name: 'fleet',
+          type: 'postgres',
+          url: other.url,
+          migrations: referenceMigrations,
+          retryAttempts: 0,
+        }),
+        MigrationLockModule.forRoot(),
+        MigrationLockModule.forRoot({ dataSourceName: 'fleet' }),
+        FeatureModule,
+      ]);
+      await app.init();
+      const both = app.get(TwoDatabases);
+      expect(both.main).not.toBe(both.fleet);
+      expect(both.fleetRunner.state.phase).toBe('done');
+      const database = (locks: AdvisoryLockService) =>
+        locks.withLock('which', 'Jobs', async (manager) => {
+          const [row] = (await manager.query('SELECT current_database() AS db')) as [
+            { db: string },
+          ];
+          return row.db;
+        });
+      expect(await database(both.main)).toBe(db.name);
+      expect(await database(both.fleet)).toBe(other.name);
+      const otherObserver = await connectClient(other.url, 'observer');
+      expect(await migrationCounts((sql) => otherObserver.query(sql))).toEqual(appliedOnce);
+      await otherObserver.end();
+      await app.close();
+    } finally {
+      await other.drop();
+    }
+  });
+
+  it("keeps the DataSource's applicationName in the lock connections' application_name", async () => {
+    const app = await createApp([
+      typeorm({ applicationName: 'orders-api' }),
+      MigrationLockModule.forRoot(),
+    ]);
+    await app.init();
+    const name = await app.get(AdvisoryLockService).withLock('n', 'Jobs', async (manager) => {
+      const [row] = (await manager.query(`SELECT current_setting('application_name') AS name`)) as [
+        { name: string },
+      ];
+      return row.name;
+    });
+    expect(name).toMatch(new RegExp(`^orders-api:.+:${process.pid}$`));
+  });
+
   it('supports forRootAsync with useFactory and inject', async () => {
     @Module({ providers: [{ provide: 'LOCK_TIMEOUT', useValue: 1234 }], exports: ['LOCK_TIMEOUT'] })
     class ConfigModule {}
@@ -220,7 +311,36 @@ describe('MigrationLockModule in a Nest application', () => {
     ])) as DataSourceConfigError;
     expect(error).toBeInstanceOf(DataSourceConfigError);
     expect(error.message).toMatch(/migrationsRun: false/);
+    expect(error.message).toMatch(/would run migrations.*nothing was run/);
     expect(unsafe.isInitialized).toBe(false);
+  });
+
+  it('with @nestjs/typeorm and migrationsRun: true, says the migrations already ran without the lock', async () => {
+    const error = (await startFailure([
+      typeorm({ migrationsRun: true }),
+      MigrationLockModule.forRoot(),
+    ])) as DataSourceConfigError;
+    expect(error).toBeInstanceOf(DataSourceConfigError);
+    expect(error.message).toMatch(/already ran the pending migrations.*without any lock/);
+  });
+
+  it('warns that synchronize and dropSchema run outside the lock', async () => {
+    const warnings: string[] = [];
+    const warn = jest.spyOn(Logger.prototype, 'warn').mockImplementation((message: unknown) => {
+      warnings.push(String(message));
+    });
+    try {
+      const app = await createApp([
+        typeorm({ synchronize: true, dropSchema: true }),
+        MigrationLockModule.forRoot({ runOnBootstrap: false }),
+      ]);
+      await app.init();
+    } finally {
+      warn.mockRestore();
+    }
+    expect(warnings.join('\n')).toMatch(
+      /synchronize: true and dropSchema: true.*outside the migration lock/,
+    );
   });
 
   it('says how to fix a missing DataSource', async () => {
