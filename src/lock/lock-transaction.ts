@@ -134,18 +134,7 @@ export class LockTransaction {
 
 type QueryResults = Array<{ rows: Array<Record<string, unknown>> }>;
 
-/**
- * Commits the QueryRunner's transaction. PostgreSQL answers COMMIT of a transaction an earlier
- * (caught) error aborted with ROLLBACK and no error: that is thrown, never reported as success.
- */
-export async function commitOrThrow(
-  queryRunner: PostgresQueryRunner,
-  lockName: string,
-): Promise<void> {
-  return commitOn((await queryRunner.connect()) as PgClient, queryRunner, lockName);
-}
-
-/** commitOrThrow() on the QueryRunner's client, when the caller has it at hand. */
+/** commit() on the QueryRunner's client, when the caller has it at hand. */
 async function commitOn(
   client: PgClient,
   queryRunner: PostgresQueryRunner,
@@ -153,7 +142,15 @@ async function commitOn(
 ): Promise<void> {
   const result = await client.query(COMMIT_SQL);
   recordTransactionState(queryRunner, false);
-  if (result.command !== 'COMMIT') throw new TransactionRolledBackError(lockName);
+  assertCommitted(result, lockName);
+}
+
+/**
+ * PostgreSQL answers COMMIT of a transaction that an earlier (caught) error aborted with the tag
+ * ROLLBACK and no error: that is thrown, never reported as success.
+ */
+export function assertCommitted(result: { command?: string | null }, name: string): void {
+  if (result.command !== 'COMMIT') throw new TransactionRolledBackError(name);
 }
 
 /*

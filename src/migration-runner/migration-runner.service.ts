@@ -1,17 +1,17 @@
 import { Injectable, Logger } from '@nestjs/common';
-import { MigrationExecutor, type DataSource, type QueryRunner } from 'typeorm';
+import { MigrationExecutor, type DataSource } from 'typeorm';
 import { InvalidIndexError, MigrationFailedError } from '../errors/migration-lock.errors.js';
 import { messages } from '../errors/migration-lock.messages.js';
 import type { AdvisoryLockService } from '../lock/advisory-lock.service.js';
 import type { HeldLock } from '../lock/held-lock.js';
 import type { PostgresQueryRunner } from '../lock/lock-connection.js';
-import { commitOrThrow } from '../lock/lock-transaction.js';
 import type { MigrationTransactionMode } from '../module/migration-lock-options.interface.js';
 import { MigrationStateTracker, type MigrationState } from './migration-events.js';
 import { MigrationLockHolding } from './migration-lock-holding.js';
 import type { MigrationRunResult } from './migration-run-result.js';
 import type { MigrationRunnerOptions } from './migration-runner.options.js';
 import { assertNoInvalidIndexes } from './invalid-indexes.js';
+import { MigrationSteps } from './migration-steps.js';
 import { pendingMigrationNames } from './pending-migrations.js';
 
 export type { MigrationRunnerOptions } from './migration-runner.options.js';
@@ -109,7 +109,6 @@ export class MigrationRunnerService {
   private executor(queryRunner: PostgresQueryRunner): MigrationExecutor {
     const executor = new MigrationExecutor(this.dataSource, queryRunner);
     executor.transaction = this.options.transaction;
-    recordOnlyWithValidIndexes(executor);
     return executor;
   }
 
@@ -117,25 +116,33 @@ export class MigrationRunnerService {
     const executor = this.executor(queryRunner);
     const pending = await executor.getPendingMigrations();
     this.checkTransactionOverrides(pending);
+    if (pending.length === 0) return [];
     // An interrupted CREATE INDEX CONCURRENTLY of an earlier holder: say so before anything runs.
-    if (pending.length > 0) await assertNoInvalidIndexes(queryRunner);
-    const applied: string[] = [];
+    await assertNoInvalidIndexes(queryRunner);
+    const steps = new MigrationSteps(executor, this.dataSource);
+    // As TypeORM's executeMigration() did, a failure here is the first migration's.
+    await steps.prepareTables(queryRunner).catch((error: unknown) => {
+      throw MigrationFailedError.create(pending[0].name, error);
+    });
+    const applied: Migration[] = [];
     for (const migration of pending) {
       // Stop between migrations when aborted (shutdown) or when the lock's connection is gone.
       if (lock.signal.aborted) break;
       const started = performance.now();
-      await this.applyOne(executor, queryRunner, migration);
+      await this.applyOne(steps, queryRunner, migration);
       const durationMs = Math.round(performance.now() - started);
       this.logger.log(`Applied ${migration.name} in ${durationMs} ms`);
       this.tracker.emit('migrationApplied', { name: migration.name, durationMs });
-      applied.push(migration.name);
-      this.tracker.update('migrating', { applied: [...applied] });
+      applied.push(migration);
+      this.tracker.update('migrating', { applied: applied.map((m) => m.name) });
     }
-    return applied;
+    // Mode all: one statement records the run; it commits with the lock's transaction.
+    if (this.options.transaction === 'all') await steps.record(queryRunner, applied);
+    return applied.map((m) => m.name);
   }
 
   private async applyOne(
-    executor: MigrationExecutor,
+    steps: MigrationSteps,
     queryRunner: PostgresQueryRunner,
     migration: Migration,
   ) {
@@ -145,8 +152,12 @@ export class MigrationRunnerService {
       (migration.instance?.transaction ?? OWN_TRANSACTION_BY_DEFAULT[transaction]);
     try {
       if (ownTransaction) await queryRunner.startTransaction();
-      await executor.executeMigration(migration);
-      if (ownTransaction) await commitOrThrow(queryRunner, migration.name);
+      await steps.up(queryRunner, migration);
+      if (transaction === 'all') return;
+      // Outside a transaction (CREATE INDEX CONCURRENTLY) an index can be left invalid: never
+      // record such a migration as applied. Inside one it cannot, so those pay nothing.
+      if (!ownTransaction) await assertNoInvalidIndexes(queryRunner, migration.name);
+      await steps.record(queryRunner, [migration], ownTransaction ? migration.name : undefined);
     } catch (error) {
       if (ownTransaction && queryRunner.isTransactionActive)
         await queryRunner.rollbackTransaction().catch(() => undefined);
@@ -186,24 +197,4 @@ export class MigrationRunnerService {
     });
     this.tracker.emit('failed', { error });
   }
-}
-
-type RecordingExecutor = {
-  insertExecutedMigration(queryRunner: QueryRunner, migration: Migration): Promise<void>;
-};
-
-/*
- * A migration that ran outside a transaction (CREATE INDEX CONCURRENTLY needs that) is checked for
- * invalid indexes between its up() and its row in the migrations table, so it is never recorded as
- * applied while an index it built is invalid. TypeORM's executeMigration() offers no other seam
- * between the two than its protected insertExecutedMigration (0.3 and 1.x alike); inside a
- * transaction no index can be left invalid, so those migrations pay nothing.
- */
-function recordOnlyWithValidIndexes(executor: MigrationExecutor): void {
-  const recording = executor as unknown as RecordingExecutor;
-  const record = recording.insertExecutedMigration.bind(executor);
-  recording.insertExecutedMigration = async (queryRunner, migration) => {
-    if (!queryRunner.isTransactionActive) await assertNoInvalidIndexes(queryRunner, migration.name);
-    return record(queryRunner, migration);
-  };
 }

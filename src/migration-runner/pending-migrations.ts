@@ -2,16 +2,9 @@ import type { DataSource } from 'typeorm';
 import { sqlState } from '../errors/sql-state.js';
 import { isConnectionLoss } from '../lock/connection-loss.js';
 import { deadConnectionRetries } from '../lock/lock-connection.js';
+import { appliedNamesSql } from './migrations-table.sql.js';
 
 const UNDEFINED_TABLE = '42P01';
-
-/** `SELECT name FROM <migrations table>`, the table named and quoted as TypeORM names it. */
-function appliedNamesSql(dataSource: DataSource): string {
-  const { schema } = dataSource.driver.options as { schema?: string };
-  const table = dataSource.options.migrationsTableName ?? 'migrations';
-  const path = [schema, table].filter((part): part is string => Boolean(part));
-  return `SELECT name FROM ${path.map((part) => dataSource.driver.escape(part)).join('.')}`;
-}
 
 /**
  * Names of the migrations in the code that the migrations table does not list, read with one cheap

@@ -71,6 +71,26 @@ describe('MigrationRunnerService on a real PostgreSQL', () => {
     expect(await seedGeneration((sql) => observer.query(sql))).toBe(1);
   });
 
+  it.each(['all', 'each', 'none'] as const)(
+    'mode %s writes the same migrations table rows as TypeORM runMigrations itself',
+    async (transaction) => {
+      await (await runner(referenceMigrations, { transaction })).run();
+      const ours = await observer.query('SELECT id, "timestamp", name FROM migrations ORDER BY id');
+      const other = await createTestDatabase('runner_typeorm');
+      try {
+        const plain = await openDataSource(other.url, { migrations: referenceMigrations });
+        await plain.runMigrations({ transaction: transaction === 'none' ? 'none' : transaction });
+        const theirs = await plain.query(
+          'SELECT id, "timestamp", name FROM migrations ORDER BY id',
+        );
+        await plain.destroy();
+        expect(ours.rows).toEqual(theirs);
+      } finally {
+        await other.drop();
+      }
+    },
+  );
+
   it('is blocked by the Go implementation holding pg_advisory_xact_lock(457026696, -1494325336)', async () => {
     const goService = await connectClient(db.url, 'hyperfleet-api');
     await goService.query('BEGIN');

@@ -1,0 +1,68 @@
+import type { DataSource, MigrationExecutor, QueryRunner } from 'typeorm';
+import type { PgClient, PostgresQueryRunner } from '../lock/lock-connection.js';
+import { assertCommitted, recordTransactionState } from '../lock/lock-transaction.js';
+import { recordMigrationsSql } from './migrations-table.sql.js';
+
+type Migration = Awaited<ReturnType<MigrationExecutor['getPendingMigrations']>>[number];
+
+/** The protected step of TypeORM's MigrationExecutor that makes the migrations table (0.3 and 1.x alike). */
+interface ExecutorSteps {
+  createMigrationsTableIfNotExist(queryRunner: QueryRunner): Promise<void>;
+}
+
+/**
+ * TypeORM's executeMigration(), in its own steps. That method looks up the migrations table and the
+ * typeorm_metadata table in information_schema before every migration: two catalog queries per
+ * migration on the holder's critical path, a third of a 200-migration run on a fresh database.
+ * The runner makes sure of the tables once per run and then, per migration, runs it and records it
+ * with the rows TypeORM writes, with room between the two for its own checks. A record goes in the
+ * same round trip as the COMMIT of its migration's transaction, and a whole `all` run is recorded
+ * by one statement: TypeORM's QueryBuilder insert per migration cost more than the CREATE TABLE
+ * it recorded, in a 200-migration run.
+ */
+export class MigrationSteps {
+  private readonly steps: ExecutorSteps;
+
+  constructor(
+    executor: MigrationExecutor,
+    private readonly dataSource: DataSource,
+  ) {
+    this.steps = executor as unknown as ExecutorSteps;
+  }
+
+  /** Once per run, before the first migration: the migrations table, and typeorm_metadata if needed. */
+  async prepareTables(queryRunner: QueryRunner): Promise<void> {
+    await this.steps.createMigrationsTableIfNotExist(queryRunner);
+    const schemaBuilder = this.dataSource.driver.createSchemaBuilder() as {
+      createMetadataTableIfNecessary?: (queryRunner: QueryRunner) => Promise<void>;
+    };
+    await schemaBuilder.createMetadataTableIfNecessary?.(queryRunner);
+  }
+
+  /** The migration's up(), between the driver's before/after hooks. */
+  async up(queryRunner: QueryRunner, migration: Migration): Promise<void> {
+    await queryRunner.beforeMigration();
+    await migration.instance!.up(queryRunner);
+    await queryRunner.afterMigration();
+  }
+
+  /**
+   * Rows in the migrations table for `migrations`. With `commitAs` (the lock's or migration's name
+   * for messages), the COMMIT of the open transaction goes in the same round trip, and a COMMIT that
+   * PostgreSQL turned into ROLLBACK is thrown.
+   */
+  async record(
+    queryRunner: PostgresQueryRunner,
+    migrations: readonly Migration[],
+    commitAs?: string,
+  ): Promise<void> {
+    if (migrations.length === 0 && !commitAs) return;
+    const statements = migrations.length ? [recordMigrationsSql(this.dataSource, migrations)] : [];
+    if (commitAs) statements.push('COMMIT');
+    const client = (await queryRunner.connect()) as PgClient;
+    const results = (await client.query(statements.join('; '))) as unknown;
+    if (!commitAs) return;
+    recordTransactionState(queryRunner, false);
+    assertCommitted((Array.isArray(results) ? results.at(-1) : results) as never, commitAs);
+  }
+}
