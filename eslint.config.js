@@ -37,6 +37,18 @@ export default tseslint.config(
     rules: { '@typescript-eslint/no-require-imports': 'off' },
   },
   {
+    // The testing entry's fixture suite: plain ESM test files with Jest's globals.
+    files: ['test/fixtures/testing-entry/*.mjs'],
+    languageOptions: {
+      globals: {
+        beforeAll: 'readonly',
+        afterAll: 'readonly',
+        test: 'readonly',
+        expect: 'readonly',
+      },
+    },
+  },
+  {
     files: ['test/**/*.ts'],
     rules: { '@typescript-eslint/no-unsafe-function-type': 'off' },
   },

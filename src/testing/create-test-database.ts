@@ -1,0 +1,286 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
+import pg from 'pg';
+import { DataSource, type DataSourceOptions } from 'typeorm';
+import { InvalidOptionsError } from '../errors/migration-lock.errors.js';
+import { messages } from '../errors/migration-lock.messages.js';
+import { checkOptionsObject, checkTimeoutMs } from '../errors/option-checks.js';
+import { AdvisoryLockService } from '../lock/advisory-lock.service.js';
+import { advisoryLockKey } from '../lock/lock-key.js';
+import { MigrationRunnerService } from '../migration-runner/migration-runner.service.js';
+import { DEFAULT_OPTIONS } from '../module/migration-lock-options.js';
+import { dropOnExit, forget } from './exit-cleanup.js';
+import {
+  cloneDatabaseSql,
+  createDatabaseSql,
+  DATABASES_LIKE_SQL,
+  dropDatabaseSql,
+  LOCK_TEMPLATE_SQL,
+  markTemplateSql,
+  unmarkTemplateSql,
+  UNLOCK_TEMPLATE_SQL,
+} from './test-database.sql.js';
+
+type PostgresOptions = Extract<DataSourceOptions, { type: 'postgres' }>;
+
+export interface CreateTestDatabaseOptions {
+  /**
+   * The app's TypeORM options for PostgreSQL, `migrations` included. The server they point at
+   * holds the template and the test databases; their database is only used to connect.
+   */
+  dataSourceOptions: PostgresOptions;
+  /**
+   * Longest wait for another process building the same template (the first test file to start
+   * migrates it; the others wait for it).
+   * @default 300000 (5 minutes)
+   */
+  timeoutMs?: number;
+}
+
+export interface TestDatabase {
+  /** The new database's name. */
+  readonly name: string;
+  /** A connection URL of the new database. */
+  readonly url: string;
+  /** The app's options, pointed at the new database: pass them to TypeOrmModule.forRoot. */
+  readonly dataSourceOptions: PostgresOptions;
+  /** Drops the database (ending sessions a test left open). Also done at process exit. */
+  drop(): Promise<void>;
+}
+
+const WHERE = 'createTestDatabase';
+const TEMPLATE_LOCK_TYPE = 'TestTemplate';
+
+/**
+ * A new database holding every migration, cloned (`CREATE DATABASE … TEMPLATE`) from a template that
+ * was migrated once: the first call for a migration set builds the template under the migration
+ * lock, every later call (any Jest worker, any test file) only clones it, in milliseconds. Adding or
+ * changing a migration makes a new template; older ones of the same database are dropped then.
+ */
+export async function createTestDatabase(
+  options: CreateTestDatabaseOptions,
+): Promise<TestDatabase> {
+  const { dataSourceOptions, timeoutMs } = checkOptions(options);
+  const naming = await namesFor(dataSourceOptions);
+  const admin = await connectAdmin(dataSourceOptions, timeoutMs);
+  try {
+    await admin.query(LOCK_TEMPLATE_SQL, [...advisoryLockKey(naming.template, TEMPLATE_LOCK_TYPE)]);
+    try {
+      const existing = await namespaceDatabases(admin, naming.namespace);
+      if (!existing.get(naming.template)) {
+        await buildTemplate(admin, dataSourceOptions, naming.template, existing);
+      }
+      await dropLeftovers(admin, existing);
+      const name = naming.newDatabase();
+      dropOnExit(connectionConfig(dataSourceOptions), name);
+      await admin.query(cloneDatabaseSql(name, naming.template));
+      return testDatabase(dataSourceOptions, name);
+    } finally {
+      await admin.query(UNLOCK_TEMPLATE_SQL, [
+        ...advisoryLockKey(naming.template, TEMPLATE_LOCK_TYPE),
+      ]);
+    }
+  } finally {
+    await admin.end();
+  }
+}
+
+function checkOptions(options: unknown): { dataSourceOptions: PostgresOptions; timeoutMs: number } {
+  const given = checkOptionsObject(WHERE, options, { required: true });
+  const dataSourceOptions = given.dataSourceOptions as PostgresOptions | undefined;
+  if (typeof dataSourceOptions !== 'object' || dataSourceOptions?.type !== 'postgres') {
+    throw new InvalidOptionsError(
+      messages.invalidOption(
+        WHERE,
+        'dataSourceOptions',
+        "TypeORM options with type: 'postgres'",
+        dataSourceOptions,
+      ),
+    );
+  }
+  return {
+    dataSourceOptions,
+    timeoutMs:
+      given.timeoutMs === undefined ? 300_000 : checkTimeoutMs(WHERE, 'timeoutMs', given.timeoutMs),
+  };
+}
+
+/** pg connection settings of the options' own database (never printed: they may hold a password). */
+function connectionConfig(options: PostgresOptions): pg.ClientConfig {
+  return {
+    connectionString: options.url,
+    host: options.host,
+    port: options.port,
+    user: options.username,
+    password: typeof options.password === 'string' ? options.password : undefined,
+    database: options.database,
+    ssl: options.ssl as pg.ClientConfig['ssl'],
+  };
+}
+
+async function connectAdmin(options: PostgresOptions, timeoutMs: number): Promise<pg.Client> {
+  const admin = new pg.Client({
+    ...connectionConfig(options),
+    application_name: 'nestjs-migration-lock:testing',
+  });
+  admin.on('error', () => undefined);
+  await admin.connect();
+  await admin.query(`SET lock_timeout = ${Math.round(timeoutMs)}`);
+  return admin;
+}
+
+/** The options pointed at `database`, on the same server with the same credentials. */
+function pointedAt(options: PostgresOptions, database: string): PostgresOptions {
+  if (!options.url) return { ...options, database };
+  const url = new URL(options.url);
+  url.pathname = `/${database}`;
+  return { ...options, url: url.toString(), database: undefined };
+}
+
+function testDatabase(options: PostgresOptions, name: string): TestDatabase {
+  const dataSourceOptions = pointedAt(options, name);
+  const url = new URL(options.url ?? 'postgres://localhost');
+  if (!options.url) {
+    url.hostname = options.host ?? 'localhost';
+    url.port = String(options.port ?? 5432);
+    url.username = encodeURIComponent(options.username ?? '');
+    if (typeof options.password === 'string') url.password = encodeURIComponent(options.password);
+  }
+  url.pathname = `/${name}`;
+  return {
+    name,
+    url: url.toString(),
+    dataSourceOptions,
+    drop: async () => {
+      const admin = await connectAdmin(options, 60_000);
+      try {
+        await admin.query(dropDatabaseSql(name));
+      } finally {
+        forget(name);
+        await admin.end();
+      }
+    },
+  };
+}
+
+// ------------------------------------------------------------------ names
+
+interface Naming {
+  /** Per database the options point at: templates of other apps on the server are never touched. */
+  readonly namespace: string;
+  /** Per migration set. */
+  readonly template: string;
+  newDatabase(): string;
+}
+
+const hex = (text: string, length: number) =>
+  createHash('sha256').update(text).digest('hex').slice(0, length);
+const HOST = hex(hostname(), 4);
+/** `mlt_<namespace>_d_<host>_<pid>_<random>`: the pid says whether its creator still runs. */
+const TEST_DATABASE = /^mlt_[0-9a-f]{8}_d_([0-9a-f]{4})_(\d+)_[0-9a-f]{6}$/;
+
+async function namesFor(options: PostgresOptions): Promise<Naming> {
+  const where = options.url
+    ? new URL(options.url).pathname
+    : `${options.host}:${options.port}/${options.database}`;
+  const namespace = hex(where, 8);
+  const template = `mlt_${namespace}_t_${await migrationSetHash(options)}`;
+  return {
+    namespace,
+    template,
+    newDatabase: () =>
+      `mlt_${namespace}_d_${HOST}_${process.pid}_${randomBytes(3).toString('hex')}`,
+  };
+}
+
+const hashes = new Map<unknown, string>();
+
+/**
+ * A hash of the migrations' names and code: a new or changed migration makes a new template.
+ * Loaded the way TypeORM loads them (classes or glob paths), without connecting; once per process.
+ */
+async function migrationSetHash(options: PostgresOptions): Promise<string> {
+  const known = hashes.get(options.migrations);
+  if (known) return known;
+  const loader = new DataSource({ ...options, entities: [] }) as unknown as {
+    buildMetadatas(): Promise<void>;
+    migrations: Array<{ name?: string; constructor: { name: string; toString(): string } }>;
+  };
+  await loader.buildMetadatas();
+  const text = loader.migrations
+    .map(
+      (migration) =>
+        `${migration.name ?? migration.constructor.name}\n${migration.constructor.toString()}`,
+    )
+    .join('\n');
+  const hash = hex(text, 16);
+  hashes.set(options.migrations, hash);
+  return hash;
+}
+
+// ------------------------------------------------------------------ template
+
+/** Names of the namespace's databases, each with whether it is a complete template. */
+async function namespaceDatabases(
+  admin: pg.Client,
+  namespace: string,
+): Promise<Map<string, boolean>> {
+  const { rows } = await admin.query<{ name: string; complete: boolean }>(DATABASES_LIKE_SQL, [
+    `mlt\\_${namespace}\\_%`,
+  ]);
+  return new Map(rows.map((row) => [row.name, row.complete]));
+}
+
+/**
+ * Creates the template and migrates it with the module's own runner, under the migration lock, then
+ * marks it complete. A template left incomplete (its builder died) is dropped first; older
+ * templates of the namespace go too (one in use by another process stays, and goes next time).
+ */
+async function buildTemplate(
+  admin: pg.Client,
+  options: PostgresOptions,
+  template: string,
+  existing: Map<string, boolean>,
+): Promise<void> {
+  for (const [name, complete] of existing) {
+    if (TEST_DATABASE.test(name)) continue;
+    if (complete) await admin.query(unmarkTemplateSql(name)).catch(() => undefined);
+    await admin.query(dropDatabaseSql(name)).catch(() => undefined);
+  }
+  await admin.query(createDatabaseSql(template));
+  const dataSource = await new DataSource({
+    ...pointedAt(options, template),
+    migrationsRun: false,
+    synchronize: false,
+    dropSchema: false,
+    poolSize: 2,
+  }).initialize();
+  try {
+    await new MigrationRunnerService(
+      dataSource,
+      new AdvisoryLockService(dataSource),
+      DEFAULT_OPTIONS,
+    ).run();
+  } finally {
+    await dataSource.destroy();
+  }
+  await admin.query(markTemplateSql(template));
+}
+
+/** Test databases of processes on this host that no longer run (killed before they dropped them). */
+async function dropLeftovers(admin: pg.Client, existing: Map<string, boolean>): Promise<void> {
+  for (const name of existing.keys()) {
+    const match = TEST_DATABASE.exec(name);
+    if (!match || match[1] !== HOST || isRunning(Number(match[2]))) continue;
+    await admin.query(dropDatabaseSql(name)).catch(() => undefined);
+  }
+}
+
+function isRunning(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as { code?: string }).code === 'EPERM';
+  }
+}

@@ -1,0 +1,6 @@
+// The testing entry: `import { createTestDatabase } from 'nestjs-migration-lock/testing'`.
+export {
+  createTestDatabase,
+  type CreateTestDatabaseOptions,
+  type TestDatabase,
+} from './create-test-database.js';

@@ -1,0 +1,38 @@
+/*
+ * Every SQL statement the testing entry sends, in one place. Database names are made by this
+ * package (a fixed prefix, hex digits, a pid) and checked before they are quoted: nothing a caller
+ * gives is interpolated.
+ */
+
+const SAFE_NAME = /^[a-z0-9_]{1,63}$/;
+
+/** A database name this package made, quoted; anything else is a bug, thrown before any SQL runs. */
+export function quoted(name: string): string {
+  if (!SAFE_NAME.test(name)) throw new TypeError(`not a database name this package made: ${name}`);
+  return `"${name}"`;
+}
+
+/** Serializes template builds and clones per template, across processes (a session-level lock). */
+export const LOCK_TEMPLATE_SQL = 'SELECT pg_advisory_lock($1::int4, $2::int4)';
+export const UNLOCK_TEMPLATE_SQL = 'SELECT pg_advisory_unlock($1::int4, $2::int4)';
+
+/** Databases of one namespace with their template flag: templates and leftover test databases. */
+export const DATABASES_LIKE_SQL =
+  'SELECT datname AS name, datistemplate AS complete FROM pg_database WHERE datname LIKE $1';
+
+export const createDatabaseSql = (name: string) => `CREATE DATABASE ${quoted(name)}`;
+
+/** The clone: PostgreSQL copies the template's files, which takes milliseconds, not a migration run. */
+export const cloneDatabaseSql = (name: string, template: string) =>
+  `CREATE DATABASE ${quoted(name)} TEMPLATE ${quoted(template)}`;
+
+/** Marks a template complete (every migration applied) and lets roles without CREATEDB clone it. */
+export const markTemplateSql = (name: string) => `ALTER DATABASE ${quoted(name)} IS_TEMPLATE true`;
+
+/** A template database cannot be dropped before it is unmarked. */
+export const unmarkTemplateSql = (name: string) =>
+  `ALTER DATABASE ${quoted(name)} IS_TEMPLATE false`;
+
+/** FORCE ends sessions a test left open (PostgreSQL 13+). */
+export const dropDatabaseSql = (name: string) =>
+  `DROP DATABASE IF EXISTS ${quoted(name)} WITH (FORCE)`;
