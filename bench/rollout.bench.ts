@@ -9,6 +9,9 @@ import { spread, type Spread } from './stats.js';
 const NODE_PG_MIGRATE_REPLICA = fileURLToPath(
   new URL('./peers/node-pg-migrate-replica.js', import.meta.url),
 );
+const NODE_PG_MIGRATE_WAIT_REPLICA = fileURLToPath(
+  new URL('./peers/node-pg-migrate-wait-replica.js', import.meta.url),
+);
 const RAW_READ_REPLICA = fileURLToPath(new URL('./peers/raw-read-replica.js', import.meta.url));
 const RAW_ROLLOUT_REPLICA = fileURLToPath(
   new URL('./peers/raw-rollout-replica.js', import.meta.url),
@@ -52,7 +55,12 @@ export interface RolloutResults {
    */
   release16VsOne: Spread & { replicas: number; oneMs: Spread; manyMs: Spread };
   extraConnectionsWhileMigrating: { all: number; each: number };
-  peers: { migrationLock: PeerResult; typeormNoLock: PeerResult; nodePgMigrate: PeerResult };
+  peers: {
+    migrationLock: PeerResult;
+    typeormNoLock: PeerResult;
+    nodePgMigrate: PeerResult;
+    nodePgMigrateWait: PeerResult;
+  };
   /** The median 16-replica rollout (mode all), for the timeline chart. */
   timeline: ReplicaReport[];
 }
@@ -275,6 +283,13 @@ export async function benchRollout(
       migrationLock: peerResult(manyRuns, lockDoubles, replicas),
       typeormNoLock: await peer(serverUrl, options, { mode: 'unlocked' }, undefined, 'migrations'),
       nodePgMigrate: await peer(serverUrl, options, {}, NODE_PG_MIGRATE_REPLICA, 'pgmigrations'),
+      nodePgMigrateWait: await peer(
+        serverUrl,
+        options,
+        {},
+        NODE_PG_MIGRATE_WAIT_REPLICA,
+        'pgmigrations',
+      ),
     },
     timeline: medianRun.reports,
   };

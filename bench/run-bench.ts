@@ -8,8 +8,10 @@ import {
   type LocalPostgres,
 } from '../reference/runtime/embedded-postgres.js';
 import { benchLockLatency } from './lock-latency.bench.js';
+import { benchManyMigrations } from './many-migrations.bench.js';
 import { markdownReport, svgChart, textReport, type BenchResults } from './report.js';
 import { benchRollout } from './rollout.bench.js';
+import { benchTestDatabase } from './test-database.bench.js';
 
 /*
  * `npm run bench [-- --json] [-- --out docs]`: the lock against raw pg, rollouts against one
@@ -32,6 +34,9 @@ const samples = Number(values.samples ?? (values.quick ? 3 : 40));
 // Long enough for V8 to have optimized both sides' code (see lock-latency.bench.ts).
 const warmUpCalls = values.quick ? 10 : 2000;
 const warmUpHandoffs = values.quick ? 1 : 30;
+// A long migration history (issue: every fresh database pays it), and test databases cloned from it.
+const manyMigrationsCount = values.quick ? 10 : 200;
+const testDatabaseSamples = values.quick ? 2 : 15;
 const log = (line: string) => (values.json ? undefined : console.error(line));
 
 async function main(): Promise<void> {
@@ -49,9 +54,27 @@ async function main(): Promise<void> {
     });
     log(`rollouts: ${runs} run(s) of 1 and ${replicas} replicas, followers, peers …`);
     const { timeline, ...rollout } = await benchRollout(server.url, { runs, replicas });
+    log(
+      `${manyMigrationsCount} migrations on fresh databases, module vs TypeORM, ${runs} run(s) …`,
+    );
+    const many = await benchManyMigrations(server.url, { runs, count: manyMigrationsCount });
+    log(`test databases: ${testDatabaseSamples} clones of the migrated template vs raw …`);
+    const testDatabases = await benchTestDatabase(server.url, {
+      samples: testDatabaseSamples,
+      count: manyMigrationsCount,
+    });
+    const migrate200Ms = many.manyMigrationsVsTypeorm.all.moduleMs;
     const results: BenchResults = {
       ...latency,
       ...rollout,
+      ...many,
+      ...testDatabases,
+      testDatabaseVsMigrate200: {
+        ratio: testDatabases.testDatabaseMs.p50 / migrate200Ms,
+        testDatabaseMs: testDatabases.testDatabaseMs.p50,
+        migrateMs: migrate200Ms,
+        migrations: manyMigrationsCount,
+      },
       machine: `${cpus().length} × ${cpus()[0]?.model.trim() ?? 'cpu'}, ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}`,
       command:
         `${process.env.DATABASE_URL ? 'DATABASE_URL=<server> ' : ''}npm run bench -- ${process.argv.slice(2).join(' ')}`.trim(),

@@ -51,6 +51,22 @@ describe('npm run bench (smoke, --quick)', () => {
     expect(results.followers16VsRaw).toEqual(
       expect.objectContaining({ rawManyMs: expect.any(Object), raw16VsOne: expect.any(Object) }),
     );
+    for (const mode of ['all', 'each']) {
+      expect(results.manyMigrationsVsTypeorm[mode]).toEqual(
+        expect.objectContaining({
+          median: expect.any(Number),
+          moduleMs: expect.any(Number),
+          typeormMs: expect.any(Number),
+        }),
+      );
+    }
+    expect(results.testDatabaseMs).toEqual(expect.objectContaining({ p50: expect.any(Number) }));
+    expect(results.testDatabaseVsRawTemplate).toEqual(
+      expect.objectContaining({ median: expect.any(Number), rawP50Ms: expect.any(Number) }),
+    );
+    expect(results.testDatabaseVsMigrate200).toEqual(
+      expect.objectContaining({ ratio: expect.any(Number), migrateMs: expect.any(Number) }),
+    );
     expect(results.extraConnectionsWhileMigrating).toEqual({
       all: expect.any(Number),
       each: expect.any(Number),
@@ -58,6 +74,7 @@ describe('npm run bench (smoke, --quick)', () => {
     expect(Object.keys(results.peers).sort()).toEqual([
       'migrationLock',
       'nodePgMigrate',
+      'nodePgMigrateWait',
       'typeormNoLock',
     ]);
     // Whatever the timing, the lock never applies anything twice.

@@ -1,0 +1,125 @@
+import { Logger } from '@nestjs/common';
+import pg from 'pg';
+import { DataSource, type MigrationInterface, type QueryRunner } from 'typeorm';
+import { withDatabase } from '../reference/runtime/connection-url.js';
+import { AdvisoryLockService } from '../src/lock/advisory-lock.service.js';
+import { MigrationRunnerService } from '../src/migration-runner/migration-runner.service.js';
+import { DEFAULT_OPTIONS } from '../src/module/migration-lock-options.js';
+import { median } from './stats.js';
+
+/*
+ * A long migration history on a fresh database (what every CI job, e2e run and new tenant pays):
+ * the module's run ÷ plain TypeORM `dataSource.runMigrations()` on the same migrations, each on a
+ * fresh database, interleaved, per transaction mode. Both sides log nothing.
+ */
+
+type Mode = 'all' | 'each';
+
+export interface ManyMigrationsResult {
+  median: number;
+  min: number;
+  max: number;
+  moduleMs: number;
+  typeormMs: number;
+}
+
+export interface ManyMigrationsResults {
+  manyMigrationsVsTypeorm: { count: number; runs: number } & Record<Mode, ManyMigrationsResult>;
+}
+
+/** `count` small migrations, each `CREATE TABLE` + `INSERT`, as classes (no glob loading). */
+export function manyMigrations(count: number): Array<new () => MigrationInterface> {
+  return Array.from({ length: count }, (_, i) => {
+    const name = `Many${i}${1_700_000_000_000 + i}`;
+    return class implements MigrationInterface {
+      name = name;
+      async up(queryRunner: QueryRunner): Promise<void> {
+        await queryRunner.query(`CREATE TABLE many_${i} (id int PRIMARY KEY, note text)`);
+        await queryRunner.query(`INSERT INTO many_${i} VALUES (1, 'seed')`);
+      }
+      async down(queryRunner: QueryRunner): Promise<void> {
+        await queryRunner.query(`DROP TABLE many_${i}`);
+      }
+    };
+  });
+}
+
+async function admin<T>(url: string, work: (client: pg.Client) => Promise<T>): Promise<T> {
+  const client = new pg.Client({ connectionString: url, application_name: 'bench-admin' });
+  client.on('error', () => undefined);
+  await client.connect();
+  try {
+    return await work(client);
+  } finally {
+    await client.end();
+  }
+}
+
+/** Milliseconds one side takes to apply every migration to a fresh database (connect not timed). */
+async function timeOne(
+  adminUrl: string,
+  migrations: Array<new () => MigrationInterface>,
+  side: 'module' | 'typeorm',
+  mode: Mode,
+): Promise<number> {
+  const name = `bench_many_${side}_${mode}_${process.pid}_${Date.now()}`;
+  await admin(adminUrl, (c) => c.query(`CREATE DATABASE "${name}"`));
+  const dataSource = await new DataSource({
+    type: 'postgres',
+    url: withDatabase(adminUrl, name),
+    migrations,
+  }).initialize();
+  try {
+    const started = performance.now();
+    if (side === 'typeorm') {
+      await dataSource.runMigrations({ transaction: mode });
+    } else {
+      const locks = new AdvisoryLockService(dataSource);
+      await new MigrationRunnerService(dataSource, locks, {
+        ...DEFAULT_OPTIONS,
+        transaction: mode,
+      }).run();
+    }
+    return performance.now() - started;
+  } finally {
+    await dataSource.destroy();
+    await admin(adminUrl, (c) => c.query(`DROP DATABASE "${name}" WITH (FORCE)`));
+  }
+}
+
+export async function benchManyMigrations(
+  adminUrl: string,
+  options: { runs: number; count: number },
+): Promise<ManyMigrationsResults> {
+  const migrations = manyMigrations(options.count);
+  // The runner logs every migration through Nest's Logger; TypeORM logs nothing by default.
+  Logger.overrideLogger(false);
+  const results = {} as Record<Mode, ManyMigrationsResult>;
+  try {
+    for (const mode of ['all', 'each'] as const) {
+      const ratios: number[] = [];
+      const moduleMs: number[] = [];
+      const typeormMs: number[] = [];
+      for (let run = 0; run < options.runs; run++) {
+        // Interleaved, the order alternating, so that drift on the machine hits both sides alike.
+        const order =
+          run % 2 === 0 ? (['module', 'typeorm'] as const) : (['typeorm', 'module'] as const);
+        const times: Record<string, number> = {};
+        for (const side of order) times[side] = await timeOne(adminUrl, migrations, side, mode);
+        moduleMs.push(times.module);
+        typeormMs.push(times.typeorm);
+        ratios.push(times.module / times.typeorm);
+      }
+      results[mode] = {
+        median: median(ratios),
+        min: Math.min(...ratios),
+        max: Math.max(...ratios),
+        moduleMs: median(moduleMs),
+        typeormMs: median(typeormMs),
+      };
+    }
+  } finally {
+    Logger.overrideLogger(['log', 'error', 'warn']);
+  }
+  return { manyMigrationsVsTypeorm: { count: options.count, runs: options.runs, ...results } };
+}
