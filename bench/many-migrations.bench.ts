@@ -1,11 +1,11 @@
 import { Logger } from '@nestjs/common';
-import pg from 'pg';
 import { DataSource, type MigrationInterface, type QueryRunner } from 'typeorm';
 import { withDatabase } from '../reference/runtime/connection-url.js';
 import { AdvisoryLockService } from '../src/lock/advisory-lock.service.js';
 import { MigrationRunnerService } from '../src/migration-runner/migration-runner.service.js';
 import { DEFAULT_OPTIONS } from '../src/module/migration-lock-options.js';
 import { median } from './stats.js';
+import { withClient } from './admin-client.js';
 
 /*
  * A long migration history on a fresh database (what every CI job, e2e run and new tenant pays):
@@ -44,17 +44,6 @@ export function manyMigrations(count: number): Array<new () => MigrationInterfac
   });
 }
 
-async function admin<T>(url: string, work: (client: pg.Client) => Promise<T>): Promise<T> {
-  const client = new pg.Client({ connectionString: url, application_name: 'bench-admin' });
-  client.on('error', () => undefined);
-  await client.connect();
-  try {
-    return await work(client);
-  } finally {
-    await client.end();
-  }
-}
-
 /** Milliseconds one side takes to apply every migration to a fresh database (connect not timed). */
 async function timeOne(
   adminUrl: string,
@@ -63,7 +52,7 @@ async function timeOne(
   mode: Mode,
 ): Promise<number> {
   const name = `bench_many_${side}_${mode}_${process.pid}_${Date.now()}`;
-  await admin(adminUrl, (c) => c.query(`CREATE DATABASE "${name}"`));
+  await withClient(adminUrl, (c) => c.query(`CREATE DATABASE "${name}"`));
   const dataSource = await new DataSource({
     type: 'postgres',
     url: withDatabase(adminUrl, name),
@@ -83,7 +72,7 @@ async function timeOne(
     return performance.now() - started;
   } finally {
     await dataSource.destroy();
-    await admin(adminUrl, (c) => c.query(`DROP DATABASE "${name}" WITH (FORCE)`));
+    await withClient(adminUrl, (c) => c.query(`DROP DATABASE "${name}" WITH (FORCE)`));
   }
 }
 

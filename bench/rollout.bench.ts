@@ -5,6 +5,7 @@ import { launchFleet, type ReplicaReport } from '../reference/demo/fleet.js';
 import type { ReplicaConfig } from '../reference/demo/replica-protocol.js';
 import { withDatabase } from '../reference/runtime/connection-url.js';
 import { spread, type Spread } from './stats.js';
+import { withClient } from './admin-client.js';
 
 const NODE_PG_MIGRATE_REPLICA = fileURLToPath(
   new URL('./peers/node-pg-migrate-replica.js', import.meta.url),
@@ -65,28 +66,17 @@ export interface RolloutResults {
   timeline: ReplicaReport[];
 }
 
-async function admin<T>(serverUrl: string, work: (client: pg.Client) => Promise<T>): Promise<T> {
-  const client = new pg.Client({ connectionString: serverUrl, application_name: 'bench-admin' });
-  client.on('error', () => undefined);
-  await client.connect();
-  try {
-    return await work(client);
-  } finally {
-    await client.end();
-  }
-}
-
 /** A fresh database for one run; dropped when `work` ends. */
 async function withFreshDatabase<T>(
   serverUrl: string,
   work: (url: string) => Promise<T>,
 ): Promise<T> {
   const name = `bench_${randomBytes(4).toString('hex')}`;
-  await admin(serverUrl, (c) => c.query(`CREATE DATABASE "${name}"`));
+  await withClient(serverUrl, (c) => c.query(`CREATE DATABASE "${name}"`));
   try {
     return await work(withDatabase(serverUrl, name));
   } finally {
-    await admin(serverUrl, (c) => c.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`));
+    await withClient(serverUrl, (c) => c.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`));
   }
 }
 
@@ -155,7 +145,7 @@ async function connectionSampler(url: string): Promise<{ stop(): Promise<number>
 }
 
 async function doubleApplied(url: string, table: string): Promise<boolean> {
-  return admin(url, async (client) => {
+  return withClient(url, async (client) => {
     const runs = await client
       .query<{ n: number }>(
         `SELECT count(*)::int AS n FROM ${table} GROUP BY name HAVING count(*) > 1`,

@@ -1,9 +1,9 @@
 import { Logger } from '@nestjs/common';
-import pg from 'pg';
 import { withDatabase } from '../reference/runtime/connection-url.js';
 import { createTestDatabase } from '../src/testing/index.js';
 import { manyMigrations } from './many-migrations.bench.js';
 import { percentile } from './stats.js';
+import { withClient } from './admin-client.js';
 
 /*
  * A migrated database per e2e test file: createTestDatabase (template warm: built by an untimed
@@ -19,17 +19,6 @@ export interface TestDatabaseResults {
     p50Ms: number;
     rawP50Ms: number;
   };
-}
-
-async function withClient<T>(url: string, work: (client: pg.Client) => Promise<T>): Promise<T> {
-  const client = new pg.Client({ connectionString: url, application_name: 'bench-test-database' });
-  client.on('error', () => undefined);
-  await client.connect();
-  try {
-    return await work(client);
-  } finally {
-    await client.end();
-  }
 }
 
 export async function benchTestDatabase(
