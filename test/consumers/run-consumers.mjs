@@ -97,11 +97,36 @@ async function dropDatabase(adminUrl, name) {
   await withClient(adminUrl, (c) => c.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`));
 }
 
+/** Templates nestjs-migration-lock/testing keeps on the server. */
+async function testTemplates(adminUrl) {
+  return withClient(adminUrl, async (c) =>
+    (
+      await c.query(
+        `SELECT datname FROM pg_database WHERE datistemplate AND datname LIKE 'mlt\\_%'`,
+      )
+    ).rows.map((row) => row.datname),
+  );
+}
+
+/** The templates this run's apps made: their databases were dropped, so they serve no one. */
+async function dropNewTemplates(adminUrl, before) {
+  for (const name of await testTemplates(adminUrl)) {
+    if (before.includes(name)) continue;
+    await withClient(adminUrl, async (c) => {
+      await c.query(`ALTER DATABASE "${name}" IS_TEMPLATE false`);
+      await c.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
+    });
+  }
+}
+
 // ---------------------------------------------------------------- the tarball
 
-/** Files the tarball may hold: the two builds (no source maps), the LICENSE, README, package.json. */
+/**
+ * Files the tarball may hold: the two builds (no source maps), the testing entry's stub for
+ * resolvers without exports, the LICENSE, README, package.json.
+ */
 const SHIPPED =
-  /^(dist\/(esm|cjs)\/.+\.(js|d\.ts)|dist\/cjs\/package\.json|LICENSE|README\.md|package\.json)$/;
+  /^(dist\/(esm|cjs)\/.+\.(js|d\.ts)|dist\/cjs\/package\.json|testing\/package\.json|LICENSE|README\.md|package\.json)$/;
 
 async function pack(workDir) {
   const { stdout } = await must(
@@ -308,6 +333,8 @@ async function main() {
       server.url,
       async (c) => (await c.query('SHOW server_version')).rows[0].server_version.split(' ')[0],
     );
+    // The CommonJS apps' e2e tests make test-database templates (nestjs-migration-lock/testing).
+    const templatesBefore = await testTemplates(server.url);
     const { tarball, files } = await pack(workDir);
     console.log(`packed ${relative(workDir, tarball)}: ${files.length} files`);
     console.log(
@@ -325,6 +352,7 @@ async function main() {
         return undefined;
       }
     });
+    await dropNewTemplates(server.url, templatesBefore);
     const passed = outcomes.filter(Boolean);
     const text = table(passed, process.version, postgres);
     console.log(`\n${text}\n`);

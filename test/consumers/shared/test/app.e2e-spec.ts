@@ -1,8 +1,14 @@
 import { INestApplication } from '@nestjs/common';
 import { Test, TestingModule } from '@nestjs/testing';
-import { MigrationRunnerService } from 'nestjs-migration-lock';
+import { TypeOrmModule } from '@nestjs/typeorm';
+import { MigrationLockModule, MigrationRunnerService } from 'nestjs-migration-lock';
+import { createTestDatabase, TestDatabase } from 'nestjs-migration-lock/testing';
 import { AppModule } from './../src/app.module';
+import { dataSourceOptions } from './../src/data-source-options';
+import { ReportsModule } from './../src/reports/reports.module';
 import { ReportsService } from './../src/reports/reports.service';
+
+type TestOptions = Parameters<typeof createTestDatabase>[0]['dataSourceOptions'];
 
 // The `nest new` e2e test shape (ts-jest): app.init() runs the migrations under the lock.
 describe('AppModule (e2e)', () => {
@@ -23,5 +29,34 @@ describe('AppModule (e2e)', () => {
   it('migrates on init, and withLock works from a feature module', async () => {
     expect(app.get(MigrationRunnerService).state.phase).toBe('done');
     expect(await app.get(ReportsService).bump()).toBeGreaterThan(0);
+  });
+});
+
+// nestjs-migration-lock/testing, required from CommonJS: a database of this file's own.
+describe('a test database of its own (nestjs-migration-lock/testing)', () => {
+  let db: TestDatabase;
+  let app: INestApplication;
+
+  beforeAll(async () => {
+    db = await createTestDatabase({ dataSourceOptions: dataSourceOptions() as TestOptions });
+    const moduleFixture = await Test.createTestingModule({
+      imports: [
+        TypeOrmModule.forRoot(db.dataSourceOptions),
+        MigrationLockModule.forRoot(),
+        ReportsModule,
+      ],
+    }).compile();
+    app = moduleFixture.createNestApplication();
+    await app.init();
+  });
+
+  afterAll(async () => {
+    await app.close();
+    await db.drop();
+  });
+
+  it('is cloned already migrated: the module finds nothing pending', async () => {
+    expect(app.get(MigrationRunnerService).lastResult?.outcome).toBe('followed');
+    expect(await app.get(ReportsService).bump()).toBe(1);
   });
 });
