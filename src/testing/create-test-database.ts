@@ -1,5 +1,3 @@
-import { createHash, randomBytes } from 'node:crypto';
-import { hostname } from 'node:os';
 import pg from 'pg';
 import { DataSource, type DataSourceOptions } from 'typeorm';
 import { InvalidOptionsError } from '../errors/migration-lock.errors.js';
@@ -10,6 +8,7 @@ import { advisoryLockKey } from '../lock/lock-key.js';
 import { MigrationRunnerService } from '../migration-runner/migration-runner.service.js';
 import { DEFAULT_OPTIONS } from '../module/migration-lock-options.js';
 import { dropOnExit, forget } from './exit-cleanup.js';
+import { isLeftover, isTestDatabase, namesFor } from './test-database-names.js';
 import {
   cloneDatabaseSql,
   createDatabaseSql,
@@ -163,61 +162,6 @@ function testDatabase(options: PostgresOptions, name: string): TestDatabase {
   };
 }
 
-// ------------------------------------------------------------------ names
-
-interface Naming {
-  /** Per database the options point at: templates of other apps on the server are never touched. */
-  readonly namespace: string;
-  /** Per migration set. */
-  readonly template: string;
-  newDatabase(): string;
-}
-
-const hex = (text: string, length: number) =>
-  createHash('sha256').update(text).digest('hex').slice(0, length);
-const HOST = hex(hostname(), 4);
-/** `mlt_<namespace>_d_<host>_<pid>_<random>`: the pid says whether its creator still runs. */
-const TEST_DATABASE = /^mlt_[0-9a-f]{8}_d_([0-9a-f]{4})_(\d+)_[0-9a-f]{6}$/;
-
-async function namesFor(options: PostgresOptions): Promise<Naming> {
-  const where = options.url
-    ? new URL(options.url).pathname
-    : `${options.host}:${options.port}/${options.database}`;
-  const namespace = hex(where, 8);
-  const template = `mlt_${namespace}_t_${await migrationSetHash(options)}`;
-  return {
-    namespace,
-    template,
-    newDatabase: () =>
-      `mlt_${namespace}_d_${HOST}_${process.pid}_${randomBytes(3).toString('hex')}`,
-  };
-}
-
-const hashes = new Map<unknown, string>();
-
-/**
- * A hash of the migrations' names and code: a new or changed migration makes a new template.
- * Loaded the way TypeORM loads them (classes or glob paths), without connecting; once per process.
- */
-async function migrationSetHash(options: PostgresOptions): Promise<string> {
-  const known = hashes.get(options.migrations);
-  if (known) return known;
-  const loader = new DataSource({ ...options, entities: [] }) as unknown as {
-    buildMetadatas(): Promise<void>;
-    migrations: Array<{ name?: string; constructor: { name: string; toString(): string } }>;
-  };
-  await loader.buildMetadatas();
-  const text = loader.migrations
-    .map(
-      (migration) =>
-        `${migration.name ?? migration.constructor.name}\n${migration.constructor.toString()}`,
-    )
-    .join('\n');
-  const hash = hex(text, 16);
-  hashes.set(options.migrations, hash);
-  return hash;
-}
-
 // ------------------------------------------------------------------ template
 
 /** Names of the namespace's databases, each with whether it is a complete template. */
@@ -243,7 +187,7 @@ async function buildTemplate(
   existing: Map<string, boolean>,
 ): Promise<void> {
   for (const [name, complete] of existing) {
-    if (TEST_DATABASE.test(name)) continue;
+    if (isTestDatabase(name)) continue;
     if (complete) await admin.query(unmarkTemplateSql(name)).catch(() => undefined);
     await admin.query(dropDatabaseSql(name)).catch(() => undefined);
   }
@@ -270,17 +214,7 @@ async function buildTemplate(
 /** Test databases of processes on this host that no longer run (killed before they dropped them). */
 async function dropLeftovers(admin: pg.Client, existing: Map<string, boolean>): Promise<void> {
   for (const name of existing.keys()) {
-    const match = TEST_DATABASE.exec(name);
-    if (!match || match[1] !== HOST || isRunning(Number(match[2]))) continue;
+    if (!isLeftover(name)) continue;
     await admin.query(dropDatabaseSql(name)).catch(() => undefined);
-  }
-}
-
-function isRunning(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as { code?: string }).code === 'EPERM';
   }
 }
