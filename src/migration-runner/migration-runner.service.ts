@@ -113,15 +113,15 @@ export class MigrationRunnerService {
   }
 
   private async applyPending(queryRunner: PostgresQueryRunner, lock: HeldLock): Promise<string[]> {
-    const executor = this.executor(queryRunner);
-    const pending = await executor.getPendingMigrations();
+    const steps = new MigrationSteps(this.executor(queryRunner), this.dataSource);
+    // Re-read under the lock: whoever held it before may have applied everything.
+    const { pending, tableExists } = await steps.pending(queryRunner);
     this.checkTransactionOverrides(pending);
     if (pending.length === 0) return [];
     // An interrupted CREATE INDEX CONCURRENTLY of an earlier holder: say so before anything runs.
     await assertNoInvalidIndexes(queryRunner);
-    const steps = new MigrationSteps(executor, this.dataSource);
     // As TypeORM's executeMigration() did, a failure here is the first migration's.
-    await steps.prepareTables(queryRunner).catch((error: unknown) => {
+    await steps.prepareTables(queryRunner, tableExists).catch((error: unknown) => {
       throw MigrationFailedError.create(pending[0].name, error);
     });
     const applied: Migration[] = [];

@@ -1,12 +1,18 @@
 import type { DataSource, MigrationExecutor, QueryRunner } from 'typeorm';
 import type { PgClient, PostgresQueryRunner } from '../lock/lock-connection.js';
 import { assertCommitted, recordTransactionState } from '../lock/lock-transaction.js';
-import { recordMigrationsSql } from './migrations-table.sql.js';
+import {
+  appliedNamesSql,
+  migrationsTableExistsSql,
+  recordMigrationsSql,
+} from './migrations-table.sql.js';
 
 type Migration = Awaited<ReturnType<MigrationExecutor['getPendingMigrations']>>[number];
 
-/** The protected step of TypeORM's MigrationExecutor that makes the migrations table (0.3 and 1.x alike). */
+/** Protected steps of TypeORM's MigrationExecutor (0.3 and 1.x alike). */
 interface ExecutorSteps {
+  /** The migrations in the code, checked (a timestamp in every name, no duplicate) and sorted. */
+  getMigrations(): Migration[];
   createMigrationsTableIfNotExist(queryRunner: QueryRunner): Promise<void>;
 }
 
@@ -30,9 +36,26 @@ export class MigrationSteps {
     this.steps = executor as unknown as ExecutorSteps;
   }
 
+  /**
+   * The migrations not applied yet, read on the lock's connection with two plain queries (whether
+   * the migrations table exists, then its names) instead of TypeORM's information_schema lookup and
+   * QueryBuilder select; `tableExists` tells prepareTables() whether it has anything to do.
+   */
+  async pending(queryRunner: QueryRunner): Promise<{ pending: Migration[]; tableExists: boolean }> {
+    const [{ present }] = (await queryRunner.query(migrationsTableExistsSql(this.dataSource))) as [
+      { present: boolean },
+    ];
+    const rows = present
+      ? ((await queryRunner.query(appliedNamesSql(this.dataSource))) as Array<{ name: string }>)
+      : [];
+    const applied = new Set(rows.map((row) => row.name));
+    const pending = this.steps.getMigrations().filter((migration) => !applied.has(migration.name));
+    return { pending, tableExists: present };
+  }
+
   /** Once per run, before the first migration: the migrations table, and typeorm_metadata if needed. */
-  async prepareTables(queryRunner: QueryRunner): Promise<void> {
-    await this.steps.createMigrationsTableIfNotExist(queryRunner);
+  async prepareTables(queryRunner: QueryRunner, tableExists: boolean): Promise<void> {
+    if (!tableExists) await this.steps.createMigrationsTableIfNotExist(queryRunner);
     const schemaBuilder = this.dataSource.driver.createSchemaBuilder() as {
       createMetadataTableIfNecessary?: (queryRunner: QueryRunner) => Promise<void>;
     };

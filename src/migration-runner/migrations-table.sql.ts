@@ -16,7 +16,15 @@ function tablePath(dataSource: DataSource): string {
     .join('.');
 }
 
-/** `SELECT name FROM <migrations table>`: the followers' lock-free read. */
+/**
+ * Whether the migrations table exists, asked without an error a transaction would not survive
+ * (mode all reads under the lock inside its one transaction).
+ */
+export function migrationsTableExistsSql(dataSource: DataSource): string {
+  return `SELECT to_regclass(${text(tablePath(dataSource))}) IS NOT NULL AS present`;
+}
+
+/** `SELECT name FROM <migrations table>`: the followers' lock-free read, and the holder's. */
 export function appliedNamesSql(dataSource: DataSource): string {
   return `SELECT name FROM ${tablePath(dataSource)}`;
 }
