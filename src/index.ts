@@ -24,7 +24,7 @@ export type {
 } from './module/migration-lock-options.interface.js';
 export { AdvisoryLockService } from './lock/advisory-lock.service.js';
 export type { HeldLock, LockedWork, SessionLockedWork, TryLockResult } from './lock/held-lock.js';
-export type { LockHolder } from './lock/lock-holder.js';
+export type { LockSession, LockSession as LockHolder } from './errors/lock-session.js';
 export { advisoryLockKey, type AdvisoryLockKey } from './lock/lock-key.js';
 export type {
   AdvisoryLockDefaults,
@@ -42,7 +42,7 @@ export type {
   MigrationState,
 } from './migration-runner/migration-events.js';
 export { MigrationHealthIndicator, type MigrationHealthResult } from './health/migration.health.js';
-export type { LockSession, LockStatus } from './status/lock-status.js';
+export type { LockStatus } from './status/lock-status.js';
 export { readLockStatus } from './status/lock-status.js';
 export {
   DataSourceConfigError,

@@ -1,6 +1,7 @@
 import type { DataSource } from 'typeorm';
 import type { MigrationLockEvents } from '../migration-runner/migration-events.js';
-import { readAllAdvisoryLocks, readLockStatus, type LockSession } from '../status/lock-status.js';
+import { describeSession, type LockSession } from '../errors/lock-session.js';
+import { readAllAdvisoryLocks, readLockStatus } from '../status/lock-status.js';
 import { openCliContext, type CommonOptions } from './cli-context.js';
 import { WaitProgress } from './wait-progress.js';
 
@@ -109,15 +110,8 @@ export async function statusCommand(
 }
 
 function sessionLine(role: string, session: LockSession): string {
-  const who = `pid ${session.pid} (${session.applicationName || 'no application_name'} on ${session.clientAddress ?? 'local socket'})`;
-  const time =
-    session.heldMs !== null
-      ? `held for ${(session.heldMs / 1000).toFixed(1)} s`
-      : session.waitingMs !== null
-        ? `waiting for ${(session.waitingMs / 1000).toFixed(1)} s`
-        : 'polling';
   const query = session.query
     ? `\n      query: ${session.query.replace(/\s+/g, ' ').slice(0, 200)}`
     : '';
-  return `  ${role}  ${who}  ${session.state ?? 'unknown state'}, ${time}${query}`;
+  return `  ${role}  ${describeSession(session)}${query}`;
 }

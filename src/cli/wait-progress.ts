@@ -1,6 +1,7 @@
 import type { DataSource } from 'typeorm';
 import type { MigrationLockEvents } from '../migration-runner/migration-events.js';
-import { readLockStatus, type LockSession } from '../status/lock-status.js';
+import { describeSession, type LockSession } from '../errors/lock-session.js';
+import { readLockStatus } from '../status/lock-status.js';
 
 const TTY_TICK_MS = 1000;
 const PLAIN_TICK_MS = 5000;
@@ -63,9 +64,7 @@ export class WaitProgress implements MigrationLockEvents {
 }
 
 function describe(holder: LockSession | null | undefined): string {
-  if (!holder) return '(holder not visible)';
-  const app = holder.applicationName || 'no application_name';
-  return `held by pid ${holder.pid} (${app} on ${holder.clientAddress ?? 'local socket'})`;
+  return holder ? `held by ${describeSession(holder)}` : '(holder not visible)';
 }
 
 function seconds(ms: number): number {

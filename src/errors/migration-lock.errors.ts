@@ -1,4 +1,4 @@
-import type { LockHolder } from '../lock/lock-holder.js';
+import type { LockSession } from './lock-session.js';
 import { messages } from './migration-lock.messages.js';
 
 /**
@@ -48,7 +48,7 @@ export class LockTimeoutError extends MigrationLockError {
   constructor(
     readonly lock: string,
     readonly timeoutMs: number,
-    readonly holder: LockHolder | undefined,
+    readonly holder: LockSession | undefined,
     options?: { cause?: unknown },
   ) {
     super(messages.lockTimeout(lock, timeoutMs, holder), options);

@@ -1,4 +1,4 @@
-import { describeHolder, type LockHolder } from '../lock/lock-holder.js';
+import { describeSession, type LockSession } from './lock-session.js';
 import { sqlState } from './sql-state.js';
 
 /**
@@ -22,10 +22,10 @@ export const messages = {
   unknownOption: (where: string, option: string, known: readonly string[]) =>
     `Unknown ${where} option "${option}". Known options: ${known.join(', ')}. Check the spelling.`,
 
-  lockTimeout: (lock: string, timeoutMs: number, holder: LockHolder | undefined) =>
+  lockTimeout: (lock: string, timeoutMs: number, holder: LockSession | undefined) =>
     `Timed out after ${timeoutMs} ms waiting for advisory lock ${lock}, ` +
     (holder
-      ? `held by ${describeHolder(holder)}. `
+      ? `held by ${describeSession(holder)}. `
       : 'held by a session that has released it since. ') +
     'Potential solutions: raise timeoutMs (0 waits forever); check whether that holder is stuck ' +
     (holder ? `(SELECT pg_terminate_backend(${holder.pid}) frees the lock); ` : '; ') +

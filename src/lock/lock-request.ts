@@ -7,7 +7,7 @@ import {
 import { isConnectionLoss } from './connection-loss.js';
 import { describeLock } from './held-lock.js';
 import type { LockConnection } from './lock-connection.js';
-import { findLockHolders } from './lock-holders.js';
+import { readLockSessions } from './lock-sessions.js';
 import { advisoryLockKey, type AdvisoryLockKey } from './lock-key.js';
 
 /** One call's lock, checked before any SQL runs. */
@@ -41,8 +41,11 @@ export async function lockTimeout(
   timeoutMs: number,
   cause?: unknown,
 ): Promise<LockTimeoutError> {
-  const [holder] = await findLockHolders(connection.queryRunner, request.key).catch(() => []);
-  return new LockTimeoutError(request.name, timeoutMs, holder, { cause });
+  const { holder } = await readLockSessions(
+    (sql, params) => connection.queryRunner.query(sql, params),
+    request.key,
+  ).catch(() => ({ holder: null }));
+  return new LockTimeoutError(request.name, timeoutMs, holder ?? undefined, { cause });
 }
 
 /** Maps an error seen while waiting for the lock: a lost connection is LockLostError (waiting). */
