@@ -1,8 +1,5 @@
-import { Inject, Injectable } from '@nestjs/common';
 import type { MigrationState } from '../migration-runner/migration-events.js';
-import { MigrationRunnerService } from '../migration-runner/migration-runner.service.js';
-import { MIGRATION_LOCK_OPTIONS } from '../module/migration-lock.constants.js';
-import type { ResolvedMigrationLockOptions } from '../module/migration-lock-options.interface.js';
+import type { MigrationRunnerService } from '../migration-runner/migration-runner.service.js';
 
 /** The shape @nestjs/terminus expects from an indicator: `{ [key]: { status, ...details } }`. */
 export type MigrationHealthResult = Record<
@@ -19,16 +16,16 @@ export type MigrationHealthResult = Record<
  * Up when this replica's migrations are done, or when it does not run them (`runOnBootstrap: false`)
  * and never started; down while idle, waiting, migrating, or after a failure.
  */
-@Injectable()
 export class MigrationHealthIndicator {
+  /** Made by MigrationLockModule (inject it from there); `runOnBootstrap`: the module's option. */
   constructor(
-    @Inject(MigrationRunnerService) private readonly runner: MigrationRunnerService,
-    @Inject(MIGRATION_LOCK_OPTIONS) private readonly options: ResolvedMigrationLockOptions,
+    private readonly runner: MigrationRunnerService,
+    private readonly runOnBootstrap: boolean,
   ) {}
 
   isHealthy(key = 'migrations'): MigrationHealthResult {
     const { since, ...state } = this.runner.state;
-    const up = state.phase === 'done' || (state.phase === 'idle' && !this.options.runOnBootstrap);
+    const up = state.phase === 'done' || (state.phase === 'idle' && !this.runOnBootstrap);
     return { [key]: { status: up ? 'up' : 'down', ...state, since: since.toISOString() } };
   }
 }

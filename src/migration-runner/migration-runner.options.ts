@@ -1,8 +1,23 @@
-import type { ResolvedMigrationLockOptions } from '../module/migration-lock-options.interface.js';
 import type { MigrationLockEvents } from './migration-events.js';
 
-/** What a MigrationRunnerService needs of the module options. */
-export type MigrationRunnerOptions = Pick<
-  ResolvedMigrationLockOptions,
-  'lockId' | 'lockType' | 'timeoutMs' | 'transaction'
-> & { events?: MigrationLockEvents };
+/**
+ * How migrations use transactions under the lock. Every mode uses the same lock key, so replicas
+ * in different modes still exclude each other.
+ * - `all`: the lock (`pg_advisory_xact_lock`) and every pending migration share one transaction on
+ *   one connection: all or nothing. Safe behind PgBouncer transaction pooling.
+ * - `each`: a session-level lock on one connection; each migration runs on that same connection in
+ *   its own transaction (or none, for a migration with `transaction = false`, such as
+ *   `CREATE INDEX CONCURRENTLY`). Needs a session (not transaction-pooled) connection.
+ * - `none`: like `each`, but migrations run without transactions unless they set `transaction = true`.
+ */
+export type MigrationTransactionMode = 'all' | 'each' | 'none';
+
+/** What a MigrationRunnerService needs of the module options (which satisfy it). */
+export interface MigrationRunnerOptions {
+  readonly lockId: string;
+  readonly lockType: string;
+  /** Longest wait for the lock in ms; 0 waits forever. */
+  readonly timeoutMs: number;
+  readonly transaction: MigrationTransactionMode;
+  readonly events?: MigrationLockEvents;
+}

@@ -5,11 +5,13 @@ import { messages } from '../errors/migration-lock.messages.js';
 import type { AdvisoryLockService } from '../lock/advisory-lock.service.js';
 import type { HeldLock } from '../lock/held-lock.js';
 import type { PostgresQueryRunner } from '../lock/lock-connection.js';
-import type { MigrationTransactionMode } from '../module/migration-lock-options.interface.js';
 import { MigrationStateTracker, type MigrationState } from './migration-events.js';
 import { MigrationLockHolding } from './migration-lock-holding.js';
 import type { MigrationRunResult } from './migration-run-result.js';
-import type { MigrationRunnerOptions } from './migration-runner.options.js';
+import type {
+  MigrationRunnerOptions,
+  MigrationTransactionMode,
+} from './migration-runner.options.js';
 import { assertNoInvalidIndexes } from './invalid-indexes.js';
 import { MigrationSteps } from './migration-steps.js';
 import { pendingMigrationNames } from './pending-migrations.js';

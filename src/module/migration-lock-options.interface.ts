@@ -1,17 +1,8 @@
 import type { DataSource } from 'typeorm';
 import type { MigrationLockEvents } from '../migration-runner/migration-events.js';
+import type { MigrationTransactionMode } from '../migration-runner/migration-runner.options.js';
 
-/**
- * How migrations use transactions under the lock. Every mode uses the same lock key, so replicas
- * in different modes still exclude each other.
- * - `all`: the lock (`pg_advisory_xact_lock`) and every pending migration share one transaction on
- *   one connection: all or nothing. Safe behind PgBouncer transaction pooling.
- * - `each`: a session-level lock on one connection; each migration runs on that same connection in
- *   its own transaction (or none, for a migration with `transaction = false`, such as
- *   `CREATE INDEX CONCURRENTLY`). Needs a session (not transaction-pooled) connection.
- * - `none`: like `each`, but migrations run without transactions unless they set `transaction = true`.
- */
-export type MigrationTransactionMode = 'all' | 'each' | 'none';
+export type { MigrationTransactionMode };
 
 export interface MigrationLockModuleOptions {
   /**

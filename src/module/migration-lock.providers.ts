@@ -1,9 +1,9 @@
 import type { Provider } from '@nestjs/common';
 import { MigrationHealthIndicator } from '../health/migration.health.js';
 import { AdvisoryLockService } from '../lock/advisory-lock.service.js';
-import { MigrationBootstrap } from '../migration-runner/migration-bootstrap.service.js';
 import { MigrationRunnerService } from '../migration-runner/migration-runner.service.js';
 import { dataSourceProvider } from './data-source.provider.js';
+import { MigrationBootstrap } from './migration-lock.bootstrap.js';
 import {
   MIGRATION_LOCK_DATA_SOURCE,
   MIGRATION_LOCK_MODULE_OPTIONS,
@@ -52,7 +52,12 @@ export function migrationLockProviders(dataSourceName: string | undefined): Prov
       ) => new MigrationRunnerService(host.dataSource, locks, options),
     },
     MigrationBootstrap,
-    MigrationHealthIndicator,
+    {
+      provide: MigrationHealthIndicator,
+      inject: [MigrationRunnerService, MIGRATION_LOCK_OPTIONS],
+      useFactory: (runner: MigrationRunnerService, options: ResolvedMigrationLockOptions) =>
+        new MigrationHealthIndicator(runner, options.runOnBootstrap),
+    },
     ...aliases,
   ];
 }

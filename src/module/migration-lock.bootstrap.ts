@@ -5,9 +5,9 @@ import {
   type BeforeApplicationShutdown,
   type OnApplicationBootstrap,
 } from '@nestjs/common';
-import { MIGRATION_LOCK_OPTIONS } from '../module/migration-lock.constants.js';
-import type { ResolvedMigrationLockOptions } from '../module/migration-lock-options.interface.js';
-import { MigrationRunnerService } from './migration-runner.service.js';
+import { MigrationRunnerService } from '../migration-runner/migration-runner.service.js';
+import { MIGRATION_LOCK_OPTIONS } from './migration-lock.constants.js';
+import type { ResolvedMigrationLockOptions } from './migration-lock-options.interface.js';
 
 /**
  * Runs migrations in onApplicationBootstrap. NestJS `listen()` awaits init(), which runs these hooks,
