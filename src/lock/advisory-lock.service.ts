@@ -1,12 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import type { DataSource } from 'typeorm';
-import {
-  LockAbortedError,
-  LockLostError,
-  LockWaitCanceledError,
-} from '../errors/migration-lock.errors.js';
+import { LockAbortedError, LockLostError } from '../errors/migration-lock.errors.js';
 import type { LockConnectionSettings } from './advisory-lock.sql.js';
-import { sqlState } from '../errors/sql-state.js';
 import type { LockedWork, SessionLockedWork, TryLockResult } from './held-lock.js';
 import { holdLock } from './hold-lock.js';
 import {
@@ -17,18 +12,11 @@ import {
   type TryWithLockOptions,
   type WithLockOptions,
 } from './lock-options.js';
-import {
-  createLockRequest,
-  lockTimeout,
-  waitingFailure,
-  type LockRequest,
-} from './lock-request.js';
+import { lockTimeout, transactionWaitFailure, waitingFailure } from './lock-failures.js';
+import { createLockRequest, type LockRequest } from './lock-request.js';
 import { LockTransaction } from './lock-transaction.js';
 import { findHeldLock } from './reentrancy.js';
 import { SessionLock } from './session-lock.js';
-
-const LOCK_NOT_AVAILABLE = '55P03';
-const QUERY_CANCELED = '57014';
 
 /**
  * Runs work under a PostgreSQL advisory lock, on the one connection that holds the lock.
@@ -79,7 +67,7 @@ export class AdvisoryLockService {
       try {
         await tx.acquire(request.key, timeoutMs, this.settings(), request.signal);
       } catch (error) {
-        throw await this.transactionWaitFailure(tx, request, timeoutMs, error);
+        throw await transactionWaitFailure(tx, request, timeoutMs, error);
       }
       return await this.holdTransaction(tx, request, performance.now() - started, fn);
     } finally {
@@ -134,7 +122,7 @@ export class AdvisoryLockService {
       try {
         await tx.awaitRelease(request.key, timeoutMs, request.signal);
       } catch (error) {
-        throw await this.transactionWaitFailure(tx, request, timeoutMs, error);
+        throw await transactionWaitFailure(tx, request, timeoutMs, error);
       }
       return { acquired: false };
     } finally {
@@ -250,24 +238,5 @@ export class AdvisoryLockService {
       work: (lock) => fn(tx.queryRunner.manager, lock),
       finish: () => tx.commit(),
     });
-  }
-
-  private async transactionWaitFailure(
-    tx: LockTransaction,
-    request: LockRequest,
-    timeoutMs: number,
-    error: unknown,
-  ): Promise<unknown> {
-    const code = sqlState(error);
-    if (request.signal?.aborted && (code === QUERY_CANCELED || !tx.connection.lostCause)) {
-      return new LockAbortedError(request.name, 'waiting', { cause: error });
-    }
-    if (code === QUERY_CANCELED) return new LockWaitCanceledError(request.name, { cause: error });
-    const lost = waitingFailure(tx.connection, request, error);
-    if (lost !== error) return lost;
-    if (code !== LOCK_NOT_AVAILABLE) return error;
-    // The transaction is aborted; roll back before asking who holds the lock.
-    await tx.queryRunner.rollbackTransaction();
-    return lockTimeout(tx.connection, request, timeoutMs, error);
   }
 }

@@ -2,7 +2,8 @@ import type { DataSource } from 'typeorm';
 import { LockAbortedError, LockLostError } from '../errors/migration-lock.errors.js';
 import type { HeldLock } from './held-lock.js';
 import type { LockConnection } from './lock-connection.js';
-import { holdingFailure, type LockRequest } from './lock-request.js';
+import { holdingFailure } from './lock-failures.js';
+import type { LockRequest } from './lock-request.js';
 import { endHold, runHoldingLock } from './reentrancy.js';
 
 export interface Holding<T> {

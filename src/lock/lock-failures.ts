@@ -1,0 +1,86 @@
+import {
+  LockAbortedError,
+  LockLostError,
+  LockTimeoutError,
+  LockWaitCanceledError,
+} from '../errors/migration-lock.errors.js';
+import { sqlState } from '../errors/sql-state.js';
+import { isConnectionLoss } from './connection-loss.js';
+import type { LockConnection } from './lock-connection.js';
+import type { LockRequest } from './lock-request.js';
+import { readLockSessions } from './lock-sessions.js';
+import type { LockTransaction } from './lock-transaction.js';
+
+/*
+ * What a failure of a lock call means, in one place: the SQLSTATE or the lost connection behind
+ * an error is mapped here to the typed error the caller gets (aborted, lost, timed out, cancelled).
+ */
+
+const LOCK_NOT_AVAILABLE = '55P03';
+const QUERY_CANCELED = '57014';
+
+/** A timeout, naming the holder as the server sees it now (read on the waiter's own connection). */
+export async function lockTimeout(
+  connection: LockConnection,
+  request: LockRequest,
+  timeoutMs: number,
+  cause?: unknown,
+): Promise<LockTimeoutError> {
+  const { holder } = await readLockSessions(
+    (sql, params) => connection.queryRunner.query(sql, params),
+    request.key,
+  ).catch(() => ({ holder: null }));
+  return new LockTimeoutError(request.name, timeoutMs, holder ?? undefined, { cause });
+}
+
+/** Maps an error seen while waiting for the lock: a lost connection is LockLostError (waiting). */
+export function waitingFailure(
+  connection: LockConnection,
+  request: LockRequest,
+  error: unknown,
+): unknown {
+  if (connection.lostCause || isConnectionLoss(error)) {
+    return new LockLostError(request.name, {
+      cause: connection.lostCause ?? error,
+      phase: 'waiting',
+    });
+  }
+  return error;
+}
+
+/** Maps an error seen while holding the lock: a lost connection always wins, then an abort. */
+export function holdingFailure(
+  connection: LockConnection,
+  request: LockRequest,
+  error: unknown,
+): unknown {
+  if (connection.lostCause || isConnectionLoss(error)) {
+    return new LockLostError(request.name, { cause: connection.lostCause ?? error });
+  }
+  if (request.signal?.aborted)
+    return new LockAbortedError(request.name, 'running', { cause: error });
+  return error;
+}
+
+/**
+ * Maps a failed wait of the transaction-level lock: the caller's abort, a cancel nobody here asked
+ * for, a lost connection, or lock_timeout (naming the holder); anything else as it is.
+ */
+export async function transactionWaitFailure(
+  tx: LockTransaction,
+  request: LockRequest,
+  timeoutMs: number,
+  error: unknown,
+): Promise<unknown> {
+  const code = sqlState(error);
+  if (request.signal?.aborted && (code === QUERY_CANCELED || !tx.connection.lostCause)) {
+    return new LockAbortedError(request.name, 'waiting', { cause: error });
+  }
+  if (code === QUERY_CANCELED) return new LockWaitCanceledError(request.name, { cause: error });
+  const lost = waitingFailure(tx.connection, request, error);
+  if (lost !== error) return lost;
+  if (code !== LOCK_NOT_AVAILABLE) return error;
+  // The transaction is aborted; roll back before asking who holds the lock.
+  await tx.queryRunner.rollbackTransaction();
+  return lockTimeout(tx.connection, request, timeoutMs, error);
+}
