@@ -33,19 +33,24 @@ export async function lockTimeout(
   return new LockTimeoutError(request.name, timeoutMs, holder ?? undefined, { cause });
 }
 
+/** LockLostError when `error` (or an earlier event) says the lock's connection is gone. */
+function lostConnection(
+  connection: LockConnection,
+  request: LockRequest,
+  error: unknown,
+  phase: 'waiting' | 'running',
+): LockLostError | undefined {
+  if (!connection.lostCause && !isConnectionLoss(error)) return undefined;
+  return new LockLostError(request.name, { cause: connection.lostCause ?? error, phase });
+}
+
 /** Maps an error seen while waiting for the lock: a lost connection is LockLostError (waiting). */
 export function waitingFailure(
   connection: LockConnection,
   request: LockRequest,
   error: unknown,
 ): unknown {
-  if (connection.lostCause || isConnectionLoss(error)) {
-    return new LockLostError(request.name, {
-      cause: connection.lostCause ?? error,
-      phase: 'waiting',
-    });
-  }
-  return error;
+  return lostConnection(connection, request, error, 'waiting') ?? error;
 }
 
 /** Maps an error seen while holding the lock: a lost connection always wins, then an abort. */
@@ -54,9 +59,8 @@ export function holdingFailure(
   request: LockRequest,
   error: unknown,
 ): unknown {
-  if (connection.lostCause || isConnectionLoss(error)) {
-    return new LockLostError(request.name, { cause: connection.lostCause ?? error });
-  }
+  const lost = lostConnection(connection, request, error, 'running');
+  if (lost) return lost;
   if (request.signal?.aborted)
     return new LockAbortedError(request.name, 'running', { cause: error });
   return error;
@@ -77,8 +81,8 @@ export async function transactionWaitFailure(
     return new LockAbortedError(request.name, 'waiting', { cause: error });
   }
   if (code === QUERY_CANCELED) return new LockWaitCanceledError(request.name, { cause: error });
-  const lost = waitingFailure(tx.connection, request, error);
-  if (lost !== error) return lost;
+  const lost = lostConnection(tx.connection, request, error, 'waiting');
+  if (lost) return lost;
   if (code !== LOCK_NOT_AVAILABLE) return error;
   // The transaction is aborted; roll back before asking who holds the lock.
   await tx.queryRunner.rollbackTransaction();

@@ -1,4 +1,6 @@
+import type { QueryResult } from 'pg';
 import type { DataSource, MigrationExecutor, QueryRunner } from 'typeorm';
+import { COMMIT_SQL } from '../lock/advisory-lock.sql.js';
 import type { PgClient, PostgresQueryRunner } from '../lock/lock-connection.js';
 import { assertCommitted, recordTransactionState } from '../lock/lock-transaction.js';
 import {
@@ -70,8 +72,8 @@ export class MigrationSteps {
   }
 
   /**
-   * Rows in the migrations table for `migrations`. With `commitAs` (the lock's or migration's name
-   * for messages), the COMMIT of the open transaction goes in the same round trip, and a COMMIT that
+   * Rows in the migrations table for `migrations`. With `commitAs` (the migration's name, for
+   * messages), the COMMIT of the open transaction goes in the same round trip, and a COMMIT that
    * PostgreSQL turned into ROLLBACK is thrown.
    */
   async record(
@@ -79,13 +81,16 @@ export class MigrationSteps {
     migrations: readonly Migration[],
     commitAs?: string,
   ): Promise<void> {
-    if (migrations.length === 0 && !commitAs) return;
-    const statements = migrations.length ? [recordMigrationsSql(this.dataSource, migrations)] : [];
-    if (commitAs) statements.push('COMMIT');
+    if (migrations.length === 0) return;
+    const insert = recordMigrationsSql(this.dataSource, migrations);
     const client = (await queryRunner.connect()) as PgClient;
-    const results = (await client.query(statements.join('; '))) as unknown;
-    if (!commitAs) return;
+    if (!commitAs) {
+      await client.query(insert);
+      return;
+    }
+    // Two statements in one simple query: pg resolves to one result per statement.
+    const results = (await client.query(`${insert}; ${COMMIT_SQL}`)) as unknown as QueryResult[];
     recordTransactionState(queryRunner, false);
-    assertCommitted((Array.isArray(results) ? results.at(-1) : results) as never, commitAs);
+    assertCommitted(results[1], commitAs);
   }
 }
