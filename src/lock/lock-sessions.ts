@@ -1,7 +1,6 @@
 import type { LockSession } from '../errors/lock-session.js';
-import { trySessionLockSql } from './advisory-lock.sql.js';
+import { LOCK_SESSIONS_SQL, trySessionLockSql } from './advisory-lock.sql.js';
 import { lockKeyAsOids, type AdvisoryLockKey } from './lock-key.js';
-import { LOCK_SESSIONS_SQL } from './lock-sessions.sql.js';
 
 type Row = Record<string, unknown>;
 

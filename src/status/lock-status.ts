@@ -3,8 +3,8 @@ import type { DataSource } from 'typeorm';
 import type { LockSession } from '../errors/lock-session.js';
 import { advisoryLockKey, lockKeyAsOids, type AdvisoryLockKey } from '../lock/lock-key.js';
 import { readLockSessions, toLockSession } from '../lock/lock-sessions.js';
-import { ALL_ADVISORY_LOCKS_SQL } from '../lock/lock-sessions.sql.js';
-import { withOneShotClient } from '../lock/one-shot-client.js';
+import { ALL_ADVISORY_LOCKS_SQL } from '../lock/advisory-lock.sql.js';
+import { withOneShotClient } from './one-shot-client.js';
 
 export type { LockSession };
 
