@@ -1,7 +1,16 @@
+import { connect } from 'node:net';
 import type { PoolClient } from 'pg';
 import type { DataSource, QueryRunner } from 'typeorm';
-import { sendCancelRequest } from './cancel-request.js';
-import { isConnectionLoss } from './connection-loss.js';
+import { SessionLockThroughPoolerError } from '../errors/migration-lock.errors.js';
+import { sqlState } from '../errors/sql-state.js';
+import { BACKEND_PID_SQL } from './advisory-lock.sql.js';
+
+/*
+ * The connection a lock is taken on, and everything that concerns it as a connection: the one
+ * place where its loss is detected (client events, and isConnectionLoss for errors), how a running
+ * statement on it is cancelled, and whether it reaches PostgreSQL itself or a pooler. What a loss
+ * means for the caller is decided in lock-failures.ts.
+ */
 
 export type PgClient = PoolClient & { processID: number };
 /** The parts of TypeORM's PostgresQueryRunner the lock steers. */
@@ -129,4 +138,79 @@ export async function replaceLostConnection(
 export function deadConnectionRetries(dataSource: DataSource): number {
   const pool = (dataSource.driver as unknown as { master?: { options?: { max?: number } } }).master;
   return (pool?.options?.max ?? 10) + 1;
+}
+
+/*
+ * Errors that mean the lock's connection is gone, so the server has already released the lock and
+ * rolled the transaction back. Seen as: pg_terminate_backend (57P01), server shutdown (57P02/57P03),
+ * idle_in_transaction_session_timeout (25P03), transaction_timeout (25P04), connection exceptions
+ * (class 08), or the socket closing under node-postgres.
+ */
+const CONNECTION_LOSS_SQLSTATES = new Set(['57P01', '57P02', '57P03', '57P05', '25P03', '25P04']);
+const CONNECTION_LOSS_MESSAGE =
+  /Connection terminated|connection (is )?closed|Client has encountered a connection error|ECONNRESET|EPIPE/i;
+
+/** Whether `error` says the connection is gone (see above). */
+export function isConnectionLoss(error: unknown): boolean {
+  if (!(error instanceof Error)) return false;
+  if (error.name === 'QueryRunnerAlreadyReleasedError') return true;
+  const code = sqlState(error);
+  if (code && (CONNECTION_LOSS_SQLSTATES.has(code) || code.startsWith('08'))) return true;
+  return CONNECTION_LOSS_MESSAGE.test(error.message);
+}
+
+/** The protocol's CancelRequest code (PostgreSQL frontend/backend protocol, "CancelRequest"). */
+const CANCEL_REQUEST_CODE = 80877102;
+/** A cancel that gets no answer in this time is given up: the wait then ends at its lock_timeout. */
+const CANCEL_TIMEOUT_MS = 5_000;
+
+/** What a cancel needs to know of a connection: where it goes, and the key it was given at start-up. */
+type CancelTarget = Pick<PgClient, 'processID'> & { host: string; port: number; secretKey: number };
+
+/**
+ * Cancels the statement the connection runs now (a lock wait, or work being aborted) with the
+ * protocol's own CancelRequest on a fresh socket, as libpq's PQcancel does. Behind a pooler the
+ * connection's process ID and secret key are the pooler's, not a server pid, so
+ * `pg_cancel_backend(processID)` would cancel nothing (or another session); the pooler forwards a
+ * CancelRequest to the right server connection. It needs no login, so it also works with a pool
+ * of one connection. Resolves when the server closed the socket, or on error: a failed cancel only
+ * means the wait goes on until its lock_timeout.
+ */
+function sendCancelRequest(client: PgClient): Promise<void> {
+  const { host, port, processID, secretKey } = client as unknown as CancelTarget;
+  const packet = Buffer.alloc(16);
+  packet.writeInt32BE(16, 0);
+  packet.writeInt32BE(CANCEL_REQUEST_CODE, 4);
+  packet.writeInt32BE(processID, 8);
+  packet.writeInt32BE(secretKey, 12);
+  return new Promise((resolve) => {
+    // A host starting with '/' is a Unix socket directory, as in libpq.
+    const socket = host.startsWith('/') ? connect(`${host}/.s.PGSQL.${port}`) : connect(port, host);
+    socket.setTimeout(CANCEL_TIMEOUT_MS, () => socket.destroy());
+    // Send, then wait for the other side to close, as libpq does: closing our side at once made
+    // PgBouncer 1.18 drop the request in session pooling and exit ("bad client state") in
+    // transaction pooling.
+    socket.once('connect', () => socket.write(packet));
+    socket.once('error', () => resolve());
+    socket.once('close', () => resolve());
+  });
+}
+
+/*
+ * Whether a connection reaches PostgreSQL itself. A server tells each connection its backend pid
+ * at start-up (BackendKeyData, pg's `processID`); a pooler such as PgBouncer gives its clients keys
+ * of its own instead, so the two differ. Measured behind PgBouncer 1.18 in transaction and session
+ * pooling: always different; directly: always equal. A connection keeps its answer for life, so
+ * it is asked once per pg client.
+ */
+const verified = new WeakSet<PgClient>();
+
+/** Throws SessionLockThroughPoolerError when `client` goes through a pooler; one round trip, once. */
+export async function assertDirectConnection(client: PgClient, lockName: string): Promise<void> {
+  if (verified.has(client)) return;
+  const { rows } = await client.query<{ pid: number }>(BACKEND_PID_SQL);
+  const backendPid = rows[0].pid;
+  if (backendPid !== client.processID)
+    throw new SessionLockThroughPoolerError(lockName, backendPid, client.processID);
+  verified.add(client);
 }

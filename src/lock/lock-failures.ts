@@ -5,8 +5,7 @@ import {
   LockWaitCanceledError,
 } from '../errors/migration-lock.errors.js';
 import { sqlState } from '../errors/sql-state.js';
-import { isConnectionLoss } from './connection-loss.js';
-import type { LockConnection } from './lock-connection.js';
+import { isConnectionLoss, type LockConnection } from './lock-connection.js';
 import type { LockRequest } from './lock-request.js';
 import { readLockSessions } from './lock-sessions.js';
 import type { LockTransaction } from './lock-transaction.js';

@@ -9,11 +9,11 @@ import {
 } from './advisory-lock.sql.js';
 import type { LockConnectionSettings } from './advisory-lock.sql.js';
 import {
+  assertDirectConnection,
   LockConnection,
   replaceLostConnection,
   type PostgresQueryRunner,
 } from './lock-connection.js';
-import { assertDirectConnection } from './direct-connection.js';
 import type { AdvisoryLockKey } from './lock-key.js';
 
 type TryResults = Array<{ rows: Array<{ acquired?: boolean }> }>;

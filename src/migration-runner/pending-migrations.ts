@@ -1,6 +1,6 @@
 import type { DataSource } from 'typeorm';
 import { sqlState } from '../errors/sql-state.js';
-import { isConnectionLoss } from '../lock/connection-loss.js';
+import { isConnectionLoss } from '../lock/lock-connection.js';
 import { deadConnectionRetries } from '../lock/lock-connection.js';
 import { appliedNamesSql } from './migrations-table.sql.js';
 
