@@ -23,14 +23,19 @@ export type {
   ResolvedMigrationLockOptions,
 } from './module/migration-lock-options.interface.js';
 export { AdvisoryLockService } from './lock/advisory-lock.service.js';
-export type { HeldLock, LockedWork, SessionLockedWork, TryLockResult } from './lock/held-lock.js';
+export type {
+  HeldLock,
+  LockedWork,
+  SessionLockedWork,
+  TryLockResult,
+} from './lock/advisory-lock.interfaces.js';
 export type { LockSession, LockSession as LockHolder } from './errors/lock-session.js';
 export { advisoryLockKey, type AdvisoryLockKey } from './lock/lock-key.js';
 export type {
   AdvisoryLockDefaults,
   TryWithLockOptions,
   WithLockOptions,
-} from './lock/lock-options.js';
+} from './lock/advisory-lock.interfaces.js';
 export {
   MigrationRunnerService,
   type MigrationRunnerOptions,

@@ -2,18 +2,23 @@ import { Injectable } from '@nestjs/common';
 import type { DataSource } from 'typeorm';
 import { LockAbortedError, LockLostError } from '../errors/migration-lock.errors.js';
 import type { LockConnectionSettings } from './advisory-lock.sql.js';
-import type { LockedWork, SessionLockedWork, TryLockResult } from './held-lock.js';
+import type {
+  AdvisoryLockDefaults,
+  LockedWork,
+  SessionLockedWork,
+  TryLockResult,
+  TryWithLockOptions,
+  WithLockOptions,
+} from './advisory-lock.interfaces.js';
 import { holdLock } from './hold-lock.js';
+import { lockTimeout, transactionWaitFailure, waitingFailure } from './lock-failures.js';
 import {
+  createLockRequest,
   resolveLockDefaults,
   resolveTryWithLockOptions,
   resolveWithLockOptions,
-  type AdvisoryLockDefaults,
-  type TryWithLockOptions,
-  type WithLockOptions,
-} from './lock-options.js';
-import { lockTimeout, transactionWaitFailure, waitingFailure } from './lock-failures.js';
-import { createLockRequest, type LockRequest } from './lock-request.js';
+  type LockRequest,
+} from './lock-request.js';
 import { LockTransaction } from './lock-transaction.js';
 import { findHeldLock } from './reentrancy.js';
 import { SessionLock } from './session-lock.js';

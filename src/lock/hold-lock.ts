@@ -1,6 +1,6 @@
 import type { DataSource } from 'typeorm';
 import { LockAbortedError, LockLostError } from '../errors/migration-lock.errors.js';
-import type { HeldLock } from './held-lock.js';
+import type { HeldLock } from './advisory-lock.interfaces.js';
 import type { LockConnection } from './lock-connection.js';
 import { holdingFailure } from './lock-failures.js';
 import type { LockRequest } from './lock-request.js';

@@ -1,4 +1,5 @@
 import { InvalidLockArgumentError } from '../errors/migration-lock.errors.js';
+import { shown } from '../errors/migration-lock.messages.js';
 
 /** The two int4 halves of a PostgreSQL advisory lock key: `pg_advisory_xact_lock(key[0], key[1])`. */
 export type AdvisoryLockKey = readonly [number, number];
@@ -72,4 +73,9 @@ function assertLockName(argument: 'id' | 'type', value: unknown): asserts value 
 /** pg_locks shows both halves as unsigned oids (classid, objid); negative keys wrap. */
 export function lockKeyAsOids(key: AdvisoryLockKey): readonly [number, number] {
   return [key[0] >>> 0, key[1] >>> 0];
+}
+
+/** `"id/type" (k1, k2)`: how a lock is named in messages and logs. */
+export function describeLock(id: string, type: string, key: AdvisoryLockKey): string {
+  return `"${shown(id)}/${shown(type)}" (${key[0]}, ${key[1]})`;
 }

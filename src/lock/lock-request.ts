@@ -1,6 +1,81 @@
+import { hostname } from 'node:os';
+import type { DataSource } from 'typeorm';
 import { InvalidLockArgumentError, LockAbortedError } from '../errors/migration-lock.errors.js';
-import { describeLock } from './held-lock.js';
-import { advisoryLockKey, type AdvisoryLockKey } from './lock-key.js';
+import {
+  checkAbortSignal,
+  checkApplicationName,
+  checkKnownKeys,
+  checkOptionsObject,
+  checkTimeoutMs,
+} from '../errors/option-checks.js';
+import type { AdvisoryLockDefaults } from './advisory-lock.interfaces.js';
+import { advisoryLockKey, describeLock, type AdvisoryLockKey } from './lock-key.js';
+
+/*
+ * Everything checked before any SQL runs: the service's defaults (once, at construction), and each
+ * call's id, type, work and options.
+ */
+
+export const DEFAULT_LOCK_TIMEOUT_MS = 300_000;
+
+/**
+ * `<prefix>:<hostname>:<pid>`, printable ASCII cut to the 63 bytes PostgreSQL keeps. The prefix is
+ * the DataSource's own applicationName when it has one, so a replica stays recognisable in
+ * pg_stat_activity while it holds or waits for a lock.
+ */
+export function defaultApplicationName(prefix = 'migration-lock'): string {
+  const pid = `:${process.pid}`;
+  return `${prefix}:${hostname()}`.replace(/[^\x20-\x7e]/g, '?').slice(0, 63 - pid.length) + pid;
+}
+
+export function resolveWithLockOptions(
+  options: unknown,
+  defaultTimeoutMs: number,
+): { timeoutMs: number; signal: AbortSignal | undefined } {
+  const given = checkOptionsObject('withLock', options);
+  checkKnownKeys('withLock', given, ['timeoutMs', 'signal']);
+  return {
+    timeoutMs:
+      given.timeoutMs === undefined
+        ? defaultTimeoutMs
+        : checkTimeoutMs('withLock', 'timeoutMs', given.timeoutMs),
+    signal: checkAbortSignal('withLock', given.signal),
+  };
+}
+
+/**
+ * Checks service defaults once, at construction. `ownApplicationName`: the DataSource's
+ * applicationName, which prefixes the default lock application_name.
+ */
+export function resolveLockDefaults(
+  defaults: unknown,
+  ownApplicationName?: string,
+): Required<Omit<AdvisoryLockDefaults, 'sessionDataSource'>> &
+  Pick<AdvisoryLockDefaults, 'sessionDataSource'> {
+  const given = checkOptionsObject('AdvisoryLockService', defaults);
+  checkKnownKeys('AdvisoryLockService', given, [
+    'timeoutMs',
+    'applicationName',
+    'sessionDataSource',
+  ]);
+  return {
+    sessionDataSource: given.sessionDataSource as DataSource | undefined,
+    timeoutMs:
+      given.timeoutMs === undefined
+        ? DEFAULT_LOCK_TIMEOUT_MS
+        : checkTimeoutMs('AdvisoryLockService', 'timeoutMs', given.timeoutMs),
+    applicationName:
+      given.applicationName === undefined
+        ? defaultApplicationName(ownApplicationName)
+        : checkApplicationName('AdvisoryLockService', given.applicationName),
+  };
+}
+
+export function resolveTryWithLockOptions(options: unknown): { signal: AbortSignal | undefined } {
+  const given = checkOptionsObject('tryWithLock', options);
+  checkKnownKeys('tryWithLock', given, ['signal']);
+  return { signal: checkAbortSignal('tryWithLock', given.signal) };
+}
 
 /** One call's lock, checked before any SQL runs. */
 export interface LockRequest {

@@ -1,6 +1,6 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import type { DataSource, QueryRunner } from 'typeorm';
-import type { HeldLock } from './held-lock.js';
+import type { HeldLock } from './advisory-lock.interfaces.js';
 import type { AdvisoryLockKey } from './lock-key.js';
 
 interface HeldEntry {

@@ -1,6 +1,6 @@
 import type { DataSource, QueryRunner } from 'typeorm';
 import type { AdvisoryLockService } from '../lock/advisory-lock.service.js';
-import type { HeldLock } from '../lock/held-lock.js';
+import type { HeldLock } from '../lock/advisory-lock.interfaces.js';
 import type { PostgresQueryRunner } from '../lock/lock-connection.js';
 import type { MigrationStateTracker } from './migration-events.js';
 import type { MigrationRunnerOptions } from './migration-runner.options.js';

@@ -3,7 +3,7 @@ import { MigrationExecutor, type DataSource } from 'typeorm';
 import { InvalidIndexError, MigrationFailedError } from '../errors/migration-lock.errors.js';
 import { messages } from '../errors/migration-lock.messages.js';
 import type { AdvisoryLockService } from '../lock/advisory-lock.service.js';
-import type { HeldLock } from '../lock/held-lock.js';
+import type { HeldLock } from '../lock/advisory-lock.interfaces.js';
 import type { PostgresQueryRunner } from '../lock/lock-connection.js';
 import { MigrationStateTracker, type MigrationState } from './migration-events.js';
 import { MigrationLockHolding } from './migration-lock-holding.js';

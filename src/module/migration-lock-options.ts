@@ -11,7 +11,7 @@ import {
   checkOneOf,
   checkTimeoutMs,
 } from '../errors/option-checks.js';
-import { DEFAULT_LOCK_TIMEOUT_MS } from '../lock/lock-options.js';
+import { DEFAULT_LOCK_TIMEOUT_MS } from '../lock/lock-request.js';
 import type {
   MigrationLockModuleExtras,
   MigrationLockModuleOptions,

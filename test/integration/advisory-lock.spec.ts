@@ -10,7 +10,7 @@ import {
   TransactionRolledBackError,
 } from '../../src/errors/migration-lock.errors.js';
 import { AdvisoryLockService } from '../../src/lock/advisory-lock.service.js';
-import type { HeldLock } from '../../src/lock/held-lock.js';
+import type { HeldLock } from '../../src/lock/advisory-lock.interfaces.js';
 import { advisoryLockKey } from '../../src/lock/lock-key.js';
 import { pendingMigrationNames } from '../../src/migration-runner/pending-migrations.js';
 import {

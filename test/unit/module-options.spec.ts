@@ -1,10 +1,10 @@
 import { hostname } from 'node:os';
 import { DataSource } from 'typeorm';
 import { InvalidOptionsError, LockTimeoutError } from '../../src/errors/migration-lock.errors.js';
-import { describeLock } from '../../src/lock/held-lock.js';
+import { describeLock } from '../../src/lock/lock-key.js';
 import { advisoryLockKey } from '../../src/lock/lock-key.js';
-import { resolveWithLockOptions } from '../../src/lock/lock-options.js';
-import { defaultApplicationName } from '../../src/lock/lock-options.js';
+import { resolveWithLockOptions } from '../../src/lock/lock-request.js';
+import { defaultApplicationName } from '../../src/lock/lock-request.js';
 import { DEFAULT_OPTIONS, resolveModuleOptions } from '../../src/module/migration-lock-options.js';
 import { MigrationLockModule } from '../../src/module/migration-lock.module.js';
 

@@ -1,6 +1,6 @@
 import { jest } from '@jest/globals';
 import type { DataSource, QueryRunner } from 'typeorm';
-import type { HeldLock } from '../../src/lock/held-lock.js';
+import type { HeldLock } from '../../src/lock/advisory-lock.interfaces.js';
 import {
   endHold,
   findHeldLock,
