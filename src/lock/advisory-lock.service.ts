@@ -10,7 +10,7 @@ import type {
   TryWithLockOptions,
   WithLockOptions,
 } from './advisory-lock.interfaces.js';
-import { holdLock } from './hold-lock.js';
+import { runLockedWork } from './locked-work.js';
 import { lockTimeout, transactionWaitFailure, waitingFailure } from './lock-failures.js';
 import {
   createLockRequest,
@@ -19,7 +19,7 @@ import {
   resolveWithLockOptions,
   type LockRequest,
 } from './lock-request.js';
-import { LockTransaction } from './lock-transaction.js';
+import { TransactionLock } from './transaction-lock.js';
 import { findHeldLock } from './reentrancy.js';
 import { SessionLock } from './session-lock.js';
 
@@ -66,7 +66,7 @@ export class AdvisoryLockService {
     const outer = findHeldLock(this.dataSource, request.key);
     if (outer) return fn(outer.queryRunner.manager, outer.lock);
 
-    const tx = await LockTransaction.open(this.dataSource, request.name);
+    const tx = await TransactionLock.open(this.dataSource, request.name);
     try {
       const started = performance.now();
       try {
@@ -92,7 +92,7 @@ export class AdvisoryLockService {
     const outer = findHeldLock(this.dataSource, request.key);
     if (outer) return { acquired: true, value: await fn(outer.queryRunner.manager, outer.lock) };
 
-    const tx = await LockTransaction.open(this.dataSource, request.name);
+    const tx = await TransactionLock.open(this.dataSource, request.name);
     try {
       if (!(await tx.tryAcquire(request.key, this.settings()))) return { acquired: false };
       return { acquired: true, value: await this.holdTransaction(tx, request, 0, fn) };
@@ -119,7 +119,7 @@ export class AdvisoryLockService {
     const outer = findHeldLock(this.dataSource, request.key);
     if (outer) return { acquired: true, value: await fn(outer.queryRunner.manager, outer.lock) };
 
-    const tx = await LockTransaction.open(this.dataSource, request.name);
+    const tx = await TransactionLock.open(this.dataSource, request.name);
     try {
       if (await tx.tryAcquire(request.key, this.settings())) {
         return { acquired: true, value: await this.holdTransaction(tx, request, 0, fn) };
@@ -198,7 +198,7 @@ export class AdvisoryLockService {
         throw new LockAbortedError(request.name, 'waiting', { cause: request.signal?.reason });
       if (end === 'timeout') throw await lockTimeout(session.connection, request, timeoutMs);
       state = 'held';
-      const value = await holdLock({
+      const value = await runLockedWork({
         dataSource: this.dataSource,
         connection: session.connection,
         request,
@@ -229,12 +229,12 @@ export class AdvisoryLockService {
   }
 
   private holdTransaction<T>(
-    tx: LockTransaction,
+    tx: TransactionLock,
     request: LockRequest,
     waitedMs: number,
     fn: LockedWork<T>,
   ) {
-    return holdLock({
+    return runLockedWork({
       dataSource: this.dataSource,
       connection: tx.connection,
       request,

@@ -8,7 +8,7 @@ import { sqlState } from '../errors/sql-state.js';
 import { isConnectionLoss, type LockConnection } from './lock-connection.js';
 import type { LockRequest } from './lock-request.js';
 import { readLockSessions } from './lock-sessions.js';
-import type { LockTransaction } from './lock-transaction.js';
+import type { TransactionLock } from './transaction-lock.js';
 
 /*
  * What a failure of a lock call means, in one place: the SQLSTATE or the lost connection behind
@@ -70,7 +70,7 @@ export function holdingFailure(
  * for, a lost connection, or lock_timeout (naming the holder); anything else as it is.
  */
 export async function transactionWaitFailure(
-  tx: LockTransaction,
+  tx: TransactionLock,
   request: LockRequest,
   timeoutMs: number,
   error: unknown,

@@ -2,7 +2,7 @@ import type { QueryResult } from 'pg';
 import type { DataSource, MigrationExecutor, QueryRunner } from 'typeorm';
 import { COMMIT_SQL } from '../lock/advisory-lock.sql.js';
 import type { PgClient, PostgresQueryRunner } from '../lock/lock-connection.js';
-import { assertCommitted, recordTransactionState } from '../lock/lock-transaction.js';
+import { assertCommitted, recordTransactionState } from '../lock/transaction-lock.js';
 import {
   appliedNamesSql,
   migrationsTableExistsSql,

@@ -40,7 +40,7 @@ describe('migration-lock CLI (a process, like an init container)', () => {
   const holders: pg.Client[] = [];
 
   /** Another replica holding the migration lock in its transaction. */
-  async function holdLock(applicationName: string): Promise<pg.Client> {
+  async function runLockedWork(applicationName: string): Promise<pg.Client> {
     const holder = await connectClient(db.url, applicationName);
     holders.push(holder);
     await holder.query('BEGIN');
@@ -182,7 +182,7 @@ describe('migration-lock CLI (a process, like an init container)', () => {
   });
 
   it('exits 75 (retry) when the lock wait times out, naming the holder', async () => {
-    await holdLock('api-7f9c');
+    await runLockedWork('api-7f9c');
     const result = await cli(['run', '-d', DATA_SOURCE, '--timeout', '300ms', '--json'], env);
     expect(result.code).toBe(75);
     const output = JSON.parse(result.stdout) as { status: string; code: string; error: string };
@@ -199,7 +199,7 @@ describe('migration-lock CLI (a process, like an init container)', () => {
   });
 
   it('status names the holder (pid, application_name, state, query) and the waiters, as text and --json', async () => {
-    const holder = await holdLock('api-7f9c');
+    const holder = await runLockedWork('api-7f9c');
     const { rows } = await holder.query<{ pid: number }>('SELECT pg_backend_pid() AS pid');
     await holder.query(`SELECT 'holder is migrating'`);
     const waiting = cli(['run', '-d', DATA_SOURCE, '--application-name', 'replica-b'], env);
@@ -243,7 +243,7 @@ describe('migration-lock CLI (a process, like an init container)', () => {
   });
 
   it('prints wait progress naming the holder while it waits', async () => {
-    const holder = await holdLock('api-7f9c');
+    const holder = await runLockedWork('api-7f9c');
     const child = spawn(process.execPath, [CLI, 'run', '-d', DATA_SOURCE], {
       env: { ...process.env, ...env },
     });
@@ -265,7 +265,7 @@ describe('migration-lock CLI (a process, like an init container)', () => {
 
   it('revert takes the lock, then reverts the last migration', async () => {
     expect((await cli(['run', '-d', DATA_SOURCE], env)).code).toBe(0);
-    const holder = await holdLock('api-7f9c');
+    const holder = await runLockedWork('api-7f9c');
     const blocked = await cli(['revert', '-d', DATA_SOURCE, '--timeout', '200'], env);
     expect(blocked.code).toBe(75);
     await holder.query('COMMIT');

@@ -19,15 +19,15 @@ import type { AdvisoryLockKey } from './lock-key.js';
  * A transaction-level advisory lock (`pg_advisory_xact_lock`): one connection, one transaction.
  * The lock ends with the transaction, so a crash or a lost connection frees it and rolls back.
  */
-export class LockTransaction {
+export class TransactionLock {
   private constructor(
     private readonly lockName: string,
     private readonly dataSource: DataSource,
     private current: LockConnection,
   ) {}
 
-  static async open(dataSource: DataSource, lockName: string): Promise<LockTransaction> {
-    return new LockTransaction(lockName, dataSource, await LockConnection.open(dataSource));
+  static async open(dataSource: DataSource, lockName: string): Promise<TransactionLock> {
+    return new TransactionLock(lockName, dataSource, await LockConnection.open(dataSource));
   }
 
   get connection(): LockConnection {

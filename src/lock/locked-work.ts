@@ -6,7 +6,7 @@ import { holdingFailure } from './lock-failures.js';
 import type { LockRequest } from './lock-request.js';
 import { endHold, runHoldingLock } from './reentrancy.js';
 
-export interface Holding<T> {
+export interface LockedWorkRun<T> {
   readonly dataSource: DataSource;
   readonly connection: LockConnection;
   readonly request: LockRequest;
@@ -79,29 +79,29 @@ class ActiveLock implements HeldLock {
  * Runs work while the lock is held: builds the HeldLock, links the caller's AbortSignal, and never
  * reports success when the connection (and so the lock) was lost or the caller aborted.
  */
-export async function holdLock<T>(holding: Holding<T>): Promise<T> {
-  const { connection, request } = holding;
+export async function runLockedWork<T>(run: LockedWorkRun<T>): Promise<T> {
+  const { connection, request } = run;
   const { signal, name } = request;
   // The lock may have been granted in the same instant the caller aborted.
   if (signal?.aborted) throw new LockAbortedError(name, 'waiting', { cause: signal.reason });
-  const lock = new ActiveLock(request, connection, holding.waitedMs);
+  const lock = new ActiveLock(request, connection, run.waitedMs);
   const onAbort = () => {
     ActiveLock.abort(lock, signal?.reason);
-    if (holding.cancelStatementOnAbort) connection.cancelCurrentStatement();
+    if (run.cancelStatementOnAbort) connection.cancelCurrentStatement();
   };
   signal?.addEventListener('abort', onAbort, { once: true });
-  const hold = { dataSource: holding.dataSource, queryRunner: connection.queryRunner, lock };
+  const hold = { dataSource: run.dataSource, queryRunner: connection.queryRunner, lock };
   try {
     let value: T;
     try {
-      value = await runHoldingLock(hold, () => holding.work(lock));
+      value = await runHoldingLock(hold, () => run.work(lock));
     } catch (error) {
       throw holdingFailure(connection, request, error);
     }
     if (connection.lostCause) throw new LockLostError(name, { cause: connection.lostCause });
     if (signal?.aborted) throw new LockAbortedError(name, 'running', { cause: signal.reason });
     try {
-      await holding.finish();
+      await run.finish();
     } catch (error) {
       throw holdingFailure(connection, request, error);
     }
