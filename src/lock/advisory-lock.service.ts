@@ -1,17 +1,22 @@
 import { Injectable } from '@nestjs/common';
-import type { DataSource } from 'typeorm';
-import { LockAbortedError, LockLostError } from '../errors/migration-lock.errors.js';
-import type { LockConnectionSettings } from './advisory-lock.sql.js';
+import type { DataSource, QueryRunner } from 'typeorm';
 import type {
   AdvisoryLockDefaults,
+  HeldLock,
   LockedWork,
   SessionLockedWork,
   TryLockResult,
   TryWithLockOptions,
   WithLockOptions,
 } from './advisory-lock.interfaces.js';
-import { runLockedWork } from './locked-work.js';
-import { lockTimeout, transactionWaitFailure, waitingFailure } from './lock-failures.js';
+import type { LockConnectionSettings } from './advisory-lock.sql.js';
+import {
+  abortedWhileWaiting,
+  lockTimeout,
+  notHeldAtRelease,
+  transactionWaitFailure,
+  waitingFailure,
+} from './lock-failures.js';
 import {
   createLockRequest,
   resolveLockDefaults,
@@ -19,9 +24,24 @@ import {
   resolveWithLockOptions,
   type LockRequest,
 } from './lock-request.js';
-import { TransactionLock } from './transaction-lock.js';
+import { runLockedWork } from './locked-work.js';
 import { findHeldLock } from './reentrancy.js';
 import { SessionLock } from './session-lock.js';
+import { TransactionLock } from './transaction-lock.js';
+
+/**
+ * Which lock a call takes and what it does while another session holds it: `wait` in line for it,
+ * `try` (give up at once), or `follow` (wait until the holder is done without taking the lock, then
+ * resolve `{ acquired: false }` so the caller looks at what the holder did).
+ */
+export type LockMode =
+  | { readonly form: 'transaction'; readonly whenHeld: 'wait' | 'try' | 'follow' }
+  | { readonly form: 'session'; readonly whenHeld: 'wait' | 'follow' };
+
+/** Work run under the lock, on the lock's own QueryRunner (inside its transaction in the transaction form). */
+export type QueryRunnerWork<T> = (queryRunner: QueryRunner, lock: HeldLock) => Promise<T>;
+
+const NOT_ACQUIRED = { acquired: false } as const;
 
 /**
  * Runs work under a PostgreSQL advisory lock, on the one connection that holds the lock.
@@ -61,44 +81,20 @@ export class AdvisoryLockService {
     fn: LockedWork<T>,
     options?: WithLockOptions,
   ): Promise<T> {
-    const request = createLockRequest(id, type, fn, options?.signal);
-    const { timeoutMs } = resolveWithLockOptions(options, this.defaultTimeoutMs);
-    const outer = findHeldLock(this.dataSource, request.key);
-    if (outer) return fn(outer.queryRunner.manager, outer.lock);
-
-    const tx = await TransactionLock.open(this.dataSource, request.name);
-    try {
-      const started = performance.now();
-      try {
-        await tx.acquire(request.key, timeoutMs, this.settings(), request.signal);
-      } catch (error) {
-        throw await transactionWaitFailure(tx, request, timeoutMs, error);
-      }
-      return await this.holdTransaction(tx, request, performance.now() - started, fn);
-    } finally {
-      await tx.close();
-    }
+    const request = createLockRequest(id, type, fn, this.withLockOptions(options));
+    const result = await this.hold(TRANSACTION_WAIT, request, onManager(fn));
+    return valueOf(result);
   }
 
   /** Runs `fn` under the lock if it is free right now; otherwise returns `{ acquired: false }` at once. */
-  async tryWithLock<T>(
+  tryWithLock<T>(
     id: string,
     type: string,
     fn: LockedWork<T>,
     options?: TryWithLockOptions,
   ): Promise<TryLockResult<T>> {
-    const { signal } = resolveTryWithLockOptions(options);
-    const request = createLockRequest(id, type, fn, signal);
-    const outer = findHeldLock(this.dataSource, request.key);
-    if (outer) return { acquired: true, value: await fn(outer.queryRunner.manager, outer.lock) };
-
-    const tx = await TransactionLock.open(this.dataSource, request.name);
-    try {
-      if (!(await tx.tryAcquire(request.key, this.settings()))) return { acquired: false };
-      return { acquired: true, value: await this.holdTransaction(tx, request, 0, fn) };
-    } finally {
-      await tx.close();
-    }
+    const request = createLockRequest(id, type, fn, resolveTryWithLockOptions(options));
+    return this.hold(TRANSACTION_TRY, request, onManager(fn));
   }
 
   /**
@@ -108,31 +104,14 @@ export class AdvisoryLockService {
    * and the try and the wait share one connection and one transaction.
    * @throws LockTimeoutError, LockAbortedError, LockLostError, TransactionRolledBackError, InvalidLockArgumentError
    */
-  async tryWithLockOrWait<T>(
+  tryWithLockOrWait<T>(
     id: string,
     type: string,
     fn: LockedWork<T>,
     options?: WithLockOptions,
   ): Promise<TryLockResult<T>> {
-    const request = createLockRequest(id, type, fn, options?.signal);
-    const { timeoutMs } = resolveWithLockOptions(options, this.defaultTimeoutMs);
-    const outer = findHeldLock(this.dataSource, request.key);
-    if (outer) return { acquired: true, value: await fn(outer.queryRunner.manager, outer.lock) };
-
-    const tx = await TransactionLock.open(this.dataSource, request.name);
-    try {
-      if (await tx.tryAcquire(request.key, this.settings())) {
-        return { acquired: true, value: await this.holdTransaction(tx, request, 0, fn) };
-      }
-      try {
-        await tx.awaitRelease(request.key, timeoutMs, request.signal);
-      } catch (error) {
-        throw await transactionWaitFailure(tx, request, timeoutMs, error);
-      }
-      return { acquired: false };
-    } finally {
-      await tx.close();
-    }
+    const request = createLockRequest(id, type, fn, this.withLockOptions(options));
+    return this.hold(TRANSACTION_FOLLOW, request, onManager(fn));
   }
 
   /**
@@ -150,9 +129,8 @@ export class AdvisoryLockService {
     fn: SessionLockedWork<T>,
     options?: WithLockOptions,
   ): Promise<T> {
-    const result = await this.sessionHold(id, type, fn, options, false);
-    if (!result.acquired) throw new Error('unreachable: the wait only ends with the lock');
-    return result.value;
+    const request = createLockRequest(id, type, fn, this.withLockOptions(options));
+    return valueOf(await this.hold(SESSION_WAIT, request, fn));
   }
 
   /**
@@ -168,34 +146,97 @@ export class AdvisoryLockService {
     fn: SessionLockedWork<T>,
     options?: WithLockOptions,
   ): Promise<TryLockResult<T>> {
-    return this.sessionHold(id, type, fn, options, true);
+    const request = createLockRequest(id, type, fn, this.withLockOptions(options));
+    return this.hold(SESSION_FOLLOW, request, fn);
   }
 
-  private async sessionHold<T>(
-    id: string,
-    type: string,
-    fn: SessionLockedWork<T>,
-    options: WithLockOptions | undefined,
-    stopOnRelease: boolean,
+  /**
+   * @internal The one path of every method above, and of the migration runner, which needs the
+   * lock's QueryRunner itself in both forms: a lock this async context already holds runs the work
+   * inside it; otherwise the lock is taken in `mode` on a connection of its own.
+   */
+  async hold<T>(
+    mode: LockMode,
+    request: LockRequest,
+    work: QueryRunnerWork<T>,
   ): Promise<TryLockResult<T>> {
-    const request = createLockRequest(id, type, fn, options?.signal);
-    const { timeoutMs } = resolveWithLockOptions(options, this.defaultTimeoutMs);
+    if (request.signal?.aborted) throw abortedWhileWaiting(request);
     const outer = findHeldLock(this.dataSource, request.key);
-    if (outer) return { acquired: true, value: await fn(outer.queryRunner, outer.lock) };
+    if (outer) return { acquired: true, value: await work(outer.queryRunner, outer.lock) };
+    return mode.form === 'transaction'
+      ? this.holdTransactionLock(mode.whenHeld, request, work)
+      : this.holdSessionLock(mode.whenHeld === 'follow', request, work);
+  }
 
+  /** @internal Checks withLock-style options (timeoutMs, signal) against this service's default. */
+  withLockOptions(options: unknown): { timeoutMs: number; signal: AbortSignal | undefined } {
+    return resolveWithLockOptions(options, this.defaultTimeoutMs);
+  }
+
+  private async holdTransactionLock<T>(
+    whenHeld: 'wait' | 'try' | 'follow',
+    request: LockRequest,
+    work: QueryRunnerWork<T>,
+  ): Promise<TryLockResult<T>> {
+    const tx = await TransactionLock.open(this.dataSource, request.name);
+    try {
+      const started = performance.now();
+      if (!(await this.takeTransactionLock(tx, whenHeld, request))) return NOT_ACQUIRED;
+      const value = await runLockedWork({
+        dataSource: this.dataSource,
+        connection: tx.connection,
+        request,
+        // The forms that try first report no wait when the try got the lock.
+        waitedMs: whenHeld === 'wait' ? performance.now() - started : 0,
+        cancelStatementOnAbort: true,
+        work: (lock) => work(tx.queryRunner, lock),
+        finish: () => tx.commit(),
+      });
+      return { acquired: true, value };
+    } finally {
+      await tx.close();
+    }
+  }
+
+  /** Starts the lock's transaction and takes the lock as `whenHeld` says; false when it is not held. */
+  private async takeTransactionLock(
+    tx: TransactionLock,
+    whenHeld: 'wait' | 'try' | 'follow',
+    request: LockRequest,
+  ): Promise<boolean> {
+    const { key, timeoutMs, signal } = request;
+    if (whenHeld !== 'wait' && (await tx.tryAcquire(key, this.settings()))) return true;
+    if (whenHeld === 'try') return false;
+    try {
+      if (whenHeld === 'wait') {
+        await tx.acquire(key, timeoutMs, this.settings(), signal);
+        return true;
+      }
+      await tx.awaitRelease(key, timeoutMs, signal);
+      return false;
+    } catch (error) {
+      throw await transactionWaitFailure(tx, request, timeoutMs, error);
+    }
+  }
+
+  private async holdSessionLock<T>(
+    stopOnRelease: boolean,
+    request: LockRequest,
+    work: QueryRunnerWork<T>,
+  ): Promise<TryLockResult<T>> {
+    const { timeoutMs, signal } = request;
     const session = await SessionLock.open(this.sessionDataSource, request.key, request.name);
     const started = performance.now();
     // 'ended': finish() released the lock and gave the connection back; it must not be touched again.
     let state: 'waiting' | 'held' | 'ended' = 'waiting';
     try {
       const end = await session
-        .acquire(timeoutMs, this.settings(), request.signal, stopOnRelease)
+        .acquire(timeoutMs, this.settings(), signal, stopOnRelease)
         .catch((error: unknown) => {
           throw waitingFailure(session.connection, request, error);
         });
-      if (end === 'released') return { acquired: false };
-      if (end === 'aborted')
-        throw new LockAbortedError(request.name, 'waiting', { cause: request.signal?.reason });
+      if (end === 'released') return NOT_ACQUIRED;
+      if (end === 'aborted') throw abortedWhileWaiting(request);
       if (end === 'timeout') throw await lockTimeout(session.connection, request, timeoutMs);
       state = 'held';
       const value = await runLockedWork({
@@ -204,10 +245,10 @@ export class AdvisoryLockService {
         request,
         waitedMs: performance.now() - started,
         cancelStatementOnAbort: false,
-        work: (lock) => fn(session.queryRunner, lock),
+        work: (lock) => work(session.queryRunner, lock),
         finish: async () => {
           state = 'ended';
-          if (!(await session.release())) throw new LockLostError(request.name);
+          if (!(await session.release())) throw notHeldAtRelease(request);
         },
       });
       return { acquired: true, value };
@@ -227,21 +268,21 @@ export class AdvisoryLockService {
       : undefined;
     return this.connectionSettings ?? { applicationName: this.applicationName, postgres14: false };
   }
+}
 
-  private holdTransaction<T>(
-    tx: TransactionLock,
-    request: LockRequest,
-    waitedMs: number,
-    fn: LockedWork<T>,
-  ) {
-    return runLockedWork({
-      dataSource: this.dataSource,
-      connection: tx.connection,
-      request,
-      waitedMs,
-      cancelStatementOnAbort: true,
-      work: (lock) => fn(tx.queryRunner.manager, lock),
-      finish: () => tx.commit(),
-    });
-  }
+const TRANSACTION_WAIT: LockMode = { form: 'transaction', whenHeld: 'wait' };
+const TRANSACTION_TRY: LockMode = { form: 'transaction', whenHeld: 'try' };
+const TRANSACTION_FOLLOW: LockMode = { form: 'transaction', whenHeld: 'follow' };
+const SESSION_WAIT: LockMode = { form: 'session', whenHeld: 'wait' };
+const SESSION_FOLLOW: LockMode = { form: 'session', whenHeld: 'follow' };
+
+/** The transaction forms hand the work the EntityManager of the lock's transaction. */
+function onManager<T>(fn: LockedWork<T>): QueryRunnerWork<T> {
+  return (queryRunner, lock) => fn(queryRunner.manager, lock);
+}
+
+/** A form that waits in line only ends holding the lock. */
+function valueOf<T>(result: TryLockResult<T>): T {
+  if (!result.acquired) throw new Error('unreachable: the wait only ends with the lock');
+  return result.value;
 }

@@ -32,6 +32,32 @@ export async function lockTimeout(
   return new LockTimeoutError(request.name, timeoutMs, holder ?? undefined, { cause });
 }
 
+/** The caller's AbortSignal fired before the lock was held (or in the instant it was granted). */
+export function abortedWhileWaiting(request: LockRequest, cause?: unknown): LockAbortedError {
+  return new LockAbortedError(request.name, 'waiting', {
+    cause: cause ?? request.signal?.reason,
+  });
+}
+
+/**
+ * After the work returned, before its success is reported: a lost connection (the server has
+ * released the lock and rolled back) or the caller's abort while it ran.
+ */
+export function failureAfterWork(
+  connection: LockConnection,
+  request: LockRequest,
+): LockLostError | LockAbortedError | undefined {
+  if (connection.lostCause) return new LockLostError(request.name, { cause: connection.lostCause });
+  if (request.signal?.aborted)
+    return new LockAbortedError(request.name, 'running', { cause: request.signal.reason });
+  return undefined;
+}
+
+/** The server answered the unlock with false: the session lock was no longer held. */
+export function notHeldAtRelease(request: LockRequest): LockLostError {
+  return new LockLostError(request.name);
+}
+
 /** LockLostError when `error` (or an earlier event) says the lock's connection is gone. */
 function lostConnection(
   connection: LockConnection,
@@ -77,7 +103,7 @@ export async function transactionWaitFailure(
 ): Promise<unknown> {
   const code = sqlState(error);
   if (request.signal?.aborted && (code === QUERY_CANCELED || !tx.connection.lostCause)) {
-    return new LockAbortedError(request.name, 'waiting', { cause: error });
+    return abortedWhileWaiting(request, error);
   }
   if (code === QUERY_CANCELED) return new LockWaitCanceledError(request.name, { cause: error });
   const lost = lostConnection(tx.connection, request, error, 'waiting');

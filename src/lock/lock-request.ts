@@ -1,6 +1,6 @@
 import { hostname } from 'node:os';
 import type { DataSource } from 'typeorm';
-import { InvalidLockArgumentError, LockAbortedError } from '../errors/migration-lock.errors.js';
+import { InvalidLockArgumentError } from '../errors/migration-lock.errors.js';
 import {
   checkAbortSignal,
   checkApplicationName,
@@ -85,18 +85,19 @@ export interface LockRequest {
   /** `"id/type" (k1, k2)`, for messages. */
   readonly name: string;
   readonly signal: AbortSignal | undefined;
+  /** How long a wait for the lock may take (0: forever); unused by the forms that do not wait. */
+  readonly timeoutMs: number;
 }
 
-/** Checks everything that can be checked before any SQL runs. */
+/** A call's lock from its arguments and its already checked options; throws on a bad id, type or work. */
 export function createLockRequest(
   id: string,
   type: string,
   fn: unknown,
-  signal: AbortSignal | undefined,
+  options: { timeoutMs?: number; signal: AbortSignal | undefined },
 ): LockRequest {
   const key = advisoryLockKey(id, type);
   if (typeof fn !== 'function') throw InvalidLockArgumentError.work(fn);
   const name = describeLock(id, type, key);
-  if (signal?.aborted) throw new LockAbortedError(name, 'waiting', { cause: signal.reason });
-  return { id, type, key, name, signal };
+  return { id, type, key, name, signal: options.signal, timeoutMs: options.timeoutMs ?? 0 };
 }

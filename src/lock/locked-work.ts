@@ -1,8 +1,7 @@
 import type { DataSource } from 'typeorm';
-import { LockAbortedError, LockLostError } from '../errors/migration-lock.errors.js';
 import type { HeldLock } from './advisory-lock.interfaces.js';
 import type { LockConnection } from './lock-connection.js';
-import { holdingFailure } from './lock-failures.js';
+import { abortedWhileWaiting, failureAfterWork, holdingFailure } from './lock-failures.js';
 import type { LockRequest } from './lock-request.js';
 import { endHold, runHoldingLock } from './reentrancy.js';
 
@@ -81,9 +80,9 @@ class ActiveLock implements HeldLock {
  */
 export async function runLockedWork<T>(run: LockedWorkRun<T>): Promise<T> {
   const { connection, request } = run;
-  const { signal, name } = request;
+  const { signal } = request;
   // The lock may have been granted in the same instant the caller aborted.
-  if (signal?.aborted) throw new LockAbortedError(name, 'waiting', { cause: signal.reason });
+  if (signal?.aborted) throw abortedWhileWaiting(request);
   const lock = new ActiveLock(request, connection, run.waitedMs);
   const onAbort = () => {
     ActiveLock.abort(lock, signal?.reason);
@@ -98,8 +97,8 @@ export async function runLockedWork<T>(run: LockedWorkRun<T>): Promise<T> {
     } catch (error) {
       throw holdingFailure(connection, request, error);
     }
-    if (connection.lostCause) throw new LockLostError(name, { cause: connection.lostCause });
-    if (signal?.aborted) throw new LockAbortedError(name, 'running', { cause: signal.reason });
+    const failed = failureAfterWork(connection, request);
+    if (failed) throw failed;
     try {
       await run.finish();
     } catch (error) {

@@ -6,7 +6,7 @@ import type { AdvisoryLockService } from '../lock/advisory-lock.service.js';
 import type { HeldLock } from '../lock/advisory-lock.interfaces.js';
 import type { PostgresQueryRunner } from '../lock/lock-connection.js';
 import { MigrationStateTracker, type MigrationState } from './migration-events.js';
-import { MigrationLockHolding } from './migration-lock-holding.js';
+import { MigrationRun } from './migration-run.js';
 import type { MigrationRunResult } from './migration-run-result.js';
 import type {
   MigrationRunnerOptions,
@@ -42,7 +42,6 @@ const OWN_TRANSACTION_BY_DEFAULT: Record<Exclude<MigrationTransactionMode, 'all'
 export class MigrationRunnerService {
   private readonly logger = new Logger('MigrationLock');
   private readonly tracker: MigrationStateTracker;
-  private readonly holding: MigrationLockHolding;
   private last: MigrationRunResult | undefined;
 
   constructor(
@@ -51,7 +50,6 @@ export class MigrationRunnerService {
     private readonly options: MigrationRunnerOptions,
   ) {
     this.tracker = new MigrationStateTracker(options.events);
-    this.holding = new MigrationLockHolding(dataSource, locks, options, this.tracker);
   }
 
   /** What the last successful run() did, if any. */
@@ -75,8 +73,9 @@ export class MigrationRunnerService {
         this.applyPending(queryRunner, lock);
       if ((await pendingMigrationNames(this.dataSource)).length === 0)
         return this.finish(followed(0));
-      const held = await this.holding.holdOrFollow(apply, options.signal);
-      if (!held) return this.finish(followed(this.holding.waitedSince()));
+      const lockRun = this.startLockRun();
+      const held = await lockRun.holdOrFollow(apply, options.signal);
+      if (!held) return this.finish(followed(lockRun.waitedMs()));
       const { applied, waitedMs, heldMs } = held;
       return this.finish({
         outcome: applied.length > 0 ? 'applied' : 'followed',
@@ -92,7 +91,7 @@ export class MigrationRunnerService {
 
   /** Reverts the last applied migration under the same lock; resolves to its name, if there was one. */
   async revert(options: { signal?: AbortSignal } = {}): Promise<string | undefined> {
-    const { applied } = await this.holding.inLine(async (queryRunner) => {
+    const { applied } = await this.startLockRun().inLine(async (queryRunner) => {
       const executor = this.executor(queryRunner);
       const [last] = await executor.getExecutedMigrations();
       await executor.undoLastMigration();
@@ -106,6 +105,11 @@ export class MigrationRunnerService {
     const executor = new MigrationExecutor(this.dataSource);
     const applied = (await executor.getExecutedMigrations()).map((m) => m.name).reverse();
     return { applied, pending: (await executor.getPendingMigrations()).map((m) => m.name) };
+  }
+
+  private startLockRun(): MigrationRun {
+    const { dataSource, locks, options, tracker } = this;
+    return MigrationRun.start({ dataSource, locks, options, tracker });
   }
 
   private executor(queryRunner: PostgresQueryRunner): MigrationExecutor {

@@ -1,0 +1,76 @@
+import type { DataSource } from 'typeorm';
+import type { MigrationLockEvents } from '../../migration-runner/migration-events.js';
+import type { MigrationTransactionMode } from '../../migration-runner/migration-runner.options.js';
+
+export type { MigrationTransactionMode };
+
+export interface MigrationLockModuleOptions {
+  /**
+   * A TypeORM DataSource to use directly, instead of @nestjs/typeorm's. The module initializes it
+   * when it is not initialized yet, and destroys at shutdown only what it initialized.
+   */
+  dataSource?: DataSource;
+  /**
+   * Run pending migrations under the lock in `onApplicationBootstrap`, so `listen()` opens the port
+   * only after the schema is current.
+   * @default true
+   */
+  runOnBootstrap?: boolean;
+  /** @default 'migrations' (hyperfleet-api's migration lock id) */
+  lockId?: string;
+  /** @default 'Migrations' (hyperfleet-api's migration lock type) */
+  lockType?: string;
+  /**
+   * How long to wait for the lock, enforced by the server (`lock_timeout`); 0 waits forever.
+   * @default 300000 (5 minutes)
+   */
+  timeoutMs?: number;
+  /** @default 'all' */
+  transaction?: MigrationTransactionMode;
+  /**
+   * `application_name` the lock connections show in pg_stat_activity while they hold or wait for
+   * the lock, so `migration-lock status` can name replicas.
+   * @default `<the DataSource's applicationName>:<hostname>:<pid>`, or `migration-lock:<hostname>:<pid>`
+   */
+  applicationName?: string;
+  /**
+   * A connection URL that reaches PostgreSQL directly, for an app whose DataSource goes through a
+   * pooler in transaction mode (PgBouncer, …). The session-level lock of modes `each` / `none`
+   * (and `withSessionLock`) and the migrations it protects then run on one connection from a small
+   * pool (2) on this URL, made from the DataSource's own options; everything else, mode `all`
+   * included, keeps using the pooled DataSource. Without it, session-level locking through a
+   * pooler is refused (SessionLockThroughPoolerError).
+   */
+  directUrl?: string;
+  /** Listener for metrics and tracing: wait started, lock acquired, migration applied, lock released, failed. */
+  events?: MigrationLockEvents;
+}
+
+/**
+ * Given at the top level of forRoot / forRootAsync (not inside the factory's result), because it
+ * decides which provider the module injects.
+ */
+export interface MigrationLockModuleExtras {
+  /**
+   * Register the module's services globally, so any module can inject AdvisoryLockService,
+   * MigrationRunnerService and MigrationHealthIndicator without importing MigrationLockModule.
+   * @default true
+   */
+  isGlobal?: boolean;
+  /** The @nestjs/typeorm DataSource name (`TypeOrmModule.forRoot({ name })`). @default the default DataSource */
+  dataSourceName?: string;
+}
+
+/** Options after validation, with every default filled in. */
+export interface ResolvedMigrationLockOptions {
+  readonly dataSource: DataSource | undefined;
+  readonly runOnBootstrap: boolean;
+  readonly lockId: string;
+  readonly lockType: string;
+  readonly timeoutMs: number;
+  readonly transaction: MigrationTransactionMode;
+  /** Undefined: derived from the DataSource's own applicationName (see the option). */
+  readonly applicationName: string | undefined;
+  readonly events: MigrationLockEvents | undefined;
+  readonly directUrl: string | undefined;
+}
