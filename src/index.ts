@@ -21,7 +21,7 @@ export type {
   MigrationLockModuleOptions,
   MigrationTransactionMode,
   ResolvedMigrationLockOptions,
-} from './module/migration-lock-options.interface.js';
+} from './module/interfaces/migration-lock-options.interface.js';
 export { AdvisoryLockService } from './lock/advisory-lock.service.js';
 export type {
   HeldLock,

@@ -1,4 +1,4 @@
-import type { MigrationTransactionMode } from '../../src/module/migration-lock-options.interface.js';
+import type { MigrationTransactionMode } from '../../src/module/interfaces/migration-lock-options.interface.js';
 import type { Scenario } from './scenario-migrations.js';
 
 /**

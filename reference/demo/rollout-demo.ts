@@ -3,7 +3,7 @@ import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
 import { referenceMigrations } from '../migrations/index.js';
-import type { MigrationTransactionMode } from '../../src/module/migration-lock-options.interface.js';
+import type { MigrationTransactionMode } from '../../src/module/interfaces/migration-lock-options.interface.js';
 import { redactConnectionUrl, withDatabase } from '../runtime/connection-url.js';
 import { startEmbeddedPostgres, type LocalPostgres } from '../runtime/embedded-postgres.js';
 import { ChaosMonkey } from './chaos.js';

@@ -4,7 +4,7 @@ import { TypeOrmModule } from '@nestjs/typeorm';
 import { hostname } from 'node:os';
 import { referenceMigrations } from '../migrations/index.js';
 import { MigrationLockModule } from '../../src/module/migration-lock.module.js';
-import type { MigrationLockModuleOptions } from '../../src/module/migration-lock-options.interface.js';
+import type { MigrationLockModuleOptions } from '../../src/module/interfaces/migration-lock-options.interface.js';
 import { Cluster } from './clusters/cluster.entity.js';
 import { ClustersController } from './clusters/clusters.controller.js';
 import { ClustersService } from './clusters/clusters.service.js';

@@ -3,7 +3,7 @@ import type { DataSource } from 'typeorm';
 import type { MigrationLockEvents } from '../migration-runner/migration-events.js';
 import { MigrationRunnerService } from '../migration-runner/migration-runner.service.js';
 import { assertLockableDataSource } from '../module/migration-lock-data-source.js';
-import type { MigrationTransactionMode } from '../module/migration-lock-options.interface.js';
+import type { MigrationTransactionMode } from '../module/interfaces/migration-lock-options.interface.js';
 import { MigrationLockModule } from '../module/migration-lock.module.js';
 import { DatabaseUnreachableError } from './cli.errors.js';
 import { loadDataSource } from './load-data-source.js';

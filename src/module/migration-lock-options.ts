@@ -17,7 +17,7 @@ import type {
   MigrationLockModuleOptions,
   MigrationTransactionMode,
   ResolvedMigrationLockOptions,
-} from './migration-lock-options.interface.js';
+} from './interfaces/migration-lock-options.interface.js';
 
 const WHERE = 'MigrationLockModule';
 const KNOWN = [

@@ -7,7 +7,7 @@ import {
 } from '@nestjs/common';
 import { MigrationRunnerService } from '../migration-runner/migration-runner.service.js';
 import { MIGRATION_LOCK_OPTIONS } from './migration-lock.constants.js';
-import type { ResolvedMigrationLockOptions } from './migration-lock-options.interface.js';
+import type { ResolvedMigrationLockOptions } from './interfaces/migration-lock-options.interface.js';
 
 /**
  * Runs migrations in onApplicationBootstrap. NestJS `listen()` awaits init(), which runs these hooks,

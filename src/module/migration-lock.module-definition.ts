@@ -3,7 +3,7 @@ import { MIGRATION_LOCK_MODULE_OPTIONS } from './migration-lock.constants.js';
 import type {
   MigrationLockModuleExtras,
   MigrationLockModuleOptions,
-} from './migration-lock-options.interface.js';
+} from './interfaces/migration-lock-options.interface.js';
 import { resolveModuleExtras } from './migration-lock-options.js';
 import { migrationLockExports, migrationLockProviders } from './migration-lock.providers.js';
 

@@ -1,22 +1,23 @@
-import type { Provider } from '@nestjs/common';
+import type { FactoryProvider, Provider } from '@nestjs/common';
+import type { DataSource } from 'typeorm';
+import { DataSourceConfigError } from '../errors/migration-lock.errors.js';
+import { messages } from '../errors/migration-lock.messages.js';
 import { MigrationHealthIndicator } from '../health/migration.health.js';
 import { AdvisoryLockService } from '../lock/advisory-lock.service.js';
 import { MigrationRunnerService } from '../migration-runner/migration-runner.service.js';
-import { dataSourceProvider } from './data-source.provider.js';
 import { MigrationBootstrap } from './migration-lock.bootstrap.js';
 import {
   MIGRATION_LOCK_DATA_SOURCE,
   MIGRATION_LOCK_MODULE_OPTIONS,
   MIGRATION_LOCK_OPTIONS,
 } from './migration-lock.constants.js';
-import type { MigrationLockDataSource } from './migration-lock-data-source.js';
-
+import { MigrationLockDataSource } from './migration-lock-data-source.js';
 import type {
   MigrationLockModuleOptions,
   ResolvedMigrationLockOptions,
-} from './migration-lock-options.interface.js';
+} from './interfaces/migration-lock-options.interface.js';
 import { resolveModuleOptions } from './migration-lock-options.js';
-import { exportedServiceTokens } from './migration-lock.tokens.js';
+import { exportedServiceTokens, nestTypeormDataSourceToken } from './migration-lock.tokens.js';
 
 /** The providers of one registration: options → DataSource → lock service → runner → hooks. */
 export function migrationLockProviders(dataSourceName: string | undefined): Provider[] {
@@ -71,4 +72,26 @@ export function migrationLockExports(dataSourceName: string | undefined) {
   const tokens = exportedServiceTokens(dataSourceName).map(({ token }) => token);
   const named = tokens.some((token) => typeof token === 'string');
   return named ? tokens : [...tokens, MIGRATION_LOCK_OPTIONS];
+}
+
+/**
+ * Provides the DataSource: the one given in options, else @nestjs/typeorm's (named) DataSource.
+ * The @nestjs/typeorm token is injected as optional, so a missing TypeOrmModule (or a missing
+ * @nestjs/typeorm) becomes a clear error here instead of Nest's generic "can't resolve dependencies".
+ */
+function dataSourceProvider(
+  dataSourceName: string | undefined,
+): FactoryProvider<MigrationLockDataSource> {
+  return {
+    provide: MIGRATION_LOCK_DATA_SOURCE,
+    inject: [
+      MIGRATION_LOCK_OPTIONS,
+      { token: nestTypeormDataSourceToken(dataSourceName), optional: true },
+    ],
+    useFactory: (options: ResolvedMigrationLockOptions, fromTypeorm?: DataSource) => {
+      const dataSource = options.dataSource ?? fromTypeorm;
+      if (!dataSource) throw new DataSourceConfigError(messages.noDataSource(dataSourceName));
+      return MigrationLockDataSource.adopt(dataSource, options.directUrl);
+    },
+  };
 }

@@ -1,7 +1,7 @@
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { getDataSourceToken } from '@nestjs/typeorm';
-import { nestTypeormDataSourceToken } from '../../src/module/nest-typeorm-token.js';
+import { nestTypeormDataSourceToken } from '../../src/module/migration-lock.tokens.js';
 
 /** Every library source file (the reference service and demo excluded). */
 function librarySources(dir = 'src'): string[] {
