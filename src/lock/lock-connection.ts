@@ -117,21 +117,26 @@ export class LockConnection {
 }
 
 /**
- * After a lock's first statement failed: a pooled connection that the server closed while it sat
- * idle (idle_session_timeout, a proxy's idle timeout) fails right there, before anything is held.
- * Then the caller sends the same statement again on the fresh connection this resolves with; every
- * idle connection of the pool may be dead, so up to one attempt per pooled connection, plus one.
- * Any other error, or one attempt too many, is rethrown.
+ * Sends a lock's first statement with `send`. A pooled connection that the server closed while it
+ * sat idle (idle_session_timeout, a proxy's idle timeout) fails right there, before anything is
+ * held: then the statement goes again on a fresh connection. Every idle connection of the pool may
+ * be dead, so up to one attempt per pooled connection, plus one. Any other error, or one attempt
+ * too many, is thrown. Resolves with the connection the statement ran on.
  */
-export async function replaceLostConnection(
+export async function sendFirstStatement<T>(
   dataSource: DataSource,
   connection: LockConnection,
-  error: unknown,
-  attempt: number,
-): Promise<LockConnection> {
-  if (!isConnectionLoss(error) || attempt > deadConnectionRetries(dataSource)) throw error;
-  await connection.release({ destroy: error as Error });
-  return LockConnection.open(dataSource);
+  send: (connection: LockConnection) => Promise<T>,
+): Promise<{ connection: LockConnection; result: T }> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return { connection, result: await send(connection) };
+    } catch (error) {
+      if (!isConnectionLoss(error) || attempt > deadConnectionRetries(dataSource)) throw error;
+      await connection.release({ destroy: error as Error });
+      connection = await LockConnection.open(dataSource);
+    }
+  }
 }
 
 /** How often a statement may meet a dead pooled connection in a row: once per pool slot. */

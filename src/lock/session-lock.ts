@@ -11,7 +11,7 @@ import type { LockConnectionSettings } from './advisory-lock.sql.js';
 import {
   assertDirectConnection,
   LockConnection,
-  replaceLostConnection,
+  sendFirstStatement,
   type PostgresQueryRunner,
 } from './lock-connection.js';
 import type { AdvisoryLockKey } from './lock-key.js';
@@ -104,18 +104,16 @@ export class SessionLock {
   }
 
   /**
-   * The first round trip. A pooled connection the server closed while idle fails here, before
-   * anything is held: again on a fresh connection, as long as the pool hands out dead ones.
+   * The first round trip: again on a fresh connection while the pool hands out connections the
+   * server closed while they sat idle.
    */
   private async prepare(settings: LockConnectionSettings): Promise<TryResults> {
-    for (let attempt = 1; ; attempt++) {
-      try {
-        return await this.sendPrepare(settings);
-      } catch (error) {
-        this.current.client.removeListener('notification', this.onNotification);
-        this.current = await replaceLostConnection(this.dataSource, this.current, error, attempt);
-      }
-    }
+    const sent = await sendFirstStatement(this.dataSource, this.current, (connection) => {
+      this.current = connection;
+      return this.sendPrepare(settings);
+    });
+    this.current = sent.connection;
+    return sent.result;
   }
 
   private async sendPrepare(settings: LockConnectionSettings): Promise<TryResults> {
@@ -123,9 +121,14 @@ export class SessionLock {
     // Before anything touches the session: behind a pooler it is not ours to hold a lock in.
     await assertDirectConnection(client, this.lockName);
     client.on('notification', this.onNotification);
-    return client.query(
-      prepareAndTrySessionLockSql(this.key, settings),
-    ) as unknown as Promise<TryResults>;
+    try {
+      return (await client.query(
+        prepareAndTrySessionLockSql(this.key, settings),
+      )) as unknown as TryResults;
+    } catch (error) {
+      client.removeListener('notification', this.onNotification);
+      throw error;
+    }
   }
 
   /**

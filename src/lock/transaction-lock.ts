@@ -9,7 +9,7 @@ import {
 import type { LockConnectionSettings } from './advisory-lock.sql.js';
 import {
   LockConnection,
-  replaceLostConnection,
+  sendFirstStatement,
   type PgClient,
   type PostgresQueryRunner,
 } from './lock-connection.js';
@@ -112,18 +112,14 @@ export class TransactionLock {
     await this.connection.release();
   }
 
-  /**
-   * The first statement; sent again on a fresh connection while the pool hands out connections the
-   * server closed while they sat idle (all of them may be dead after an idle_session_timeout).
-   */
+  /** The first statement: again on a fresh connection while the pool hands out dead ones. */
   private async begin(sql: string): Promise<QueryResults> {
-    for (let attempt = 1; ; attempt++) {
-      try {
-        return await this.sendBegin(sql);
-      } catch (error) {
-        this.current = await replaceLostConnection(this.dataSource, this.current, error, attempt);
-      }
-    }
+    const sent = await sendFirstStatement(this.dataSource, this.current, (connection) => {
+      this.current = connection;
+      return this.sendBegin(sql);
+    });
+    this.current = sent.connection;
+    return sent.result;
   }
 
   private sendBegin(sql: string): Promise<QueryResults> {
