@@ -23,6 +23,9 @@ export type {
   ResolvedMigrationLockOptions,
 } from './module/interfaces/migration-lock-options.interface.js';
 export { AdvisoryLockService } from './lock/advisory-lock.service.js';
+export { AdvisoryLockContext } from './lock/advisory-lock.context.js';
+export { WithAdvisoryLock } from './jobs/with-advisory-lock.decorator.js';
+export type { WithAdvisoryLockOptions } from './jobs/locked-job.js';
 export type {
   HeldLock,
   LockedWork,
@@ -54,12 +57,14 @@ export {
   InvalidIndexError,
   InvalidLockArgumentError,
   InvalidOptionsError,
+  JobNotRegisteredError,
   LockAbortedError,
   LockLostError,
   LockTimeoutError,
   LockWaitCanceledError,
   MigrationFailedError,
   MigrationLockError,
+  NoLockHeldError,
   SessionLockThroughPoolerError,
   TransactionRolledBackError,
   type InvalidIndex,

@@ -179,3 +179,27 @@ export class InvalidIndexError extends MigrationLockError {
     super(messages.invalidIndexes(indexes, migrationName));
   }
 }
+
+/**
+ * A `@WithAdvisoryLock` method was called on an instance no MigrationLockModule registration has
+ * found (not a provider or controller of an app that registers the module for its DataSource, or
+ * called before the app's modules were initialized).
+ */
+export class JobNotRegisteredError extends MigrationLockError {
+  static readonly code = 'JOB_NOT_REGISTERED';
+  readonly code = JobNotRegisteredError.code;
+
+  constructor(job: string, method: string, dataSourceName: string | undefined) {
+    super(messages.jobNotRegistered(job, method, dataSourceName));
+  }
+}
+
+/** AdvisoryLockContext was asked for the lock's EntityManager outside any lock. */
+export class NoLockHeldError extends MigrationLockError {
+  static readonly code = 'NO_LOCK_HELD';
+  readonly code = NoLockHeldError.code;
+
+  constructor() {
+    super(messages.noLockHeld());
+  }
+}

@@ -19,6 +19,21 @@ export const messages = {
   invalidUrlOption: (where: string, option: string) =>
     `Invalid ${where} option "${option}": expected a postgres://user:password@host:port/database URL (the value is not shown: it may hold a password).`,
 
+  jobNotRegistered: (job: string, method: string, dataSourceName: string | undefined) =>
+    `${method} runs under advisory lock ${job} (@WithAdvisoryLock), but no MigrationLockModule registration` +
+    `${dataSourceName === undefined ? '' : ` for dataSourceName "${dataSourceName}"`} knows this instance. ` +
+    'Potential solutions: make the class a provider (or controller) of an app that imports ' +
+    `MigrationLockModule.forRoot(${dataSourceName === undefined ? '' : `{ dataSourceName: '${dataSourceName}' }`}); ` +
+    'call the method once the app is initialized (from onApplicationBootstrap on, as @nestjs/schedule does).',
+
+  timeoutWithoutWait: (where: string) =>
+    `Invalid ${where} options: timeoutMs bounds a wait, and only onHeld: 'wait' waits. ` +
+    "Add onHeld: 'wait', or drop timeoutMs (onHeld: 'skip' returns at once when the lock is held).",
+
+  noLockHeld: () =>
+    'AdvisoryLockContext.manager() was called outside any advisory lock. ' +
+    'Call it from a @WithAdvisoryLock method, or from work run by withLock / tryWithLock.',
+
   unknownOption: (where: string, option: string, known: readonly string[]) =>
     `Unknown ${where} option "${option}". Known options: ${known.join(', ')}. Check the spelling.`,
 

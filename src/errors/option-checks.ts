@@ -54,6 +54,23 @@ export function checkNonEmptyString(where: string, option: string, value: unknow
   return value;
 }
 
+/** A PostgreSQL identifier this package can quote safely: `name` or `schema.name`, each ≤ 63 bytes. */
+const TABLE_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,62}(\.[A-Za-z_][A-Za-z0-9_]{0,62})?$/;
+
+export function checkTableName(where: string, option: string, value: unknown): string {
+  if (typeof value !== 'string' || !TABLE_NAME.test(value)) {
+    throw new InvalidOptionsError(
+      messages.invalidOption(
+        where,
+        option,
+        'a table name (letters, digits, _; optionally schema.table)',
+        value,
+      ),
+    );
+  }
+  return value;
+}
+
 export function checkBoolean(where: string, option: string, value: unknown): boolean {
   if (typeof value !== 'boolean') {
     throw new InvalidOptionsError(messages.invalidOption(where, option, 'true or false', value));

@@ -78,3 +78,11 @@ function stopTrackingIfQuiet(): void {
   if (holdsRunning > 0) return;
   storage.disable();
 }
+
+/** The innermost lock the current async context holds, if any (what AdvisoryLockContext reads). */
+export function innermostHeldLock(): HeldEntry | undefined {
+  const holds = storage.getStore();
+  if (!holds) return undefined;
+  for (let i = holds.length - 1; i >= 0; i--) if (!holds[i].ended) return holds[i];
+  return undefined;
+}

@@ -11,6 +11,14 @@ export interface MigrationLockEvents {
   migrationApplied?(event: { name: string; durationMs: number }): void;
   lockReleased?(event: { lock: string; heldMs: number }): void;
   failed?(event: { error: Error }): void;
+  /** A `@WithAdvisoryLock` job got its lock (and its period, with `oncePer`) and starts. */
+  jobStarted?(event: { job: string }): void;
+  /** A job did not run: another replica holds its lock (`held`), or ran it this period (`ranThisPeriod`). */
+  jobSkipped?(event: { job: string; reason: 'held' | 'ranThisPeriod' }): void;
+  /** A job ran and its transaction committed; `durationMs` from start to commit. */
+  jobFinished?(event: { job: string; durationMs: number }): void;
+  /** A job threw, or its lock failed: nothing it wrote (nor its `oncePer` record) committed. */
+  jobFailed?(event: { job: string; error: Error; durationMs: number }): void;
 }
 
 /** Where a replica's migration run is; `since` is when it got there. */
@@ -51,11 +59,21 @@ export class MigrationStateTracker {
   }
 
   emit<K extends EventName>(name: K, event: EventOf<K>): void {
-    const handler = this.listener?.[name] as ((event: EventOf<K>) => void) | undefined;
-    try {
-      handler?.call(this.listener, event);
-    } catch (error) {
-      this.logger.warn(`The ${name} listener threw, ignored: ${(error as Error).message}`);
-    }
+    emitEvent(this.listener, name, event, this.logger);
+  }
+}
+
+/** Tells `listener` about an event; a listener that throws is logged and ignored. */
+export function emitEvent<K extends EventName>(
+  listener: MigrationLockEvents | undefined,
+  name: K,
+  event: EventOf<K>,
+  logger: Logger,
+): void {
+  const handler = listener?.[name] as ((event: EventOf<K>) => void) | undefined;
+  try {
+    handler?.call(listener, event);
+  } catch (error) {
+    logger.warn(`The ${name} listener threw, ignored: ${(error as Error).message}`);
   }
 }

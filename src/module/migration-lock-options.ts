@@ -9,6 +9,7 @@ import {
   checkPostgresUrl,
   checkNonEmptyString,
   checkOneOf,
+  checkTableName,
   checkTimeoutMs,
 } from '../errors/option-checks.js';
 import { DEFAULT_LOCK_TIMEOUT_MS } from '../lock/lock-request.js';
@@ -30,6 +31,7 @@ const KNOWN = [
   'applicationName',
   'events',
   'directUrl',
+  'jobRunsTable',
 ] as const;
 /** Given beside the options, they shape the module definition (see the module definition). */
 const EXTRAS = ['isGlobal', 'dataSourceName'] as const;
@@ -41,6 +43,7 @@ export const DEFAULT_OPTIONS = {
   lockType: 'Migrations',
   timeoutMs: DEFAULT_LOCK_TIMEOUT_MS,
   transaction: 'all',
+  jobRunsTable: 'migration_lock_job_runs',
 } as const satisfies Omit<
   ResolvedMigrationLockOptions,
   'dataSource' | 'events' | 'applicationName' | 'directUrl'
@@ -75,6 +78,7 @@ export function resolveModuleOptions(
       given.directUrl === undefined
         ? undefined
         : checkPostgresUrl(WHERE, 'directUrl', given.directUrl),
+    jobRunsTable: pick('jobRunsTable', (v) => checkTableName(WHERE, 'jobRunsTable', v)),
   };
 }
 

@@ -1,4 +1,5 @@
 import { ConfigurableModuleBuilder } from '@nestjs/common';
+import { DiscoveryModule } from '@nestjs/core';
 import { MIGRATION_LOCK_MODULE_OPTIONS } from './migration-lock.constants.js';
 import type {
   MigrationLockModuleExtras,
@@ -29,6 +30,8 @@ export const {
       return {
         ...definition,
         global: isGlobal,
+        // DiscoveryService: @WithAdvisoryLock methods are found in every module of the app.
+        imports: [...(definition.imports ?? []), DiscoveryModule],
         providers: [...(definition.providers ?? []), ...migrationLockProviders(dataSourceName)],
         exports: migrationLockExports(dataSourceName),
       };

@@ -1,8 +1,11 @@
 import type { FactoryProvider, Provider } from '@nestjs/common';
+import { DiscoveryService } from '@nestjs/core';
 import type { DataSource } from 'typeorm';
 import { DataSourceConfigError } from '../errors/migration-lock.errors.js';
 import { messages } from '../errors/migration-lock.messages.js';
 import { MigrationHealthIndicator } from '../health/migration.health.js';
+import { LockedJobRunner } from '../jobs/locked-job.runner.js';
+import { LockedJobsExplorer } from '../jobs/locked-jobs.explorer.js';
 import { AdvisoryLockService } from '../lock/advisory-lock.service.js';
 import { MigrationRunnerService } from '../migration-runner/migration-runner.service.js';
 import { MigrationBootstrap } from './migration-lock.bootstrap.js';
@@ -58,6 +61,18 @@ export function migrationLockProviders(dataSourceName: string | undefined): Prov
       inject: [MigrationRunnerService, MIGRATION_LOCK_OPTIONS],
       useFactory: (runner: MigrationRunnerService, options: ResolvedMigrationLockOptions) =>
         new MigrationHealthIndicator(runner, options.runOnBootstrap),
+    },
+    {
+      provide: LockedJobRunner,
+      inject: [AdvisoryLockService, MIGRATION_LOCK_OPTIONS],
+      useFactory: (locks: AdvisoryLockService, options: ResolvedMigrationLockOptions) =>
+        new LockedJobRunner(locks, options.jobRunsTable, options.events),
+    },
+    {
+      provide: LockedJobsExplorer,
+      inject: [DiscoveryService, LockedJobRunner],
+      useFactory: (discovery: DiscoveryService, runner: LockedJobRunner) =>
+        new LockedJobsExplorer(discovery, runner, dataSourceName),
     },
     ...aliases,
   ];

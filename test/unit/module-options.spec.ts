@@ -23,7 +23,17 @@ describe('module options', () => {
       lockType: 'Migrations',
       timeoutMs: 300_000,
       transaction: 'all',
+      jobRunsTable: 'migration_lock_job_runs',
     });
+  });
+
+  it('checks jobRunsTable: a table name, optionally schema-qualified, nothing to quote', () => {
+    expect(resolveModuleOptions({ jobRunsTable: 'ops.job_runs' }).jobRunsTable).toBe(
+      'ops.job_runs',
+    );
+    for (const jobRunsTable of ['', 'a"b', 'a.b.c', 'drop table x', 42]) {
+      expect(() => resolveModuleOptions({ jobRunsTable } as never)).toThrow(InvalidOptionsError);
+    }
   });
 
   it("derives the lock connections' application_name from the DataSource's own, plus host and pid", () => {

@@ -42,8 +42,14 @@ export interface MigrationLockModuleOptions {
    * pooler is refused (SessionLockThroughPoolerError).
    */
   directUrl?: string;
-  /** Listener for metrics and tracing: wait started, lock acquired, migration applied, lock released, failed. */
+  /** Listener for metrics and tracing: wait started, lock acquired, migration applied, lock released, failed, and the job events. */
   events?: MigrationLockEvents;
+  /**
+   * The table where `@WithAdvisoryLock({ oncePer })` records each period's run (created on first
+   * use, in the DataSource's schema unless given as `schema.table`).
+   * @default 'migration_lock_job_runs'
+   */
+  jobRunsTable?: string;
 }
 
 /**
@@ -73,4 +79,5 @@ export interface ResolvedMigrationLockOptions {
   readonly applicationName: string | undefined;
   readonly events: MigrationLockEvents | undefined;
   readonly directUrl: string | undefined;
+  readonly jobRunsTable: string;
 }

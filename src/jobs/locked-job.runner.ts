@@ -1,0 +1,94 @@
+import { Logger } from '@nestjs/common';
+import type { EntityManager } from 'typeorm';
+import type { AdvisoryLockService } from '../lock/advisory-lock.service.js';
+import { emitEvent, type MigrationLockEvents } from '../migration-runner/migration-events.js';
+import { claimJobPeriodSql, createJobRunsTableSql } from './job-runs.sql.js';
+import type { LockedJob } from './locked-job.js';
+
+/** The lock that serializes the first-use CREATE TABLE of the job-runs table across replicas. */
+const JOB_RUNS_TABLE_LOCK_TYPE = 'MigrationLockJobRunsTable';
+
+/** The work found the period already run by another replica (a late tick). */
+const RAN_THIS_PERIOD = Symbol('ranThisPeriod');
+
+/**
+ * Runs `@WithAdvisoryLock` jobs for one MigrationLockModule registration: the job's method inside
+ * the lock's transaction, its `oncePer` record in that same transaction, and the job events.
+ */
+export class LockedJobRunner {
+  private readonly logger = new Logger('MigrationLock');
+  private tableReady: Promise<void> | undefined;
+
+  constructor(
+    private readonly locks: AdvisoryLockService,
+    private readonly jobRunsTable: string,
+    private readonly events: MigrationLockEvents | undefined,
+  ) {}
+
+  /** Runs `call` as `job`; undefined when it was skipped (lock held, or run this period). */
+  async run<T>(job: LockedJob, call: () => T | Promise<T>): Promise<T | undefined> {
+    if (job.periodMs !== undefined) await this.jobRunsTableReady();
+    let startedAt: number | undefined;
+    const work = async (manager: EntityManager) => {
+      if (job.periodMs !== undefined && !(await this.claimPeriod(manager, job, job.periodMs)))
+        return RAN_THIS_PERIOD;
+      startedAt = performance.now();
+      this.emit('jobStarted', { job: job.name });
+      return { value: await call() };
+    };
+    let outcome: { value: T } | typeof RAN_THIS_PERIOD;
+    try {
+      if (job.onHeld === 'skip') {
+        const attempt = await this.locks.tryWithLock(job.id, job.type, work);
+        if (!attempt.acquired) return this.skipped(job, 'held');
+        outcome = attempt.value;
+      } else {
+        const options = job.timeoutMs === undefined ? undefined : { timeoutMs: job.timeoutMs };
+        outcome = await this.locks.withLock(job.id, job.type, work, options);
+      }
+    } catch (error) {
+      const durationMs = startedAt === undefined ? 0 : Math.round(performance.now() - startedAt);
+      this.emit('jobFailed', { job: job.name, error: error as Error, durationMs });
+      throw error;
+    }
+    if (outcome === RAN_THIS_PERIOD) return this.skipped(job, 'ranThisPeriod');
+    const durationMs = Math.round(performance.now() - (startedAt ?? performance.now()));
+    this.emit('jobFinished', { job: job.name, durationMs });
+    return outcome.value;
+  }
+
+  private skipped(job: LockedJob, reason: 'held' | 'ranThisPeriod'): undefined {
+    this.emit('jobSkipped', { job: job.name, reason });
+    return undefined;
+  }
+
+  /** In the job's transaction: whether this run is its period's first (see claimJobPeriodSql). */
+  private async claimPeriod(manager: EntityManager, job: LockedJob, periodMs: number) {
+    const rows = (await manager.query(claimJobPeriodSql(this.jobRunsTable), [
+      job.id,
+      job.type,
+      periodMs,
+    ])) as unknown[];
+    return rows.length > 0;
+  }
+
+  /** Creates the table once per process, under its own lock; a failure is retried on the next run. */
+  private jobRunsTableReady(): Promise<void> {
+    this.tableReady ??= this.locks
+      .withLock(this.jobRunsTable, JOB_RUNS_TABLE_LOCK_TYPE, async (manager) => {
+        await manager.query(createJobRunsTableSql(this.jobRunsTable));
+      })
+      .catch((error: unknown) => {
+        this.tableReady = undefined;
+        throw error;
+      });
+    return this.tableReady;
+  }
+
+  private emit<K extends keyof MigrationLockEvents>(
+    name: K,
+    event: Parameters<NonNullable<MigrationLockEvents[K]>>[0],
+  ): void {
+    emitEvent(this.events, name, event, this.logger);
+  }
+}
