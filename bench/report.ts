@@ -1,5 +1,6 @@
 import type { ReplicaReport } from '../reference/demo/fleet.js';
 import { formatTable } from '../reference/demo/format-table.js';
+import type { JobTickResults } from './job-tick.bench.js';
 import type { LatencyResults } from './lock-latency.bench.js';
 import type { ManyMigrationsResults } from './many-migrations.bench.js';
 import type { PeerResult, RolloutResults } from './rollout.bench.js';
@@ -7,6 +8,7 @@ import { percentile } from './stats.js';
 import type { TestDatabaseResults } from './test-database.bench.js';
 
 export type BenchResults = Omit<LatencyResults, 'handoffSamplesUs'> &
+  JobTickResults &
   Omit<RolloutResults, 'timeline'> &
   ManyMigrationsResults &
   TestDatabaseResults & {
@@ -25,6 +27,7 @@ const TARGETS: Record<string, string> = {
   withLockVsRaw: '≤ 1.0',
   handoffVsRaw: '≤ 1.5',
   handoffEachVsRaw: '–',
+  jobTickOverheadVsRaw: '≤ 1.2',
   // On 2 cores, 16 processes that do nothing take 8–16 × one: these are reported against the
   // machine's own floor (…VsRaw), not against one replica.
   rollout16VsOne: '–',
@@ -52,6 +55,12 @@ export function figureRows(r: BenchResults): string[][] {
       fmt(r.withLockVsRaw),
       TARGETS.withLockVsRaw,
       `withLock ${r.withLockVsRaw.withLockMedianUs} µs vs raw ${r.withLockVsRaw.rawMedianUs} µs (median, after ${r.withLockVsRaw.warmUpCalls} warm-up calls each; first calls of a process: ${r.withLockVsRaw.coldMedian.toFixed(2)})`,
+    ],
+    [
+      'jobTickOverheadVsRaw',
+      fmt(r.jobTickOverheadVsRaw),
+      TARGETS.jobTickOverheadVsRaw,
+      `@WithAdvisoryLock no-op job ${r.jobTickOverheadVsRaw.jobMedianUs} µs vs raw BEGIN; pg_try_advisory_xact_lock; COMMIT ${r.jobTickOverheadVsRaw.rawMedianUs} µs (median, after ${r.jobTickOverheadVsRaw.warmUpCalls} warm-up calls each)`,
     ],
     [
       'handoffVsRaw',

@@ -7,6 +7,7 @@ import {
   startEmbeddedPostgres,
   type LocalPostgres,
 } from '../reference/runtime/embedded-postgres.js';
+import { benchJobTick } from './job-tick.bench.js';
 import { benchLockLatency } from './lock-latency.bench.js';
 import { benchManyMigrations } from './many-migrations.bench.js';
 import { markdownReport, svgChart, textReport, type BenchResults } from './report.js';
@@ -52,6 +53,8 @@ async function main(): Promise<void> {
       warmUpCalls,
       warmUpHandoffs,
     });
+    log(`job ticks: ${runs} run(s) × ${samples * 10} decorated no-op job calls vs raw …`);
+    const jobTick = await benchJobTick(server.url, { runs, samples, warmUpCalls });
     log(`rollouts: ${runs} run(s) of 1 and ${replicas} replicas, followers, peers …`);
     const { timeline, ...rollout } = await benchRollout(server.url, { runs, replicas });
     log(
@@ -66,6 +69,7 @@ async function main(): Promise<void> {
     const migrate200Ms = many.manyMigrationsVsTypeorm.all.moduleMs;
     const results: BenchResults = {
       ...latency,
+      ...jobTick,
       ...rollout,
       ...many,
       ...testDatabases,

@@ -17,6 +17,7 @@ describe('npm run bench (smoke, --quick)', () => {
     const results = JSON.parse(stdout) as Record<string, Record<string, unknown>>;
     for (const key of [
       'withLockVsRaw',
+      'jobTickOverheadVsRaw',
       'handoffVsRaw',
       'handoffEachVsRaw',
       'rollout16VsOne',
@@ -39,6 +40,13 @@ describe('npm run bench (smoke, --quick)', () => {
         withLockMedianUs: expect.any(Number),
         rawMedianUs: expect.any(Number),
         coldMedian: expect.any(Number),
+        warmUpCalls: 10,
+      }),
+    );
+    expect(results.jobTickOverheadVsRaw).toEqual(
+      expect.objectContaining({
+        jobMedianUs: expect.any(Number),
+        rawMedianUs: expect.any(Number),
         warmUpCalls: 10,
       }),
     );
