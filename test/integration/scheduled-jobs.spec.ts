@@ -189,3 +189,47 @@ describe('@WithAdvisoryLock', () => {
     expect(() => define('x', { onHeld: 'wait', timeoutMs: 5, oncePer: 'hour' })).not.toThrow();
   });
 });
+
+@Injectable()
+class TwoDatabaseJobs {
+  @WithAdvisoryLock('where-am-i')
+  async onDefault(): Promise<string> {
+    const [row] = await AdvisoryLockContext.manager().query('SELECT current_database() AS db');
+    return row.db;
+  }
+
+  @WithAdvisoryLock('where-am-i', { dataSourceName: 'fleet' })
+  async onFleet(): Promise<string> {
+    const [row] = await AdvisoryLockContext.manager().query('SELECT current_database() AS db');
+    return row.db;
+  }
+}
+
+describe('@WithAdvisoryLock with two DataSources', () => {
+  const dbs: TestDatabase[] = [];
+  let app: INestApplication;
+
+  afterAll(async () => {
+    await app?.close();
+    await Promise.all(dbs.map((db) => db.drop()));
+  });
+
+  it('runs each job on the registration its dataSourceName names', async () => {
+    dbs.push(await createTestDatabase('jobs-main'), await createTestDatabase('jobs-fleet'));
+    const [main, fleet] = dbs.map(
+      (db) => new DataSource({ type: 'postgres', url: db.url, migrations: [] }),
+    );
+    const moduleRef = await Test.createTestingModule({
+      imports: [
+        MigrationLockModule.forRoot({ dataSource: main }),
+        MigrationLockModule.forRoot({ dataSource: fleet, dataSourceName: 'fleet' }),
+      ],
+      providers: [TwoDatabaseJobs],
+    }).compile();
+    app = moduleRef.createNestApplication();
+    await app.init();
+    const jobs = app.get(TwoDatabaseJobs);
+    await expect(jobs.onDefault()).resolves.toBe(dbs[0].name);
+    await expect(jobs.onFleet()).resolves.toBe(dbs[1].name);
+  });
+});
