@@ -59,4 +59,10 @@ describe('a test database of its own (nestjs-migration-lock/testing)', () => {
     expect(app.get(MigrationRunnerService).lastResult?.outcome).toBe('followed');
     expect(await app.get(ReportsService).bump()).toBe(1);
   });
+
+  it('@WithAdvisoryLock (CommonJS build): runs once, then skips for the rest of the day', async () => {
+    const reports = app.get(ReportsService);
+    expect(await reports.dailyBump()).toBe(101);
+    expect(await reports.dailyBump()).toBeUndefined();
+  });
 });

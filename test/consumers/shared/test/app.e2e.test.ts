@@ -22,4 +22,10 @@ describe('AppModule (e2e)', () => {
     assert.equal(app.get(MigrationRunnerService).state.phase, 'done');
     assert.ok((await app.get(ReportsService).bump()) > 0);
   });
+
+  it('@WithAdvisoryLock (ESM build): at most one run a day, the second call skips', async () => {
+    const reports = app.get(ReportsService);
+    await reports.dailyBump();
+    assert.equal(await reports.dailyBump(), undefined);
+  });
 });

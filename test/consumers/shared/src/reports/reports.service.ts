@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { AdvisoryLockService } from 'nestjs-migration-lock';
+import { AdvisoryLockContext, AdvisoryLockService, WithAdvisoryLock } from 'nestjs-migration-lock';
 
 /** A feature module's service: it injects AdvisoryLockService without importing MigrationLockModule. */
 @Injectable()
@@ -14,5 +14,17 @@ export class ReportsService {
       )) as [Array<{ value: number }>, number];
       return row[0].value;
     });
+  }
+
+  /**
+   * A job for one replica, at most once a day, called here directly: @nestjs/schedule is not
+   * installed in these apps (the decorator must not need it).
+   */
+  @WithAdvisoryLock('daily-bump', { oncePer: 'day' })
+  async dailyBump(): Promise<number> {
+    const [row] = (await AdvisoryLockContext.manager().query(
+      'UPDATE counters SET value = value + 100 WHERE id = 1 RETURNING value',
+    )) as [Array<{ value: number }>, number];
+    return row[0].value;
   }
 }
