@@ -90,7 +90,7 @@ export function figureRows(r: BenchResults): string[][] {
       'rollout16VsRaw',
       fmt(r.rollout16VsRaw),
       TARGETS.rollout16VsRaw,
-      `${r.rollout16VsRaw.replicas} replicas ${ms(r.rollout16VsOne.manyMs)} vs the same algorithm on raw pg ${ms(r.rollout16VsRaw.rawManyMs)} (1 replica: ${ms(r.rollout16VsRaw.rawOneMs)}); raw pg's own ${r.rollout16VsRaw.replicas} ÷ 1 is ${fmt(r.rollout16VsRaw.raw16VsOne)}`,
+      `${r.rollout16VsRaw.replicas} replicas ${ms(r.rollout16VsOne.manyMs)} vs the same algorithm on raw pg ${ms(r.rollout16VsRaw.rawManyMs)} (1 replica: ${ms(r.rollout16VsRaw.rawOneMs)}); raw pg's own ${r.rollout16VsRaw.replicas} ÷ 1 is ${fmt(r.rollout16VsRaw.raw16VsOne)}; CPU of the median replica from release to ready ${ms(r.rollout16VsRaw.cpuMsPerReplica)} vs raw ${ms(r.rollout16VsRaw.rawCpuMsPerReplica)}`,
     ],
     [
       'followers16VsOne',
@@ -102,7 +102,7 @@ export function figureRows(r: BenchResults): string[][] {
       'followers16VsRaw',
       fmt(r.followers16VsRaw),
       TARGETS.followers16VsRaw,
-      `${r.followers16VsRaw.replicas} followers ${ms(r.followers16VsOne.manyMs)} vs ${r.followers16VsRaw.replicas} raw-pg readers of the migrations table ${ms(r.followers16VsRaw.rawManyMs)}; the raw readers' own ${r.followers16VsRaw.replicas} ÷ 1 is ${fmt(r.followers16VsRaw.raw16VsOne)}`,
+      `${r.followers16VsRaw.replicas} followers ${ms(r.followers16VsOne.manyMs)} vs ${r.followers16VsRaw.replicas} raw-pg readers of the migrations table ${ms(r.followers16VsRaw.rawManyMs)}; the raw readers' own ${r.followers16VsRaw.replicas} ÷ 1 is ${fmt(r.followers16VsRaw.raw16VsOne)}; CPU of the median follower ${ms(r.followers16VsRaw.cpuMsPerReplica)} vs raw ${ms(r.followers16VsRaw.rawCpuMsPerReplica)}`,
     ],
     [
       'release16VsOne',

@@ -4,7 +4,7 @@ import pg from 'pg';
 import { launchFleet, type ReplicaReport } from '../reference/demo/fleet.js';
 import type { ReplicaConfig } from '../reference/demo/replica-protocol.js';
 import { withDatabase } from '../reference/runtime/connection-url.js';
-import { spread, type Spread } from './stats.js';
+import { median, spread, type Spread } from './stats.js';
 import { withClient } from './admin-client.js';
 
 const NODE_PG_MIGRATE_REPLICA = fileURLToPath(
@@ -42,6 +42,9 @@ export interface RolloutResults {
     rawOneMs: Spread;
     rawManyMs: Spread;
     raw16VsOne: Spread;
+    /** CPU ms of the median replica from release to ready, module and raw (where the wall goes on 2 cores). */
+    cpuMsPerReplica: Spread;
+    rawCpuMsPerReplica: Spread;
   };
   followers16VsOne: Spread & { replicas: number; oneMs: Spread; manyMs: Spread };
   /**
@@ -49,7 +52,13 @@ export interface RolloutResults {
    * what the library costs over the least any replica must do. `raw16VsOne` is that floor's own
    * 16 ÷ 1 ratio, i.e. what this machine's cores allow for 16 processes at all.
    */
-  followers16VsRaw: Spread & { replicas: number; rawManyMs: Spread; raw16VsOne: Spread };
+  followers16VsRaw: Spread & {
+    replicas: number;
+    rawManyMs: Spread;
+    raw16VsOne: Spread;
+    cpuMsPerReplica: Spread;
+    rawCpuMsPerReplica: Spread;
+  };
   /**
    * 16 replicas that do nothing (peers/idle-replica: answer the release at once, no database) ÷ 1:
    * what waking 16 processes and hearing back from them costs on this machine, before any work.
@@ -83,6 +92,8 @@ async function withFreshDatabase<T>(
 interface FleetRun {
   reports: ReplicaReport[];
   wallMs: number;
+  /** The median replica's CPU ms from the release to ready: on 2 cores, what 16 of them queue for. */
+  cpuMs: number;
 }
 
 /**
@@ -100,7 +111,11 @@ async function fleetRun(
   const fleet = await launchFleet(replicas, { databaseUrl: url, http: false, ...config }, entry);
   const reports = await fleet.release();
   await fleet.stop();
-  return { reports, wallMs: Math.max(...reports.map((r) => r.migratedMs ?? r.atMs)) };
+  return {
+    reports,
+    wallMs: Math.max(...reports.map((r) => r.migratedMs ?? r.atMs)),
+    cpuMs: median(reports.map((r) => r.cpuMs ?? 0)),
+  };
 }
 
 /** Most connections any one replica had open at once during a rollout on a fresh database. */
@@ -173,6 +188,7 @@ export async function benchRollout(
   const lockDoubles: boolean[] = [];
   const rawOne: number[] = [];
   const rawMany: number[] = [];
+  const cpu = { many: [] as number[], rawMany: [] as number[] };
   const eachOne: number[] = [];
   const eachMany: number[] = [];
   const each = { transaction: 'each' } as const;
@@ -184,6 +200,7 @@ export async function benchRollout(
       return result;
     });
     many.push(fleet.wallMs);
+    cpu.many.push(fleet.cpuMs);
     manyRuns.push(fleet);
     eachOne.push((await withFreshDatabase(serverUrl, (url) => fleetRun(url, 1, each))).wallMs);
     eachMany.push(
@@ -193,13 +210,11 @@ export async function benchRollout(
       (await withFreshDatabase(serverUrl, (url) => fleetRun(url, 1, {}, RAW_ROLLOUT_REPLICA)))
         .wallMs,
     );
-    rawMany.push(
-      (
-        await withFreshDatabase(serverUrl, (url) =>
-          fleetRun(url, replicas, {}, RAW_ROLLOUT_REPLICA),
-        )
-      ).wallMs,
+    const rawFleet = await withFreshDatabase(serverUrl, (url) =>
+      fleetRun(url, replicas, {}, RAW_ROLLOUT_REPLICA),
     );
+    rawMany.push(rawFleet.wallMs);
+    cpu.rawMany.push(rawFleet.cpuMs);
   }
   // Followers, the raw-read floor and the harness's own floor, interleaved on one migrated database.
   const followers = await withFreshDatabase(serverUrl, async (url) => {
@@ -211,12 +226,18 @@ export async function benchRollout(
       rawMany: [] as number[],
       idleOne: [] as number[],
       idleMany: [] as number[],
+      cpuMany: [] as number[],
+      cpuRawMany: [] as number[],
     };
     for (let run = 0; run < runs; run++) {
       result.one.push((await fleetRun(url, 1, {})).wallMs);
-      result.many.push((await fleetRun(url, replicas, {})).wallMs);
+      const fleet = await fleetRun(url, replicas, {});
+      result.many.push(fleet.wallMs);
+      result.cpuMany.push(fleet.cpuMs);
       result.rawOne.push((await fleetRun(url, 1, {}, RAW_READ_REPLICA)).wallMs);
-      result.rawMany.push((await fleetRun(url, replicas, {}, RAW_READ_REPLICA)).wallMs);
+      const rawFleet = await fleetRun(url, replicas, {}, RAW_READ_REPLICA);
+      result.rawMany.push(rawFleet.wallMs);
+      result.cpuRawMany.push(rawFleet.cpuMs);
       result.idleOne.push((await fleetRun(url, 1, {}, IDLE_REPLICA)).wallMs);
       result.idleMany.push((await fleetRun(url, replicas, {}, IDLE_REPLICA)).wallMs);
     }
@@ -246,6 +267,8 @@ export async function benchRollout(
       rawOneMs: spread(rawOne),
       rawManyMs: spread(rawMany),
       raw16VsOne: spread(ratio(rawMany, rawOne)),
+      cpuMsPerReplica: spread(cpu.many),
+      rawCpuMsPerReplica: spread(cpu.rawMany),
     },
     followers16VsOne: {
       ...spread(ratio(followers.many, followers.one)),
@@ -258,6 +281,8 @@ export async function benchRollout(
       replicas,
       rawManyMs: spread(followers.rawMany),
       raw16VsOne: spread(ratio(followers.rawMany, followers.rawOne)),
+      cpuMsPerReplica: spread(followers.cpuMany),
+      rawCpuMsPerReplica: spread(followers.cpuRawMany),
     },
     release16VsOne: {
       ...spread(ratio(followers.idleMany, followers.idleOne)),

@@ -1,4 +1,5 @@
 import {
+  cpuMsSince,
   epochNow,
   type ParentMessage,
   type ReplicaMessage,
@@ -25,9 +26,11 @@ export function servePeerReplica(
 }
 
 async function migratePhase(migrate: () => Promise<string[]>): Promise<void> {
+  const cpuAtGo = process.cpuUsage();
   try {
     const applied = await migrate();
     const migratedAt = epochNow();
+    const cpuMs = cpuMsSince(cpuAtGo);
     send({
       type: 'ready',
       outcome: applied.length > 0 ? 'applied' : 'followed',
@@ -36,6 +39,7 @@ async function migratePhase(migrate: () => Promise<string[]>): Promise<void> {
       heldMs: 0,
       migratedAt,
       port: 0,
+      cpuMs,
     });
   } catch (error) {
     send({ type: 'failed', error: (error as Error).message });

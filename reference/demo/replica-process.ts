@@ -22,6 +22,8 @@ export interface ReplicaReport {
   readonly atMs: number;
   /** ms from the common start signal until its migration phase ended (ready replicas). */
   readonly migratedMs?: number;
+  /** CPU ms the replica spent from the release to ready (benchmarks: where its time goes). */
+  readonly cpuMs?: number;
   readonly error?: string;
   /** Stable error code (e.g. LOCK_LOST, MIGRATION_FAILED) when the replica failed with one. */
   readonly code?: string;
@@ -115,9 +117,18 @@ export class ReplicaProcess {
   private toReport(message: ReplicaMessage, atMs: number, goAt: number): ReplicaReport {
     const base = { index: this.index, pid: this.pid, atMs };
     if (message.type === 'ready') {
-      const { outcome, applied, waitedMs, heldMs, port, migratedAt } = message;
+      const { outcome, applied, waitedMs, heldMs, port, migratedAt, cpuMs } = message;
       const migratedMs = Math.max(0, migratedAt - goAt);
-      return { ...base, status: 'ready', outcome, applied, waitedMs, heldMs, port, migratedMs };
+      const ready = {
+        status: 'ready',
+        outcome,
+        applied,
+        waitedMs,
+        heldMs,
+        port,
+        migratedMs,
+      } as const;
+      return { ...base, ...ready, cpuMs };
     }
     if (message.type === 'failed')
       return { ...base, status: 'failed', applied: [], error: message.error, code: message.code };

@@ -8,6 +8,12 @@ import type { Scenario } from './scenario-migrations.js';
  */
 export const epochNow = (): number => performance.timeOrigin + performance.now();
 
+/** CPU ms (user + system) this process spent since `from` (a process.cpuUsage() reading). */
+export const cpuMsSince = (from: NodeJS.CpuUsage): number => {
+  const spent = process.cpuUsage(from);
+  return (spent.user + spent.system) / 1000;
+};
+
 /** Messages between the rollout demo (parent) and its replica processes, over the fork IPC channel. */
 export type ParentMessage = { type: 'go' } | { type: 'stop' };
 
@@ -22,6 +28,8 @@ export type ReplicaMessage =
       /** When the migration phase ended (epochNow()), to compare across processes. */
       migratedAt: number;
       port: number;
+      /** CPU time (user + system) the process spent from `go` to here, in ms. */
+      cpuMs?: number;
     }
   | { type: 'failed'; error: string; code?: string };
 

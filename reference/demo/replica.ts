@@ -6,6 +6,7 @@ import { DataSource } from 'typeorm';
 import { MigrationRunnerService } from '../../src/migration-runner/migration-runner.service.js';
 import { pendingMigrationNames } from '../../src/migration-runner/pending-migrations.js';
 import {
+  cpuMsSince,
   epochNow,
   replicaConfigFromEnv,
   type ParentMessage,
@@ -47,6 +48,7 @@ if (config.http === false) {
 send({ type: 'loaded' });
 
 async function start(): Promise<void> {
+  const cpuAtGo = process.cpuUsage();
   try {
     // listen() runs the bootstrap hooks (the migrations) before the port opens.
     let migratedAt: number | undefined;
@@ -59,6 +61,7 @@ async function start(): Promise<void> {
     migratedAt ??= runner ? runner.state.since.getTime() : app.get(UnlockedMigrations).doneAt;
     send({
       migratedAt,
+      cpuMs: cpuMsSince(cpuAtGo),
       type: 'ready',
       outcome: applied.length > 0 ? 'applied' : 'followed',
       applied: [...applied],
