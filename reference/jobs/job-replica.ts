@@ -3,7 +3,12 @@ import { Injectable, Module, type Type } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { Cron, ScheduleModule } from '@nestjs/schedule';
 import { DataSource } from 'typeorm';
-import { AdvisoryLockContext, MigrationLockModule, WithAdvisoryLock } from '../../src/index.js';
+import {
+  AdvisoryLockContext,
+  MigrationLockModule,
+  WithAdvisoryLock,
+  type MigrationLockEvents,
+} from '../../src/index.js';
 
 /*
  * A replica of a service with one scheduled job, `tick`, on @Cron every second under
@@ -14,12 +19,17 @@ import { AdvisoryLockContext, MigrationLockModule, WithAdvisoryLock } from '../.
  *   ONCE_PER      the job's oncePer in ms (unset: no oncePer, the control)
  *   ORDER         `below`: @WithAdvisoryLock below @Cron (default above)
  *   GATE_LOCK     a one-number advisory lock the run waits on (shared) before it commits
- * Prints `ready` once the app is initialized (the crons then run); stops on SIGTERM.
+ *   ON_HELD       the job's onHeld (`skip` by default, or `wait`)
+ *   FAIL_FIRST    `1`: the replica's first run throws after writing its row
+ * Prints `ready` once the app is initialized (the crons then run), and a line per job event
+ * (`event jobSkipped held`, `event jobFailed`, …); stops on SIGTERM.
  */
 const replica = process.env.REPLICA ?? String(process.pid);
 const oncePer = process.env.ONCE_PER ? Number(process.env.ONCE_PER) : undefined;
 const gate = process.env.GATE_LOCK ? Number(process.env.GATE_LOCK) : undefined;
-const jobOptions = oncePer === undefined ? {} : { oncePer };
+const onHeld = process.env.ON_HELD === 'wait' ? 'wait' : 'skip';
+const jobOptions = { onHeld, ...(oncePer === undefined ? {} : { oncePer }) } as const;
+let failNext = process.env.FAIL_FIRST === '1';
 
 /** The period a run belongs to: the one its oncePer record claimed, else the current second. */
 const PERIOD_SQL = `coalesce((SELECT max(period_start) FROM migration_lock_job_runs WHERE job_id = 'tick'),
@@ -30,6 +40,22 @@ async function tick(): Promise<void> {
   const period = oncePer === undefined ? `date_trunc('second', clock_timestamp())` : PERIOD_SQL;
   await manager.query(`INSERT INTO job_ticks (replica, period) VALUES ($1, ${period})`, [replica]);
   if (gate !== undefined) await manager.query('SELECT pg_advisory_xact_lock_shared($1)', [gate]);
+  if (failNext) {
+    failNext = false;
+    throw new Error('the first run fails');
+  }
+}
+
+/** One stdout line per job event, for the tests to observe. */
+const events: MigrationLockEvents = {
+  jobStarted: () => say('event jobStarted'),
+  jobSkipped: ({ reason }) => say(`event jobSkipped ${reason}`),
+  jobFinished: () => say('event jobFinished'),
+  jobFailed: () => say('event jobFailed'),
+};
+
+function say(line: string): void {
+  process.stdout.write(`${line}\n`);
 }
 
 @Injectable()
@@ -61,7 +87,7 @@ async function main(): Promise<void> {
   @Module({
     imports: [
       ScheduleModule.forRoot(),
-      MigrationLockModule.forRoot({ dataSource, runOnBootstrap: false }),
+      MigrationLockModule.forRoot({ dataSource, runOnBootstrap: false, events }),
     ],
     providers: [jobs],
   })
@@ -69,7 +95,7 @@ async function main(): Promise<void> {
 
   const app = await NestFactory.createApplicationContext(JobReplicaModule, { logger: ['error'] });
   process.once('SIGTERM', () => void app.close().then(() => process.exit(0)));
-  process.stdout.write('ready\n');
+  say('ready');
 }
 
 main().catch((error: unknown) => {

@@ -4,7 +4,7 @@ import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type pg from 'pg';
 import { advisoryLockKey } from '../../src/lock/lock-key.js';
-import { advisoryLockRows, pollUntil, waiterOnGate } from '../support/observe.js';
+import { advisoryLockRows, pollUntil, waiterOnGate, waitersFor } from '../support/observe.js';
 import { connectClient, createTestDatabase, type TestDatabase } from '../support/test-database.js';
 
 /*
@@ -28,6 +28,8 @@ interface Replica {
   readonly name: string;
   readonly child: ChildProcess;
   readonly exited: Promise<unknown>;
+  /** Resolves once the replica has printed `text` (its events and `ready` go to stdout). */
+  said(text: string): Promise<void>;
 }
 
 describe('@WithAdvisoryLock on @Cron across replica processes', () => {
@@ -57,8 +59,8 @@ describe('@WithAdvisoryLock on @Cron across replica processes', () => {
   });
 
   /** Starts the replicas and resolves once each has said `ready` (its crons run from then on). */
-  async function start(env: Record<string, string>): Promise<Replica[]> {
-    replicas = ['a', 'b', 'c'].map((name, index) => {
+  async function start(env: Record<string, string>, names = ['a', 'b', 'c']): Promise<Replica[]> {
+    replicas = names.map((name, index) => {
       const child = spawn(process.execPath, [entry], {
         env: {
           ...process.env,
@@ -70,17 +72,26 @@ describe('@WithAdvisoryLock on @Cron across replica processes', () => {
         stdio: ['ignore', 'pipe', 'pipe'],
       });
       let stderr = '';
+      let stdout = '';
       child.stderr!.on('data', (chunk) => (stderr += String(chunk)));
+      child.stdout!.on('data', (chunk) => (stdout += String(chunk)));
       const exited = once(child, 'exit');
-      const ready = new Promise<void>((resolve, reject) => {
-        child.stdout!.on('data', (chunk) => String(chunk).includes('ready') && resolve());
-        child.once('exit', (code) =>
-          reject(new Error(`replica ${name} exited ${code}: ${stderr}`)),
-        );
-      });
-      return { name, child, exited, ready };
-    }) as Array<Replica & { ready: Promise<void> }>;
-    await Promise.all((replicas as Array<Replica & { ready: Promise<void> }>).map((r) => r.ready));
+      const said = (text: string) =>
+        new Promise<void>((resolve, reject) => {
+          const check = () => {
+            if (!stdout.includes(text)) return;
+            child.stdout!.off('data', check);
+            resolve();
+          };
+          child.stdout!.on('data', check);
+          child.once('exit', (code) =>
+            reject(new Error(`replica ${name} exited ${code} before "${text}": ${stderr}`)),
+          );
+          check();
+        });
+      return { name, child, exited, said };
+    });
+    await Promise.all(replicas.map((replica) => replica.said('ready')));
     return replicas;
   }
 
@@ -151,6 +162,45 @@ describe('@WithAdvisoryLock on @Cron across replica processes', () => {
     }, 'a committed run');
     expect(rows.map((row) => row.replica)).not.toContain(holder);
     expect(rows.map((row) => row.replica)).toContain(next);
+  });
+
+  it("onHeld 'skip': while a session holds the job's lock, every replica's tick skips at once; released, they run", async () => {
+    await observer.query('BEGIN');
+    await observer.query('SELECT pg_advisory_xact_lock($1, $2)', [...TICK_KEY]);
+    const started = await start({});
+    await Promise.all(started.map((replica) => replica.said('event jobSkipped held')));
+    // Skipping is not waiting: nobody is in line for the lock, and nothing ran.
+    expect((await advisoryLockRows(observer, TICK_KEY)).filter((row) => !row.granted)).toEqual([]);
+    expect((await observer.query('SELECT * FROM job_ticks')).rows).toEqual([]);
+    await observer.query('COMMIT');
+    await Promise.all(started.map((replica) => replica.said('event jobFinished')));
+  });
+
+  it("onHeld 'wait': a replica's tick waits for the holder in pg_locks, then runs", async () => {
+    await observer.query('BEGIN');
+    await observer.query('SELECT pg_advisory_xact_lock($1, $2)', [...TICK_KEY]);
+    const [replica] = await start({ ON_HELD: 'wait' }, ['w']);
+    await waitersFor(observer, TICK_KEY, 1);
+    expect((await observer.query('SELECT * FROM job_ticks')).rows).toEqual([]);
+    await observer.query('COMMIT');
+    await replica.said('event jobFinished');
+    expect((await observer.query('SELECT replica FROM job_ticks')).rows[0]).toEqual({
+      replica: 'w',
+    });
+  });
+
+  it('oncePer: a run that throws records nothing; the next tick runs the job again and records it', async () => {
+    const [replica] = await start({ ONCE_PER: '1000', FAIL_FIRST: '1' }, ['f']);
+    await replica.said('event jobFailed');
+    // What the failed run wrote rolled back with its period record.
+    const afterFailure = await observer.query(
+      `SELECT (SELECT count(*)::int FROM job_ticks) AS ticks,
+              (SELECT count(*)::int FROM migration_lock_job_runs) AS runs`,
+    );
+    expect(afterFailure.rows[0]).toEqual({ ticks: 0, runs: 0 });
+    await replica.said('event jobFinished');
+    const { rows } = await observer.query('SELECT replica FROM job_ticks');
+    expect(rows).toEqual([{ replica: 'f' }]);
   });
 
   /** The replica whose backend holds the job's lock now (application_name job-replica-<name>:host:pid). */
