@@ -27,7 +27,6 @@ export class LockedJobRunner {
 
   /** Runs `call` as `job`; undefined when it was skipped (lock held, or run this period). */
   async run<T>(job: LockedJob, call: () => T | Promise<T>): Promise<T | undefined> {
-    if (job.periodMs !== undefined) await this.jobRunsTableReady();
     let startedAt: number | undefined;
     const work = async (manager: EntityManager) => {
       if (job.periodMs !== undefined && !(await this.claimPeriod(manager, job, job.periodMs)))
@@ -38,6 +37,7 @@ export class LockedJobRunner {
     };
     let outcome: { value: T } | typeof RAN_THIS_PERIOD;
     try {
+      if (job.periodMs !== undefined) await this.jobRunsTableReady();
       if (job.onHeld === 'skip') {
         const attempt = await this.locks.tryWithLock(job.id, job.type, work);
         if (!attempt.acquired) return this.skipped(job, 'held');

@@ -48,7 +48,7 @@ export interface LockedJob {
 const WHERE = '@WithAdvisoryLock';
 const KNOWN = ['type', 'onHeld', 'timeoutMs', 'oncePer', 'dataSourceName'];
 const CALENDAR_PERIOD_MS = { minute: 60_000, hour: 3_600_000, day: 86_400_000 } as const;
-/** 2^53: a period the server computes with in float8 without losing whole ms. */
+/** Below 2^53: a period the server computes with in float8 without losing whole ms. */
 const MAX_PERIOD_MS = Number.MAX_SAFE_INTEGER;
 
 /** Checks the decorator's arguments when the class is defined, before any SQL can run. */

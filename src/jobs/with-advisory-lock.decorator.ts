@@ -1,4 +1,4 @@
-import { JobNotRegisteredError } from '../errors/migration-lock.errors.js';
+import { InvalidOptionsError, JobNotRegisteredError } from '../errors/migration-lock.errors.js';
 import { lockedJob, type WithAdvisoryLockOptions } from './locked-job.js';
 import { linkedJobRunner, recordLockedJob } from './locked-job.registry.js';
 
@@ -26,7 +26,7 @@ export function WithAdvisoryLock(
     const method = `${(target as { constructor: { name: string } }).constructor.name}.${String(propertyKey)}`;
     const job = lockedJob(id, options, method);
     if (typeof original !== 'function')
-      throw new TypeError(`${method}: @WithAdvisoryLock decorates methods only`);
+      throw new InvalidOptionsError(`${method}: @WithAdvisoryLock decorates methods only.`);
     const wrapped = function (this: unknown, ...args: unknown[]) {
       const runner = linkedJobRunner(this, job.dataSourceName);
       if (!runner) {
