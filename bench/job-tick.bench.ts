@@ -5,7 +5,7 @@ import pg from 'pg';
 import { DataSource } from 'typeorm';
 import { MigrationLockModule, WithAdvisoryLock } from '../src/index.js';
 import { advisoryLockKey } from '../src/lock/lock-key.js';
-import { median, round, spread, type Spread } from './stats.js';
+import { median, round, spread, type Spread, timeUs } from './stats.js';
 
 const JOB_ID = 'bench-job';
 const KEY = advisoryLockKey(JOB_ID, 'Jobs');
@@ -43,8 +43,8 @@ export async function benchJobTick(
   raw.on('error', () => undefined);
   await raw.connect();
   const pair = async (): Promise<[number, number]> => {
-    const jobUs = await time(() => jobs.noop());
-    const rawUs = await time(async () => {
+    const jobUs = await timeUs(() => jobs.noop());
+    const rawUs = await timeUs(async () => {
       await raw.query('BEGIN');
       await raw.query('SELECT pg_try_advisory_xact_lock($1::int4, $2::int4)', [...KEY]);
       await raw.query('COMMIT');
@@ -78,10 +78,4 @@ export async function benchJobTick(
       warmUpCalls: options.warmUpCalls,
     },
   };
-}
-
-async function time(work: () => Promise<unknown>): Promise<number> {
-  const started = performance.now();
-  await work();
-  return (performance.now() - started) * 1000;
 }

@@ -10,7 +10,7 @@ import {
   type HandoffReply,
   type HandoffRequest,
 } from './handoff-protocol.js';
-import { median, percentile, round, spread, type Spread } from './stats.js';
+import { median, percentile, round, spread, type Spread, timeUs } from './stats.js';
 
 const ID = 'bench';
 /*
@@ -195,19 +195,13 @@ async function withLockAndRaw(
   locks: AdvisoryLockService,
   raw: pg.Client,
 ): Promise<[number, number]> {
-  const withLockUs = await time(() => locks.withLock(ID, TYPE, async () => undefined));
-  const rawUs = await time(async () => {
+  const withLockUs = await timeUs(() => locks.withLock(ID, TYPE, async () => undefined));
+  const rawUs = await timeUs(async () => {
     await raw.query('BEGIN');
     await raw.query('SELECT pg_advisory_xact_lock($1::int4, $2::int4)', [...KEY]);
     await raw.query('COMMIT');
   });
   return [withLockUs, rawUs];
-}
-
-async function time(work: () => Promise<unknown>): Promise<number> {
-  const started = performance.now();
-  await work();
-  return (performance.now() - started) * 1000;
 }
 
 const elapsedUs = (from: bigint, to: bigint) => Number(to - from) / 1000;
