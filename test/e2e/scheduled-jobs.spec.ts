@@ -5,6 +5,7 @@ import { fileURLToPath } from 'node:url';
 import type pg from 'pg';
 import { advisoryLockKey } from '../../src/lock/lock-key.js';
 import { advisoryLockRows, pollUntil, waiterOnGate, waitersFor } from '../support/observe.js';
+import { pgbouncerInstalled, startPgBouncer } from '../support/pgbouncer.js';
 import { connectClient, createTestDatabase, type TestDatabase } from '../support/test-database.js';
 
 /*
@@ -13,6 +14,8 @@ import { connectClient, createTestDatabase, type TestDatabase } from '../support
  * its replica and its period; the test reads them back, and observes pg_locks for the kill.
  */
 const TICK_KEY = advisoryLockKey('tick', 'Jobs');
+/** As in pooler.spec.ts: outside CI, a machine without pgbouncer skips (and says so there). */
+const poolerTests = pgbouncerInstalled() || process.env.CI === 'true';
 const GATE_LOCK = 914_273;
 const PERIODS = 10;
 
@@ -59,13 +62,17 @@ describe('@WithAdvisoryLock on @Cron across replica processes', () => {
   });
 
   /** Starts the replicas and resolves once each has said `ready` (its crons run from then on). */
-  async function start(env: Record<string, string>, names = ['a', 'b', 'c']): Promise<Replica[]> {
+  async function start(
+    env: Record<string, string>,
+    names = ['a', 'b', 'c'],
+    databaseUrl = db.url,
+  ): Promise<Replica[]> {
     replicas = names.map((name, index) => {
       const child = spawn(process.execPath, [entry], {
         env: {
           ...process.env,
           ...env,
-          DATABASE_URL: db.url,
+          DATABASE_URL: databaseUrl,
           REPLICA: name,
           ORDER: index === 1 ? 'below' : 'above',
         },
@@ -130,6 +137,25 @@ describe('@WithAdvisoryLock on @Cron across replica processes', () => {
     const seconds = periods.map((p) => Date.parse(p.period) / 1000);
     expect(seconds.at(-1)! - seconds[0]).toBe(seconds.length - 1);
   });
+
+  (poolerTests ? it : it.skip)(
+    'behind PgBouncer in transaction pooling (2 server connections for 3 replicas): every period still has exactly one run',
+    async () => {
+      const bouncer = await startPgBouncer(
+        process.env.MIGRATION_LOCK_TEST_ADMIN_URL!,
+        'transaction',
+        2,
+      );
+      try {
+        await start({ ONCE_PER: '1000' }, ['a', 'b', 'c'], bouncer.url(db.name));
+        const periods = await runsPerPeriod(5);
+        expect(periods.filter((p) => p.runs !== 1)).toEqual([]);
+      } finally {
+        await stopAll();
+        await bouncer.stop();
+      }
+    },
+  );
 
   it('control: without oncePer, late ticks of other replicas run the job again in the same period', async () => {
     await start({});
