@@ -21,6 +21,8 @@ import {
  *   GATE_LOCK     a one-number advisory lock the run waits on (shared) before it commits
  *   ON_HELD       the job's onHeld (`skip` by default, or `wait`)
  *   FAIL_FIRST    `1`: the replica's first run throws after writing its row
+ *   LATE_REPLICA, LATE_MS  the replica so named calls the job LATE_MS after each tick: the late
+ *                 tick of a busy replica, which arrives after another replica ran the period
  * Prints `ready` once the app is initialized (the crons then run), and a line per job event
  * (`event jobSkipped held`, `event jobFailed`, …); stops on SIGTERM.
  */
@@ -67,6 +69,21 @@ class CronAboveLock {
   }
 }
 
+/** A replica whose ticks arrive late: the job itself is the same method, called after a delay. */
+@Injectable()
+class LateCron {
+  @Cron('* * * * * *')
+  async lateTick() {
+    await new Promise((resolve) => setTimeout(resolve, Number(process.env.LATE_MS)));
+    await this.tick();
+  }
+
+  @WithAdvisoryLock('tick', jobOptions)
+  async tick() {
+    await tick();
+  }
+}
+
 @Injectable()
 class CronBelowLock {
   @WithAdvisoryLock('tick', jobOptions)
@@ -82,7 +99,12 @@ async function main(): Promise<void> {
     url: process.env.DATABASE_URL,
     applicationName: `job-replica-${replica}`,
   });
-  const jobs: Type = process.env.ORDER === 'below' ? CronBelowLock : CronAboveLock;
+  const jobs: Type =
+    process.env.LATE_REPLICA === replica
+      ? LateCron
+      : process.env.ORDER === 'below'
+        ? CronBelowLock
+        : CronAboveLock;
 
   @Module({
     imports: [
