@@ -125,7 +125,9 @@ export class MigrationRunnerService {
     this.checkTransactionOverrides(pending);
     if (pending.length === 0) return [];
     // An interrupted CREATE INDEX CONCURRENTLY of an earlier holder: say so before anything runs.
-    await assertNoInvalidIndexes(queryRunner);
+    // Without a migrations table no earlier run got that far (the table is made, and committed in
+    // the step-by-step modes, before a first migration): a fresh database skips the catalog query.
+    if (tableExists) await assertNoInvalidIndexes(queryRunner);
     // As TypeORM's executeMigration() did, a failure here is the first migration's.
     await steps.prepareTables(queryRunner, tableExists).catch((error: unknown) => {
       throw MigrationFailedError.create(pending[0].name, error);

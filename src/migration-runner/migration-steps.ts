@@ -1,5 +1,5 @@
 import type { QueryResult } from 'pg';
-import type { DataSource, MigrationExecutor, QueryRunner } from 'typeorm';
+import { Table, type DataSource, type MigrationExecutor, type QueryRunner } from 'typeorm';
 import { COMMIT_SQL } from '../lock/advisory-lock.sql.js';
 import type { PgClient, PostgresQueryRunner } from '../lock/lock-connection.js';
 import { assertCommitted, recordTransactionState } from '../lock/transaction-lock.js';
@@ -15,7 +15,10 @@ type Migration = Awaited<ReturnType<MigrationExecutor['getPendingMigrations']>>[
 interface ExecutorSteps {
   /** The migrations in the code, checked (a timestamp in every name, no duplicate) and sorted. */
   getMigrations(): Migration[];
-  createMigrationsTableIfNotExist(queryRunner: QueryRunner): Promise<void>;
+  /** Where TypeORM keeps its migrations table (options migrationsTableName, the driver's schema). */
+  readonly migrationsDatabase?: string;
+  readonly migrationsSchema?: string;
+  readonly migrationsTable: string;
 }
 
 /**
@@ -55,13 +58,49 @@ export class MigrationSteps {
     return { pending, tableExists: present };
   }
 
-  /** Once per run, before the first migration: the migrations table, and typeorm_metadata if needed. */
+  /**
+   * Once per run, before the first migration: the migrations table, and typeorm_metadata if needed.
+   * The table is TypeORM's own, made by its createTable() from the definition its
+   * createMigrationsTableIfNotExist() uses (0.3 and 1.x alike), without that method's
+   * information_schema lookup: pending() has just read, under the lock, that it is absent. On a
+   * fresh database the lookup was the slowest statement of a short run.
+   */
   async prepareTables(queryRunner: QueryRunner, tableExists: boolean): Promise<void> {
-    if (!tableExists) await this.steps.createMigrationsTableIfNotExist(queryRunner);
+    if (!tableExists) await queryRunner.createTable(this.migrationsTable());
     const schemaBuilder = this.dataSource.driver.createSchemaBuilder() as {
       createMetadataTableIfNecessary?: (queryRunner: QueryRunner) => Promise<void>;
     };
     await schemaBuilder.createMetadataTableIfNecessary?.(queryRunner);
+  }
+
+  /** TypeORM's migrations table: an increment primary key, the timestamp and the name, typed by the driver. */
+  private migrationsTable(): Table {
+    const { driver } = this.dataSource;
+    const type = (of: 'migrationId' | 'migrationTimestamp' | 'migrationName') =>
+      driver.normalizeType({ type: driver.mappedDataTypes[of] });
+    const { migrationsDatabase, migrationsSchema, migrationsTable } = this.steps;
+    return new Table({
+      database: migrationsDatabase,
+      schema: migrationsSchema,
+      name: migrationsTable,
+      columns: [
+        {
+          name: 'id',
+          type: type('migrationId'),
+          isGenerated: true,
+          generationStrategy: 'increment',
+          isPrimary: true,
+          isNullable: false,
+        },
+        {
+          name: 'timestamp',
+          type: type('migrationTimestamp'),
+          isPrimary: false,
+          isNullable: false,
+        },
+        { name: 'name', type: type('migrationName'), isNullable: false },
+      ],
+    });
   }
 
   /** The migration's up(), between the driver's before/after hooks. */

@@ -91,6 +91,70 @@ describe('MigrationRunnerService on a real PostgreSQL', () => {
     },
   );
 
+  type Rows = (sql: string, values?: unknown[]) => Promise<unknown[]>;
+  const observerRows: Rows = async (sql, values) => (await observer.query(sql, values)).rows;
+
+  /** The migrations table as the catalog describes it: columns, defaults, constraints, indexes. */
+  const tableDefinition = async (rows: Rows, table: string) => ({
+    columns: await rows(
+      `SELECT a.attname, format_type(a.atttypid, a.atttypmod) AS type, a.attnotnull,
+              pg_get_expr(d.adbin, d.adrelid) AS "default"
+         FROM pg_attribute a LEFT JOIN pg_attrdef d ON (d.adrelid, d.adnum) = (a.attrelid, a.attnum)
+        WHERE a.attrelid = $1::regclass AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum`,
+      [table],
+    ),
+    constraints: await rows(
+      `SELECT conname, pg_get_constraintdef(oid) AS def FROM pg_constraint
+        WHERE conrelid = $1::regclass ORDER BY conname`,
+      [table],
+    ),
+    indexes: await rows(
+      `SELECT indexname, indexdef FROM pg_indexes
+        WHERE schemaname || '.' || tablename = $1 ORDER BY indexname`,
+      [table],
+    ),
+  });
+
+  it.each([
+    ['the default table', {}, 'public.migrations'],
+    [
+      'migrationsTableName and a schema',
+      { migrationsTableName: 'schema_history', schema: 'app' },
+      'app.schema_history',
+    ],
+  ])(
+    'makes the migrations table TypeORM makes, without its information_schema lookup: %s',
+    async (_case, options, table) => {
+      const createSchema = (rows: Rows) => rows('CREATE SCHEMA IF NOT EXISTS app');
+      await createSchema(observerRows);
+      const dataSource = await openDataSource(db.url, {
+        migrations: referenceMigrations,
+        ...options,
+      });
+      dataSources.push(dataSource);
+      await new MigrationRunnerService(dataSource, new AdvisoryLockService(dataSource), {
+        ...DEFAULT_OPTIONS,
+      }).run();
+      const ours = await tableDefinition(observerRows, table);
+      const other = await createTestDatabase('runner_typeorm_table');
+      try {
+        const plain = await openDataSource(other.url, {
+          migrations: referenceMigrations,
+          ...options,
+        });
+        const plainRows: Rows = (sql, values) => plain.query(sql, values);
+        await createSchema(plainRows);
+        await plain.runMigrations();
+        const theirs = await tableDefinition(plainRows, table);
+        await plain.destroy();
+        expect(ours.columns).toHaveLength(3);
+        expect(ours).toEqual(theirs);
+      } finally {
+        await other.drop();
+      }
+    },
+  );
+
   it('is blocked by the Go implementation holding pg_advisory_xact_lock(457026696, -1494325336)', async () => {
     const goService = await connectClient(db.url, 'hyperfleet-api');
     await goService.query('BEGIN');
