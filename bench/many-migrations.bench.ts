@@ -1,4 +1,7 @@
 import { Logger } from '@nestjs/common';
+import { readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { DataSource, type MigrationInterface, type QueryRunner } from 'typeorm';
 import { withDatabase } from '../reference/runtime/connection-url.js';
 import { AdvisoryLockService } from '../src/lock/advisory-lock.service.js';
@@ -23,8 +26,34 @@ export interface ManyMigrationsResult {
   typeormMs: number;
 }
 
+/** One pass: both modes, on the TypeORM version this process loaded. */
+export type ManyMigrationsPass = { typeorm: string } & Record<Mode, ManyMigrationsResult>;
+
 export interface ManyMigrationsResults {
-  manyMigrationsVsTypeorm: { count: number; runs: number } & Record<Mode, ManyMigrationsResult>;
+  /** `all` / `each` and `typeorm`: TypeORM 1.x (the repository's); `typeorm03`: the same on 0.3. */
+  manyMigrationsVsTypeorm: {
+    count: number;
+    runs: number;
+    typeorm03?: ManyMigrationsPass;
+  } & ManyMigrationsPass;
+}
+
+/** The version of the `typeorm` this process resolves (TypeORM 0.3 under typeorm-0.3/register). */
+export function loadedTypeormVersion(): string {
+  let dir = dirname(fileURLToPath(import.meta.resolve('typeorm')));
+  for (;;) {
+    try {
+      const { name, version } = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as {
+        name?: string;
+        version: string;
+      };
+      if (name === 'typeorm') return version;
+    } catch {
+      // no package.json here: look further up
+    }
+    if (dirname(dir) === dir) throw new Error('typeorm: no package.json above its entry');
+    dir = dirname(dir);
+  }
 }
 
 /** `count` small migrations, each `CREATE TABLE` + `INSERT`, as classes (no glob loading). */
@@ -76,10 +105,11 @@ async function timeOne(
   }
 }
 
-export async function benchManyMigrations(
+/** Both modes on the TypeORM this process loaded. */
+export async function benchManyMigrationsPass(
   adminUrl: string,
   options: { runs: number; count: number },
-): Promise<ManyMigrationsResults> {
+): Promise<ManyMigrationsPass> {
   const migrations = manyMigrations(options.count);
   // The runner logs every migration through Nest's Logger; TypeORM logs nothing by default.
   Logger.overrideLogger(false);
@@ -110,5 +140,5 @@ export async function benchManyMigrations(
   } finally {
     Logger.overrideLogger(['log', 'error', 'warn']);
   }
-  return { manyMigrationsVsTypeorm: { count: options.count, runs: options.runs, ...results } };
+  return { typeorm: loadedTypeormVersion(), ...results };
 }

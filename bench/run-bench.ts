@@ -9,10 +9,11 @@ import {
 } from '../reference/runtime/embedded-postgres.js';
 import { benchJobTick } from './job-tick.bench.js';
 import { benchLockLatency } from './lock-latency.bench.js';
-import { benchManyMigrations } from './many-migrations.bench.js';
+import { benchManyMigrationsPass } from './many-migrations.bench.js';
 import { markdownReport, svgChart, textReport, type BenchResults } from './report.js';
 import { benchRollout } from './rollout.bench.js';
 import { benchTestDatabase } from './test-database.bench.js';
+import { benchManyMigrationsOnTypeorm03 } from './typeorm-0.3/on-typeorm-0.3.js';
 
 /*
  * `npm run bench [-- --json] [-- --out docs]`: the lock against raw pg, rollouts against one
@@ -60,7 +61,16 @@ async function main(): Promise<void> {
     log(
       `${manyMigrationsCount} migrations on fresh databases, module vs TypeORM, ${runs} run(s) …`,
     );
-    const many = await benchManyMigrations(server.url, { runs, count: manyMigrationsCount });
+    const manyOptions = { runs, count: manyMigrationsCount };
+    const manyPass = await benchManyMigrationsPass(server.url, manyOptions);
+    log(`… and again on TypeORM 0.3 …`);
+    const many = {
+      manyMigrationsVsTypeorm: {
+        ...manyOptions,
+        ...manyPass,
+        typeorm03: await benchManyMigrationsOnTypeorm03(server.url, manyOptions),
+      },
+    };
     log(`test databases: ${testDatabaseSamples} clones of the migrated template vs raw …`);
     const testDatabases = await benchTestDatabase(server.url, {
       samples: testDatabaseSamples,
