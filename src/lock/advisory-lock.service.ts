@@ -168,8 +168,11 @@ export class AdvisoryLockService {
       : this.holdSessionLock(mode.whenHeld === 'follow', request, work);
   }
 
-  /** @internal Checks withLock-style options (timeoutMs, signal) against this service's default. */
-  withLockOptions(options: unknown): { timeoutMs: number; signal: AbortSignal | undefined } {
+  /** Checks withLock-style options (timeoutMs, signal) against this service's default. */
+  private withLockOptions(options: unknown): {
+    timeoutMs: number;
+    signal: AbortSignal | undefined;
+  } {
     return resolveWithLockOptions(options, this.defaultTimeoutMs);
   }
 

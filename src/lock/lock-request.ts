@@ -77,13 +77,17 @@ export function resolveTryWithLockOptions(options: unknown): { signal: AbortSign
   return { signal: checkAbortSignal('tryWithLock', given.signal) };
 }
 
-/** One call's lock, checked before any SQL runs. */
-export interface LockRequest {
+/** Which lock: its id and type, their key, and how messages name it. */
+export interface LockIdentity {
   readonly id: string;
   readonly type: string;
   readonly key: AdvisoryLockKey;
   /** `"id/type" (k1, k2)`, for messages. */
   readonly name: string;
+}
+
+/** One call's lock, checked before any SQL runs. */
+export interface LockRequest extends LockIdentity {
   readonly signal: AbortSignal | undefined;
   /** How long a wait for the lock may take (0: forever); unused by the forms that do not wait. */
   readonly timeoutMs: number;
@@ -96,8 +100,16 @@ export function createLockRequest(
   fn: unknown,
   options: { timeoutMs?: number; signal: AbortSignal | undefined },
 ): LockRequest {
-  const key = advisoryLockKey(id, type);
+  const identity = lockIdentity(id, type);
   if (typeof fn !== 'function') throw InvalidLockArgumentError.work(fn);
-  const name = describeLock(id, type, key);
-  return { id, type, key, name, signal: options.signal, timeoutMs: options.timeoutMs ?? 0 };
+  return { ...identity, signal: options.signal, timeoutMs: options.timeoutMs ?? 0 };
+}
+
+/**
+ * A lock's identity, checked; callers that take one lock again and again (the migration runner)
+ * make it once.
+ */
+export function lockIdentity(id: string, type: string): LockIdentity {
+  const key = advisoryLockKey(id, type);
+  return { id, type, key, name: describeLock(id, type, key) };
 }

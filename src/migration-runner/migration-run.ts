@@ -2,7 +2,7 @@ import type { DataSource } from 'typeorm';
 import type { HeldLock } from '../lock/advisory-lock.interfaces.js';
 import type { AdvisoryLockService, LockMode } from '../lock/advisory-lock.service.js';
 import type { PostgresQueryRunner } from '../lock/lock-connection.js';
-import { createLockRequest } from '../lock/lock-request.js';
+import type { LockIdentity, LockRequest } from '../lock/lock-request.js';
 import type { MigrationStateTracker } from './migration-events.js';
 import type {
   MigrationRunnerOptions,
@@ -31,6 +31,8 @@ const LOCK_FORM: Record<MigrationTransactionMode, LockMode['form']> = {
 };
 
 interface MigrationRunContext {
+  /** The migration lock, checked once by the runner. */
+  readonly lock: LockIdentity;
   readonly dataSource: DataSource;
   readonly locks: AdvisoryLockService;
   readonly options: MigrationRunnerOptions;
@@ -102,8 +104,8 @@ export class MigrationRun {
   ) {
     const { locks, options } = this.context;
     const mode = { form: LOCK_FORM[options.transaction], whenHeld } as LockMode;
-    const checked = locks.withLockOptions({ timeoutMs, signal });
-    const request = createLockRequest(options.lockId, options.lockType, work, checked);
+    // The signal was checked by run() or revert(), the timeout is the runner's checked option.
+    const request: LockRequest = { ...this.context.lock, signal, timeoutMs };
     return locks.hold(mode, request, (queryRunner, lock) =>
       this.whileHeld(queryRunner as PostgresQueryRunner, lock, work),
     );

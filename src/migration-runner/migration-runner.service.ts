@@ -5,6 +5,8 @@ import { messages } from '../errors/migration-lock.messages.js';
 import type { AdvisoryLockService } from '../lock/advisory-lock.service.js';
 import type { HeldLock } from '../lock/advisory-lock.interfaces.js';
 import type { PostgresQueryRunner } from '../lock/lock-connection.js';
+import { lockIdentity, type LockIdentity } from '../lock/lock-request.js';
+import { checkAbortSignal, checkTimeoutMs } from '../errors/option-checks.js';
 import { MigrationStateTracker, type MigrationState } from './migration-events.js';
 import { MigrationRun } from './migration-run.js';
 import type { MigrationRunResult } from './migration-run-result.js';
@@ -42,6 +44,7 @@ const OWN_TRANSACTION_BY_DEFAULT: Record<Exclude<MigrationTransactionMode, 'all'
 export class MigrationRunnerService {
   private readonly logger = new Logger('MigrationLock');
   private readonly tracker: MigrationStateTracker;
+  private readonly lock: LockIdentity;
   private last: MigrationRunResult | undefined;
 
   constructor(
@@ -50,6 +53,9 @@ export class MigrationRunnerService {
     private readonly options: MigrationRunnerOptions,
   ) {
     this.tracker = new MigrationStateTracker(options.events);
+    // Checked here too: the runner can be made without the module, and must fail before any SQL.
+    this.lock = lockIdentity(options.lockId, options.lockType);
+    checkTimeoutMs('MigrationRunnerService', 'timeoutMs', options.timeoutMs);
   }
 
   /** What the last successful run() did, if any. */
@@ -68,13 +74,14 @@ export class MigrationRunnerService {
    * @throws MigrationFailedError (names the migration), LockTimeoutError, LockLostError, LockAbortedError
    */
   async run(options: { signal?: AbortSignal } = {}): Promise<MigrationRunResult> {
+    const signal = checkAbortSignal('run', options.signal);
     try {
       const apply = (queryRunner: PostgresQueryRunner, lock: HeldLock) =>
         this.applyPending(queryRunner, lock);
       if ((await pendingMigrationNames(this.dataSource)).length === 0)
         return this.finish(followed(0));
       const lockRun = this.startLockRun();
-      const held = await lockRun.holdOrFollow(apply, options.signal);
+      const held = await lockRun.holdOrFollow(apply, signal);
       if (!held) return this.finish(followed(lockRun.waitedMs()));
       const { applied, waitedMs, heldMs } = held;
       return this.finish({
@@ -91,12 +98,13 @@ export class MigrationRunnerService {
 
   /** Reverts the last applied migration under the same lock; resolves to its name, if there was one. */
   async revert(options: { signal?: AbortSignal } = {}): Promise<string | undefined> {
+    const signal = checkAbortSignal('revert', options.signal);
     const { applied } = await this.startLockRun().inLine(async (queryRunner) => {
       const executor = this.executor(queryRunner);
       const [last] = await executor.getExecutedMigrations();
       await executor.undoLastMigration();
       return last ? [last.name] : [];
-    }, options.signal);
+    }, signal);
     return applied[0];
   }
 
@@ -108,8 +116,8 @@ export class MigrationRunnerService {
   }
 
   private startLockRun(): MigrationRun {
-    const { dataSource, locks, options, tracker } = this;
-    return MigrationRun.start({ dataSource, locks, options, tracker });
+    const { lock, dataSource, locks, options, tracker } = this;
+    return MigrationRun.start({ lock, dataSource, locks, options, tracker });
   }
 
   private executor(queryRunner: PostgresQueryRunner): MigrationExecutor {

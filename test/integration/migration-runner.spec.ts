@@ -1,6 +1,11 @@
 import type pg from 'pg';
 import type { DataSource } from 'typeorm';
-import { LockTimeoutError, MigrationFailedError } from '../../src/errors/migration-lock.errors.js';
+import {
+  InvalidLockArgumentError,
+  InvalidOptionsError,
+  LockTimeoutError,
+  MigrationFailedError,
+} from '../../src/errors/migration-lock.errors.js';
 import { AdvisoryLockService } from '../../src/lock/advisory-lock.service.js';
 import { advisoryLockKey } from '../../src/lock/lock-key.js';
 import type { MigrationLockEvents } from '../../src/migration-runner/migration-events.js';
@@ -154,6 +159,23 @@ describe('MigrationRunnerService on a real PostgreSQL', () => {
       }
     },
   );
+
+  it('rejects a bad lock name, timeout or signal before any SQL runs', async () => {
+    // Never initialized: any SQL would fail with a connection error instead.
+    const { DataSource } = await import('typeorm');
+    const dataSource = new DataSource({ type: 'postgres', url: db.url });
+    const locks = new AdvisoryLockService(dataSource);
+    const make = (options: Partial<typeof DEFAULT_OPTIONS>) =>
+      new MigrationRunnerService(dataSource, locks, { ...DEFAULT_OPTIONS, ...options });
+    expect(() => make({ lockId: '' })).toThrow(InvalidLockArgumentError);
+    expect(() => make({ timeoutMs: -1 })).toThrow(InvalidOptionsError);
+    await expect(make({}).run({ signal: 'stop' as never })).rejects.toBeInstanceOf(
+      InvalidOptionsError,
+    );
+    await expect(make({}).revert({ signal: {} as never })).rejects.toBeInstanceOf(
+      InvalidOptionsError,
+    );
+  });
 
   it('is blocked by the Go implementation holding pg_advisory_xact_lock(457026696, -1494325336)', async () => {
     const goService = await connectClient(db.url, 'hyperfleet-api');
