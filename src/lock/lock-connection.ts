@@ -121,16 +121,17 @@ export class LockConnection {
  * sat idle (idle_session_timeout, a proxy's idle timeout) fails right there, before anything is
  * held: then the statement goes again on a fresh connection. Every idle connection of the pool may
  * be dead, so up to one attempt per pooled connection, plus one. Any other error, or one attempt
- * too many, is thrown. Resolves with the connection the statement ran on.
+ * too many, is thrown. `send` is given the connection of each attempt: the caller adopts it there,
+ * before the statement, so that whatever ends, the caller closes the connection it last got.
  */
 export async function sendFirstStatement<T>(
   dataSource: DataSource,
   connection: LockConnection,
   send: (connection: LockConnection) => Promise<T>,
-): Promise<{ connection: LockConnection; result: T }> {
+): Promise<T> {
   for (let attempt = 1; ; attempt++) {
     try {
-      return { connection, result: await send(connection) };
+      return await send(connection);
     } catch (error) {
       if (!isConnectionLoss(error) || attempt > deadConnectionRetries(dataSource)) throw error;
       await connection.release({ destroy: error as Error });

@@ -107,17 +107,17 @@ export class SessionLock {
    * The first round trip: again on a fresh connection while the pool hands out connections the
    * server closed while they sat idle.
    */
-  private async prepare(settings: LockConnectionSettings): Promise<TryResults> {
-    const sent = await sendFirstStatement(this.dataSource, this.current, (connection) => {
+  private prepare(settings: LockConnectionSettings): Promise<TryResults> {
+    return sendFirstStatement(this.dataSource, this.current, (connection) => {
       this.current = connection;
-      return this.sendPrepare(settings);
+      return this.sendPrepare(connection, settings);
     });
-    this.current = sent.connection;
-    return sent.result;
   }
 
-  private async sendPrepare(settings: LockConnectionSettings): Promise<TryResults> {
-    const { client } = this.current;
+  private async sendPrepare(
+    { client }: LockConnection,
+    settings: LockConnectionSettings,
+  ): Promise<TryResults> {
     // Before anything touches the session: behind a pooler it is not ours to hold a lock in.
     await assertDirectConnection(client, this.lockName);
     client.on('notification', this.onNotification);

@@ -113,18 +113,12 @@ export class TransactionLock {
   }
 
   /** The first statement: again on a fresh connection while the pool hands out dead ones. */
-  private async begin(sql: string): Promise<QueryResults> {
-    const sent = await sendFirstStatement(this.dataSource, this.current, (connection) => {
+  private begin(sql: string): Promise<QueryResults> {
+    return sendFirstStatement(this.dataSource, this.current, (connection) => {
       this.current = connection;
-      return this.sendBegin(sql);
+      recordTransactionState(connection.queryRunner, true);
+      return connection.client.query(sql) as unknown as Promise<QueryResults>;
     });
-    this.current = sent.connection;
-    return sent.result;
-  }
-
-  private sendBegin(sql: string): Promise<QueryResults> {
-    recordTransactionState(this.queryRunner, true);
-    return this.connection.client.query(sql) as unknown as Promise<QueryResults>;
   }
 }
 
