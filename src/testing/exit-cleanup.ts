@@ -1,48 +1,87 @@
-import { spawnSync } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
+import type { Socket } from 'node:net';
 import type pg from 'pg';
+import { dropDatabaseSql, TERMINATE_SESSION_SQL } from './test-database.sql.js';
 
 /*
- * Test databases not dropped by the time the process exits (a test file that forgot drop(), a Jest
- * worker ended with process.exit) are dropped then. An 'exit' handler cannot wait for a query, so
- * it runs one short synchronous child process that connects and drops them. A process killed
- * outright leaves them behind; the next createTestDatabase on this host drops those (their pid
- * no longer runs).
+ * Test databases and spares not dropped by the time the process ends (a test file that forgot
+ * drop(), a spare nobody claimed, a Jest worker ended or killed) are dropped then, by a small
+ * watcher process: it learns each database over a pipe and, when the pipe closes — this process
+ * is gone, however it ended — ends any session still cloning a spare and drops what is left.
+ * Not an 'exit' handler: inside a Jest test file `process` is a copy whose 'exit' never fires, and
+ * a killed process runs no handler at all. A watcher killed with it leaves them behind; the next
+ * createTestDatabase on this host drops those (their pid no longer runs).
  */
-const pending = new Map<string, pg.ClientConfig>();
-let hooked = false;
+type Statement = [sql: string, params: unknown[]];
 
-/** Child script: pg resolved from the app (a peer of this package), one DROP per database. */
-const DROP_SCRIPT = `
+/** Watcher script: pg resolved from the app (a peer of this package), one line per update. */
+const WATCHER_SCRIPT = `
 const pg = require(require.resolve('pg', { paths: [process.cwd(), __dirname] }));
-(async () => {
-  for (const [name, config] of JSON.parse(process.env.MIGRATION_LOCK_DROP)) {
+const pending = new Map();
+let input = '';
+process.stdin.setEncoding('utf8');
+process.stdin.on('data', (chunk) => {
+  input += chunk;
+  let end;
+  while ((end = input.indexOf('\\n')) >= 0) {
+    const update = JSON.parse(input.slice(0, end));
+    input = input.slice(end + 1);
+    if (update.statements) pending.set(update.name, update);
+    else pending.delete(update.name);
+  }
+});
+process.stdin.on('end', async () => {
+  for (const { config, statements } of pending.values()) {
     const client = new pg.Client(config);
     client.on('error', () => undefined);
     try {
       await client.connect();
-      await client.query('DROP DATABASE IF EXISTS "' + name + '" WITH (FORCE)');
+      for (const [sql, params] of statements) await client.query(sql, params).catch(() => {});
     } catch {}
     await client.end().catch(() => undefined);
   }
-})();`;
+});`;
 
+const configs = new Map<string, pg.ClientConfig>();
+let watcher: ChildProcess | undefined;
+
+/** Drops `name` when this process ends, unless it was dropped (or renamed) before: see forget. */
 export function dropOnExit(config: pg.ClientConfig, name: string): void {
-  pending.set(name, config);
-  if (hooked) return;
-  hooked = true;
-  process.once('exit', dropPendingNow);
+  configs.set(name, config);
+  send(name, [[dropDatabaseSql(name), []]]);
 }
 
-/** Dropped by its own drop(): nothing left to do at exit. */
+/** The session cloning `name` (a spare) while it does: it is ended before the drop. */
+export function cloningIn(name: string, session: number | undefined): void {
+  if (!configs.has(name)) return;
+  send(name, [
+    ...(session === undefined ? [] : [[TERMINATE_SESSION_SQL, [session]] as Statement]),
+    [dropDatabaseSql(name), []],
+  ]);
+}
+
+/** Dropped by its own drop() or renamed: nothing left to do at exit. */
 export function forget(name: string): void {
-  pending.delete(name);
+  if (!configs.delete(name)) return;
+  send(name, undefined);
 }
 
-function dropPendingNow(): void {
-  if (pending.size === 0) return;
-  spawnSync(process.execPath, ['-e', DROP_SCRIPT], {
-    env: { ...process.env, MIGRATION_LOCK_DROP: JSON.stringify([...pending]) },
-    stdio: 'ignore',
-    timeout: 10_000,
+function send(name: string, statements: Statement[] | undefined): void {
+  const config = statements && configs.get(name);
+  watching().stdin?.write(`${JSON.stringify({ name, config, statements })}\n`);
+}
+
+function watching(): ChildProcess {
+  if (watcher) return watcher;
+  watcher = spawn(process.execPath, ['-e', WATCHER_SCRIPT], {
+    // Its own process group: a Ctrl-C on the test run must not end it before it has cleaned up.
+    detached: true,
+    stdio: ['pipe', 'ignore', 'ignore'],
   });
+  watcher.on('error', () => undefined);
+  watcher.stdin?.on('error', () => undefined);
+  // Neither the watcher nor its pipe may keep this process alive.
+  watcher.unref();
+  (watcher.stdin as Partial<Socket> | null)?.unref?.();
+  return watcher;
 }

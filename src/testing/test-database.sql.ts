@@ -26,6 +26,12 @@ export const createDatabaseSql = (name: string) => `CREATE DATABASE ${quoted(nam
 export const cloneDatabaseSql = (name: string, template: string) =>
   `CREATE DATABASE ${quoted(name)} TEMPLATE ${quoted(template)}`;
 
+/**
+ * Ends a session still cloning a spare at process exit, and waits (up to 5 s, PostgreSQL 14+) until
+ * it is gone: PostgreSQL then rolls the clone back, and the drop that follows finds what committed.
+ */
+export const TERMINATE_SESSION_SQL = 'SELECT pg_terminate_backend($1::int4, 5000)';
+
 /** Marks a template complete (every migration applied) and lets roles without CREATEDB clone it. */
 export const markTemplateSql = (name: string) => `ALTER DATABASE ${quoted(name)} IS_TEMPLATE true`;
 
