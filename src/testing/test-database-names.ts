@@ -6,9 +6,10 @@ type PostgresOptions = Extract<DataSourceOptions, { type: 'postgres' }>;
 
 /*
  * How the testing entry names its databases: `mlt_<namespace>_t_<migration set>` for a template,
- * `mlt_<namespace>_d_<host>_<pid>_<random>` for a test database. The namespace is the database the
- * options point at, so other apps on the server are never touched; the pid says whether the
- * creator of a test database still runs.
+ * `mlt_<namespace>_d_<host>_<pid>_<random>` for a test database, and
+ * `mlt_<namespace>_s_<migration set>_<host>_<pid>_<random>` for a spare (a clone made ahead for
+ * the next call). The namespace is the database the options point at, so other apps on the server
+ * are never touched; the pid says whether the creator of a test database or spare still runs.
  */
 
 export interface Naming {
@@ -17,6 +18,12 @@ export interface Naming {
   /** Per migration set. */
   readonly template: string;
   newDatabase(): string;
+  /** A name for a spare of this template, made by this process. */
+  newSpare(): string;
+  /** Whether a database is a spare of this template; `ours`: one this process made. */
+  isSpare(name: string, ours?: 'ours'): boolean;
+  /** application_name of this process's sessions that make spares (any template). */
+  readonly spareSessions: string;
 }
 
 const hex = (text: string, length: number) =>
@@ -24,18 +31,25 @@ const hex = (text: string, length: number) =>
 const HOST = hex(hostname(), 4);
 /** `mlt_<namespace>_d_<host>_<pid>_<random>`: the pid says whether its creator still runs. */
 const TEST_DATABASE = /^mlt_[0-9a-f]{8}_d_([0-9a-f]{4})_(\d+)_[0-9a-f]{6}$/;
+/** `mlt_<namespace>_s_<migration set>_<host>_<pid>_<random>`. */
+const SPARE = /^mlt_[0-9a-f]{8}_s_[0-9a-f]{16}_([0-9a-f]{4})_(\d+)_[0-9a-f]{6}$/;
+const random = () => randomBytes(3).toString('hex');
 
 export async function namesFor(options: PostgresOptions): Promise<Naming> {
   const where = options.url
     ? new URL(options.url).pathname
     : `${options.host}:${options.port}/${options.database}`;
   const namespace = hex(where, 8);
-  const template = `mlt_${namespace}_t_${await migrationSetHash(options)}`;
+  const set = await migrationSetHash(options);
+  const spare = `mlt_${namespace}_s_${set}`;
   return {
     namespace,
-    template,
-    newDatabase: () =>
-      `mlt_${namespace}_d_${HOST}_${process.pid}_${randomBytes(3).toString('hex')}`,
+    template: `mlt_${namespace}_t_${set}`,
+    newDatabase: () => `mlt_${namespace}_d_${HOST}_${process.pid}_${random()}`,
+    newSpare: () => `${spare}_${HOST}_${process.pid}_${random()}`,
+    isSpare: (name, ours) =>
+      SPARE.test(name) && name.startsWith(ours ? `${spare}_${HOST}_${process.pid}_` : `${spare}_`),
+    spareSessions: `nestjs-migration-lock:spare ${HOST}_${process.pid}`,
   };
 }
 
@@ -69,9 +83,9 @@ export function isTestDatabase(name: string): boolean {
   return TEST_DATABASE.test(name);
 }
 
-/** A test database made on this host by a process that no longer runs (it was killed). */
+/** A test database or spare made on this host by a process that no longer runs (it was killed). */
 export function isLeftover(name: string): boolean {
-  const match = TEST_DATABASE.exec(name);
+  const match = TEST_DATABASE.exec(name) ?? SPARE.exec(name);
   return Boolean(match && match[1] === HOST && !isRunning(Number(match[2])));
 }
 

@@ -26,6 +26,14 @@ export const createDatabaseSql = (name: string) => `CREATE DATABASE ${quoted(nam
 export const cloneDatabaseSql = (name: string, template: string) =>
   `CREATE DATABASE ${quoted(name)} TEMPLATE ${quoted(template)}`;
 
+/** Claims a spare: a rename only touches the catalog, so the spare becomes the test database at once. */
+export const renameDatabaseSql = (from: string, to: string) =>
+  `ALTER DATABASE ${quoted(from)} RENAME TO ${quoted(to)}`;
+
+/** Sessions of this process still making a spare (by their application_name). */
+export const SPARE_SESSIONS_SQL =
+  'SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = $1';
+
 /**
  * Ends a session still cloning a spare at process exit, and waits (up to 5 s, PostgreSQL 14+) until
  * it is gone: PostgreSQL then rolls the clone back, and the drop that follows finds what committed.

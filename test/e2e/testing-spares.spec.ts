@@ -1,0 +1,154 @@
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import type pg from 'pg';
+import { InvalidOptionsError } from '../../src/errors/migration-lock.errors.js';
+import { createTestDatabase } from '../../src/testing/index.js';
+import { spareAppOptions } from '../fixtures/testing-entry/spare-app.mjs';
+import { pollUntil } from '../support/observe.js';
+import {
+  connectClient,
+  createTestDatabase as createBaseDatabase,
+  type TestDatabase,
+} from '../support/test-database.js';
+
+const run = promisify(execFile);
+
+interface Database {
+  oid: number;
+  name: string;
+}
+
+/*
+ * Spares (createTestDatabase's prepareNext): each call clones the next test database ahead, in the
+ * background, and the next call, in this process or another, renames it instead of cloning. The
+ * rename keeps the database's oid, which is how these tests tell a claimed spare from a clone.
+ */
+describe('createTestDatabase spares (prepareNext)', () => {
+  let base: TestDatabase;
+  let admin: pg.Client;
+  let namespace = '';
+
+  const databases = async (pattern: string): Promise<Database[]> =>
+    (
+      await admin.query<Database>(
+        'SELECT oid::int AS oid, datname AS name FROM pg_database WHERE datname LIKE $1 ORDER BY 2',
+        [pattern],
+      )
+    ).rows;
+
+  /** The namespace of this test's base database, read off the template the first call built. */
+  const templateOf = async (before: Database[]): Promise<string> => {
+    const known = before.map((database) => database.name);
+    const templates = await databases('mlt\\_%\\_t\\_%');
+    const template = templates.find((database) => !known.includes(database.name));
+    if (!template) throw new Error('no new template');
+    namespace = template.name.slice(0, 'mlt_'.length + 8);
+    return template.name;
+  };
+
+  /** The spare this process's sessions finished cloning (none of them still at work). */
+  const readySpare = (pid = process.pid) =>
+    pollUntil(async () => {
+      const sessions = await admin.query(
+        `SELECT 1 FROM pg_stat_activity WHERE application_name LIKE 'nestjs-migration-lock:spare %\\_' || $1`,
+        [String(pid)],
+      );
+      if (sessions.rowCount) return undefined;
+      const [spare] = await databases(`${namespace}\\_s\\_%\\_${pid}\\_%`);
+      return spare;
+    }, `a spare of process ${pid}`);
+
+  beforeEach(async () => {
+    base = await createBaseDatabase('spares');
+    admin = await connectClient(process.env.MIGRATION_LOCK_TEST_ADMIN_URL!, 'observer');
+  });
+
+  afterEach(async () => {
+    if (namespace) {
+      for (const { name } of await databases(`${namespace}\\_%`)) {
+        await admin.query(`ALTER DATABASE "${name}" IS_TEMPLATE false`);
+        await admin.query(`DROP DATABASE "${name}" WITH (FORCE)`);
+      }
+    }
+    namespace = '';
+    await admin.end();
+    await base.drop();
+  });
+
+  it('the next call renames the spare made ahead: a migrated database of its own, not a clone', async () => {
+    const before = await databases('mlt\\_%');
+    const first = await createTestDatabase({ dataSourceOptions: spareAppOptions(base.url) });
+    await templateOf(before);
+    const spare = await readySpare();
+    const firstClient = await connectClient(first.url);
+    await firstClient.query(`INSERT INTO things VALUES ('first')`);
+    await firstClient.end();
+
+    const second = await createTestDatabase({ dataSourceOptions: spareAppOptions(base.url) });
+    expect(await databases(second.name)).toEqual([{ oid: spare.oid, name: second.name }]);
+    expect(await databases(spare.name)).toEqual([]);
+    const secondClient = await connectClient(second.url);
+    expect((await secondClient.query('SELECT body FROM things')).rows).toEqual([]);
+    await secondClient.end();
+
+    // The second call made the next spare in turn.
+    const next = await readySpare();
+    expect(next.oid).not.toBe(spare.oid);
+    await first.drop();
+    await second.drop();
+  });
+
+  it('rejects a prepareNext that is not a boolean before any SQL runs', async () => {
+    const unreachable = spareAppOptions('postgres://nobody@127.0.0.1:1/none');
+    await expect(
+      createTestDatabase({ dataSourceOptions: unreachable, prepareNext: 'yes' as never }),
+    ).rejects.toBeInstanceOf(InvalidOptionsError);
+  });
+
+  it.each(['exit', 'SIGKILL'])(
+    "another process claims this process's spare, and leaves nothing behind when it ends (%s) mid-clone",
+    async (how) => {
+      const before = await databases('mlt\\_%');
+      const first = await createTestDatabase({ dataSourceOptions: spareAppOptions(base.url) });
+      const template = await templateOf(before);
+      const spare = await readySpare();
+      // Holds the template: the child's own spare clone then waits (ShareUpdateExclusive on the
+      // database blocks the clone's Share lock) until the child has ended.
+      const hold = await connectClient(process.env.MIGRATION_LOCK_TEST_ADMIN_URL!, 'hold');
+      await hold.query('BEGIN');
+      await hold.query(`COMMENT ON DATABASE "${template}" IS 'held by a test'`);
+      let stdout: string;
+      try {
+        stdout = await run(
+          process.execPath,
+          ['test/fixtures/testing-entry/exit-while-cloning.mjs', how],
+          { env: { ...process.env, DATABASE_URL: base.url } },
+        ).then(
+          (result) => result.stdout,
+          (error: { signal?: string; stdout: string }) => {
+            if (error.signal !== how) throw error;
+            return error.stdout;
+          },
+        );
+      } finally {
+        await hold.query('ROLLBACK');
+        await hold.end();
+      }
+      const child = JSON.parse(stdout) as { name: string; oid: number; pid: number };
+      // The child's database was this process's spare, renamed.
+      expect(child.oid).toBe(spare.oid);
+      // Its cleanup runs after it: its database (there until dropped) and its spare go, the
+      // spare's clone ended rather than left to finish once the template is free.
+      await pollUntil(async () => {
+        const sessions = await admin.query(
+          `SELECT 1 FROM pg_stat_activity WHERE application_name LIKE 'nestjs-migration-lock:spare %\\_' || $1`,
+          [String(child.pid)],
+        );
+        const left = await databases(`${namespace}\\_%\\_${child.pid}\\_%`);
+        return sessions.rowCount || left.length ? undefined : true;
+      }, "the child's databases and sessions to be gone");
+      expect(await databases(spare.name)).toEqual([]);
+      await first.drop();
+    },
+  );
+});
