@@ -71,7 +71,9 @@ async function main(): Promise<void> {
         typeorm03: await benchManyMigrationsOnTypeorm03(server.url, manyOptions),
       },
     };
-    log(`test databases: ${testDatabaseSamples} clones of the migrated template vs raw …`);
+    log(
+      `test databases: ${testDatabaseSamples} × (spare ready, cold) of the migrated template vs raw …`,
+    );
     const testDatabases = await benchTestDatabase(server.url, {
       samples: testDatabaseSamples,
       count: manyMigrationsCount,
@@ -85,6 +87,7 @@ async function main(): Promise<void> {
       ...testDatabases,
       testDatabaseVsMigrate200: {
         ratio: testDatabases.testDatabaseMs.p50 / migrate200Ms,
+        coldRatio: testDatabases.testDatabaseMs.coldP50 / migrate200Ms,
         testDatabaseMs: testDatabases.testDatabaseMs.p50,
         migrateMs: migrate200Ms,
         migrations: manyMigrationsCount,
