@@ -80,11 +80,13 @@ export async function createTestDatabase(
       }
       await dropLeftovers(admin, existing);
       const name = naming.newDatabase();
-      const config = connectionConfig(dataSourceOptions);
-      dropOnExit(config, name);
+      const server = [dataSourceOptions, pointedAt(dataSourceOptions, 'postgres')].map(
+        connectionConfig,
+      );
+      dropOnExit(server, name);
       const claimed = await claimSpare(admin, naming, existing.keys(), name);
       if (!claimed) await admin.query(cloneDatabaseSql(name, naming.template));
-      if (prepareNext) await prepareSpare(admin, config, naming, existing.keys(), claimed);
+      if (prepareNext) await prepareSpare(admin, server, naming, existing.keys(), claimed);
       return testDatabase(dataSourceOptions, name);
     } finally {
       await admin.query(UNLOCK_TEMPLATE_SQL, [

@@ -14,6 +14,13 @@ import { dropDatabaseSql, TERMINATE_SESSION_SQL } from './test-database.sql.js';
  */
 type Statement = [sql: string, params: unknown[]];
 
+/**
+ * Ways to reach the server, tried in order: the options' own database first, then the maintenance
+ * database `postgres` — a CI job that drops its base database as soon as its tests end would
+ * otherwise leave the watcher nowhere to connect.
+ */
+export type ServerConnections = readonly pg.ClientConfig[];
+
 /** Watcher script: pg resolved from the app (a peer of this package), one line per update. */
 const WATCHER_SCRIPT = `
 const pg = require(require.resolve('pg', { paths: [process.cwd(), __dirname] }));
@@ -30,30 +37,42 @@ process.stdin.on('data', (chunk) => {
     else pending.delete(update.name);
   }
 });
+// A connection failure (no SQLSTATE, or class 08 / 57P) moves on to the next way in; any other
+// error is the statement's own (nothing to drop) and is not retried.
+const lost = (error) => !error.code || /^(08|57P)/.test(error.code);
 process.stdin.on('end', async () => {
-  for (const { config, statements } of pending.values()) {
-    const client = new pg.Client(config);
-    client.on('error', () => undefined);
-    try {
-      await client.connect();
-      for (const [sql, params] of statements) await client.query(sql, params).catch(() => {});
-    } catch {}
-    await client.end().catch(() => undefined);
+  for (const { connections, statements } of pending.values()) {
+    for (const config of connections) {
+      const client = new pg.Client(config);
+      client.on('error', () => undefined);
+      try {
+        await client.connect();
+        for (const [sql, params] of statements) {
+          await client.query(sql, params).catch((error) => {
+            if (lost(error)) throw error;
+          });
+        }
+        break;
+      } catch {
+      } finally {
+        await client.end().catch(() => undefined);
+      }
+    }
   }
 });`;
 
-const configs = new Map<string, pg.ClientConfig>();
+const connections = new Map<string, ServerConnections>();
 let watcher: ChildProcess | undefined;
 
 /** Drops `name` when this process ends, unless it was dropped (or renamed) before: see forget. */
-export function dropOnExit(config: pg.ClientConfig, name: string): void {
-  configs.set(name, config);
+export function dropOnExit(server: ServerConnections, name: string): void {
+  connections.set(name, server);
   send(name, [[dropDatabaseSql(name), []]]);
 }
 
 /** The session cloning `name` (a spare) while it does: it is ended before the drop. */
 export function cloningIn(name: string, session: number | undefined): void {
-  if (!configs.has(name)) return;
+  if (!connections.has(name)) return;
   send(name, [
     ...(session === undefined ? [] : [[TERMINATE_SESSION_SQL, [session]] as Statement]),
     [dropDatabaseSql(name), []],
@@ -62,13 +81,13 @@ export function cloningIn(name: string, session: number | undefined): void {
 
 /** Dropped by its own drop() or renamed: nothing left to do at exit. */
 export function forget(name: string): void {
-  if (!configs.delete(name)) return;
+  if (!connections.delete(name)) return;
   send(name, undefined);
 }
 
 function send(name: string, statements: Statement[] | undefined): void {
-  const config = statements && configs.get(name);
-  watching().stdin?.write(`${JSON.stringify({ name, config, statements })}\n`);
+  const server = statements && connections.get(name);
+  watching().stdin?.write(`${JSON.stringify({ name, connections: server, statements })}\n`);
 }
 
 function watching(): ChildProcess {

@@ -1,6 +1,6 @@
 import type { Socket } from 'node:net';
 import pg from 'pg';
-import { cloningIn, dropOnExit, forget } from './exit-cleanup.js';
+import { cloningIn, dropOnExit, forget, type ServerConnections } from './exit-cleanup.js';
 import type { Naming } from './test-database-names.js';
 import { cloneDatabaseSql, renameDatabaseSql, SPARE_SESSIONS_SQL } from './test-database.sql.js';
 
@@ -43,7 +43,7 @@ export async function claimSpare(
  */
 export async function prepareSpare(
   admin: pg.Client,
-  config: pg.ClientConfig,
+  server: ServerConnections,
   naming: Naming,
   existing: Iterable<string>,
   claimed: string | undefined,
@@ -54,13 +54,13 @@ export async function prepareSpare(
   if (ready) return;
   const { rows } = await admin.query<{ n: number }>(SPARE_SESSIONS_SQL, [naming.spareSessions]);
   if (rows[0].n > 0) return;
-  void cloneSpare(config, naming);
+  void cloneSpare(server, naming);
 }
 
-async function cloneSpare(config: pg.ClientConfig, naming: Naming): Promise<void> {
+async function cloneSpare(server: ServerConnections, naming: Naming): Promise<void> {
   const name = naming.newSpare();
-  dropOnExit(config, name);
-  const client = new pg.Client({ ...config, application_name: naming.spareSessions });
+  dropOnExit(server, name);
+  const client = new pg.Client({ ...server[0], application_name: naming.spareSessions });
   client.on('error', () => undefined);
   try {
     await client.connect();

@@ -1,4 +1,6 @@
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { createInterface } from 'node:readline';
 import { promisify } from 'node:util';
 import type pg from 'pg';
 import { InvalidOptionsError } from '../../src/errors/migration-lock.errors.js';
@@ -57,6 +59,17 @@ describe('createTestDatabase spares (prepareNext)', () => {
       const [spare] = await databases(`${namespace}\\_s\\_%\\_${pid}\\_%`);
       return spare;
     }, `a spare of process ${pid}`);
+
+  /** Until nothing of process `pid` is left: no session cloning a spare, no database of its own. */
+  const nothingLeftOf = (pid: number) =>
+    pollUntil(async () => {
+      const sessions = await admin.query(
+        `SELECT 1 FROM pg_stat_activity WHERE application_name LIKE 'nestjs-migration-lock:spare %\\_' || $1`,
+        [String(pid)],
+      );
+      const left = await databases(`${namespace}\\_%\\_${pid}\\_%`);
+      return sessions.rowCount || left.length ? undefined : true;
+    }, `the databases and sessions of process ${pid} to be gone`);
 
   beforeEach(async () => {
     base = await createBaseDatabase('spares');
@@ -139,16 +152,34 @@ describe('createTestDatabase spares (prepareNext)', () => {
       expect(child.oid).toBe(spare.oid);
       // Its cleanup runs after it: its database (there until dropped) and its spare go, the
       // spare's clone ended rather than left to finish once the template is free.
-      await pollUntil(async () => {
-        const sessions = await admin.query(
-          `SELECT 1 FROM pg_stat_activity WHERE application_name LIKE 'nestjs-migration-lock:spare %\\_' || $1`,
-          [String(child.pid)],
-        );
-        const left = await databases(`${namespace}\\_%\\_${child.pid}\\_%`);
-        return sessions.rowCount || left.length ? undefined : true;
-      }, "the child's databases and sessions to be gone");
+      await nothingLeftOf(child.pid);
       expect(await databases(spare.name)).toEqual([]);
       await first.drop();
     },
   );
+
+  it('cleans up through the maintenance database when the base database is gone first', async () => {
+    const before = await databases('mlt\\_%');
+    // A CI job that drops its base database as soon as its tests end: the child's cleanup runs
+    // after that, and must still reach the server.
+    const child = spawn(
+      process.execPath,
+      ['test/fixtures/testing-entry/exit-while-cloning.mjs', 'stdin-end'],
+      { env: { ...process.env, DATABASE_URL: base.url }, stdio: ['pipe', 'pipe', 'inherit'] },
+    );
+    // Its last line; the lines before are the template build's log.
+    let made: { name: string; pid: number } | undefined;
+    for await (const line of createInterface({ input: child.stdout })) {
+      if (!line.startsWith('{')) continue;
+      made = JSON.parse(line) as typeof made;
+      break;
+    }
+    if (!made) throw new Error('the child printed no database');
+    await templateOf(before);
+    expect(await databases(made.name)).toHaveLength(1);
+    await base.drop();
+    child.stdin.end();
+    await once(child, 'exit');
+    await nothingLeftOf(made.pid);
+  });
 });
