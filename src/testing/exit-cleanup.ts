@@ -41,9 +41,11 @@ process.stdin.on('data', (chunk) => {
 // error is the statement's own (nothing to drop) and is not retried.
 const lost = (error) => !error.code || /^(08|57P)/.test(error.code);
 process.stdin.on('end', async () => {
+  // Bounded: a server that does not answer, or a drop stuck behind a lock, ends it all the same.
+  setTimeout(() => process.exit(0), 60000).unref();
   for (const { connections, statements } of pending.values()) {
     for (const config of connections) {
-      const client = new pg.Client(config);
+      const client = new pg.Client({ connectionTimeoutMillis: 10000, ...config });
       client.on('error', () => undefined);
       try {
         await client.connect();
