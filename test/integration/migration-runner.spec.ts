@@ -9,6 +9,7 @@ import {
 import { AdvisoryLockService } from '../../src/lock/advisory-lock.service.js';
 import { advisoryLockKey } from '../../src/lock/lock-key.js';
 import type { MigrationLockEvents } from '../../src/migration-runner/migration-events.js';
+import type { MigrationRunnerOptions } from '../../src/migration-runner/migration-runner.options.js';
 import { MigrationRunnerService } from '../../src/migration-runner/migration-runner.service.js';
 import { GATE_LOCK, SCENARIOS } from '../../reference/demo/scenario-migrations.js';
 import { DEFAULT_OPTIONS } from '../../src/module/migration-lock-options.js';
@@ -165,7 +166,7 @@ describe('MigrationRunnerService on a real PostgreSQL', () => {
     const { DataSource } = await import('typeorm');
     const dataSource = new DataSource({ type: 'postgres', url: db.url });
     const locks = new AdvisoryLockService(dataSource);
-    const make = (options: Partial<typeof DEFAULT_OPTIONS>) =>
+    const make = (options: Partial<MigrationRunnerOptions>) =>
       new MigrationRunnerService(dataSource, locks, { ...DEFAULT_OPTIONS, ...options });
     expect(() => make({ lockId: '' })).toThrow(InvalidLockArgumentError);
     expect(() => make({ timeoutMs: -1 })).toThrow(InvalidOptionsError);
