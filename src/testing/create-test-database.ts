@@ -9,16 +9,16 @@ import { MigrationRunnerService } from '../migration-runner/migration-runner.ser
 import { DEFAULT_OPTIONS } from '../module/migration-lock-options.js';
 import { dropOnExit, forget } from './exit-cleanup.js';
 import { claimSpare, prepareSpare } from './spare-clones.js';
+import { namespaceDatabases } from './namespace-databases.js';
 import { isLeftover, isTestDatabase, namesFor } from './test-database-names.js';
 import {
   cloneDatabaseSql,
   createDatabaseSql,
-  DATABASES_LIKE_SQL,
   dropDatabaseSql,
-  LOCK_TEMPLATE_SQL,
+  ADVISORY_LOCK_SQL,
   markTemplateSql,
   unmarkTemplateSql,
-  UNLOCK_TEMPLATE_SQL,
+  ADVISORY_UNLOCK_SQL,
 } from './test-database.sql.js';
 
 type PostgresOptions = Extract<DataSourceOptions, { type: 'postgres' }>;
@@ -72,7 +72,7 @@ export async function createTestDatabase(
   const naming = await namesFor(dataSourceOptions);
   const admin = await connectAdmin(dataSourceOptions, timeoutMs);
   try {
-    await admin.query(LOCK_TEMPLATE_SQL, [...advisoryLockKey(naming.template, TEMPLATE_LOCK_TYPE)]);
+    await admin.query(ADVISORY_LOCK_SQL, [...advisoryLockKey(naming.template, TEMPLATE_LOCK_TYPE)]);
     try {
       const existing = await namespaceDatabases(admin, naming.namespace);
       if (!existing.get(naming.template)) {
@@ -86,10 +86,10 @@ export async function createTestDatabase(
       dropOnExit(server, name);
       const claimed = await claimSpare(admin, naming, existing.keys(), name);
       if (!claimed) await admin.query(cloneDatabaseSql(name, naming.template));
-      if (prepareNext) await prepareSpare(admin, server, naming, existing.keys(), claimed);
+      if (prepareNext) prepareSpare(server, naming, existing.keys(), claimed);
       return testDatabase(dataSourceOptions, name);
     } finally {
-      await admin.query(UNLOCK_TEMPLATE_SQL, [
+      await admin.query(ADVISORY_UNLOCK_SQL, [
         ...advisoryLockKey(naming.template, TEMPLATE_LOCK_TYPE),
       ]);
     }
@@ -187,17 +187,6 @@ function testDatabase(options: PostgresOptions, name: string): TestDatabase {
 }
 
 // ------------------------------------------------------------------ template
-
-/** Names of the namespace's databases, each with whether it is a complete template. */
-async function namespaceDatabases(
-  admin: pg.Client,
-  namespace: string,
-): Promise<Map<string, boolean>> {
-  const { rows } = await admin.query<{ name: string; complete: boolean }>(DATABASES_LIKE_SQL, [
-    `mlt\\_${namespace}\\_%`,
-  ]);
-  return new Map(rows.map((row) => [row.name, row.complete]));
-}
 
 /**
  * Creates the template and migrates it with the module's own runner, under the migration lock, then

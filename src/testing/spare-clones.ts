@@ -1,8 +1,15 @@
 import type { Socket } from 'node:net';
 import pg from 'pg';
+import { advisoryLockKey } from '../lock/lock-key.js';
 import { cloningIn, dropOnExit, forget, type ServerConnections } from './exit-cleanup.js';
+import { namespaceDatabases } from './namespace-databases.js';
 import type { Naming } from './test-database-names.js';
-import { cloneDatabaseSql, renameDatabaseSql, SPARE_SESSIONS_SQL } from './test-database.sql.js';
+import {
+  ADVISORY_LOCK_SQL,
+  ADVISORY_UNLOCK_SQL,
+  cloneDatabaseSql,
+  renameDatabaseSql,
+} from './test-database.sql.js';
 
 /*
  * Spares: a clone costs what copying the template's files costs (about a millisecond per table,
@@ -11,13 +18,43 @@ import { cloneDatabaseSql, renameDatabaseSql, SPARE_SESSIONS_SQL } from './test-
  * run; the next call (the next test file of this Jest worker, or of another) renames it into its
  * own test database, which only touches the catalog. Claims happen under the template lock, so two
  * callers never claim one spare. A spare nobody claimed is dropped at exit like a test database.
+ *
+ * A process's spare clones hold its spare lock while they clone: one at a time, and a call that
+ * finds no spare ready waits for the one on its way (a clone half done) rather than cloning beside
+ * it, which would cost the server the same copy twice.
  */
+const SPARE_LOCK_TYPE = 'TestSpare';
+const spareLock = (naming: Naming) => advisoryLockKey(naming.spareSessions, SPARE_LOCK_TYPE);
 
 /**
- * Renames a ready spare of this template (this process's first) into `name`. Returns the spare's
- * name, or undefined if none could be claimed: the caller then clones.
+ * Renames a ready spare of this template (this process's first) into `name`, after waiting for
+ * this process's spare on its way if none is ready. Returns the spare's name, or undefined if none
+ * could be claimed: the caller then clones.
  */
 export async function claimSpare(
+  admin: pg.Client,
+  naming: Naming,
+  existing: Iterable<string>,
+  name: string,
+): Promise<string | undefined> {
+  const ready = await claimReady(admin, naming, existing, name);
+  if (ready) return ready;
+  try {
+    // Free at once unless a clone of this process is on its way; bounded by the admin's lock_timeout.
+    await admin.query(ADVISORY_LOCK_SQL, [...spareLock(naming)]);
+    await admin.query(ADVISORY_UNLOCK_SQL, [...spareLock(naming)]);
+  } catch {
+    return undefined;
+  }
+  return claimReady(
+    admin,
+    naming,
+    (await namespaceDatabases(admin, naming.namespace)).keys(),
+    name,
+  );
+}
+
+async function claimReady(
   admin: pg.Client,
   naming: Naming,
   existing: Iterable<string>,
@@ -38,23 +75,19 @@ export async function claimSpare(
 }
 
 /**
- * Starts cloning a spare in the background unless this process already has one, ready (in
- * `existing`, other than the one just claimed) or on its way (a session with its application_name).
+ * Starts cloning a spare in the background unless this process has one ready (in `existing`, other
+ * than the one just claimed). One on its way already is found by the clone itself, under the lock.
  */
-export async function prepareSpare(
-  admin: pg.Client,
+export function prepareSpare(
   server: ServerConnections,
   naming: Naming,
   existing: Iterable<string>,
   claimed: string | undefined,
-): Promise<void> {
+): void {
   const ready = [...existing].some(
     (database) => database !== claimed && naming.isSpare(database, 'ours'),
   );
-  if (ready) return;
-  const { rows } = await admin.query<{ n: number }>(SPARE_SESSIONS_SQL, [naming.spareSessions]);
-  if (rows[0].n > 0) return;
-  void cloneSpare(server, naming);
+  if (!ready) void cloneSpare(server, naming);
 }
 
 async function cloneSpare(server: ServerConnections, naming: Naming): Promise<void> {
@@ -62,16 +95,27 @@ async function cloneSpare(server: ServerConnections, naming: Naming): Promise<vo
   dropOnExit(server, name);
   const client = new pg.Client({ ...server[0], application_name: naming.spareSessions });
   client.on('error', () => undefined);
+  let made = false;
   try {
     await client.connect();
     // A spare must not keep the process alive: at exit the clone is ended and dropped instead.
     (client.connection.stream as Partial<Socket>).unref?.();
     cloningIn(name, (client as unknown as { processID?: number }).processID);
+    await client.query(ADVISORY_LOCK_SQL, [...spareLock(naming)]);
+    // The clone before this one may have made the spare this one was for.
+    const databases = await namespaceDatabases(client, naming.namespace);
+    if ([...databases.keys()].some((database) => naming.isSpare(database, 'ours'))) {
+      forget(name);
+      return;
+    }
     await client.query(cloneDatabaseSql(name, naming.template));
+    made = true;
     cloningIn(name, undefined);
+    // Released before the session ends, so the next clone or a waiting call goes on at once.
+    await client.query(ADVISORY_UNLOCK_SQL, [...spareLock(naming)]);
   } catch {
-    // Only a head start: without a spare the next call clones. Nothing was made.
-    forget(name);
+    // Only a head start: without a spare the next call clones. A spare made stays for it.
+    if (!made) forget(name);
   } finally {
     await client.end().catch(() => undefined);
   }

@@ -12,9 +12,12 @@ export function quoted(name: string): string {
   return `"${name}"`;
 }
 
-/** Serializes template builds and clones per template, across processes (a session-level lock). */
-export const LOCK_TEMPLATE_SQL = 'SELECT pg_advisory_lock($1::int4, $2::int4)';
-export const UNLOCK_TEMPLATE_SQL = 'SELECT pg_advisory_unlock($1::int4, $2::int4)';
+/**
+ * Session-level locks: per template, serializing template builds, clones and claims across
+ * processes; per process, serializing its spare clones (and letting a call wait for one).
+ */
+export const ADVISORY_LOCK_SQL = 'SELECT pg_advisory_lock($1::int4, $2::int4)';
+export const ADVISORY_UNLOCK_SQL = 'SELECT pg_advisory_unlock($1::int4, $2::int4)';
 
 /** Databases of one namespace with their template flag: templates and leftover test databases. */
 export const DATABASES_LIKE_SQL =
@@ -29,10 +32,6 @@ export const cloneDatabaseSql = (name: string, template: string) =>
 /** Claims a spare: a rename only touches the catalog, so the spare becomes the test database at once. */
 export const renameDatabaseSql = (from: string, to: string) =>
   `ALTER DATABASE ${quoted(from)} RENAME TO ${quoted(to)}`;
-
-/** Sessions of this process still making a spare (by their application_name). */
-export const SPARE_SESSIONS_SQL =
-  'SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = $1';
 
 /**
  * Ends a session still cloning a spare at process exit, and waits (up to 5 s, PostgreSQL 14+) until

@@ -111,6 +111,41 @@ describe('createTestDatabase spares (prepareNext)', () => {
     await second.drop();
   });
 
+  it("a call that finds this process's spare still cloning waits for it instead of cloning beside it", async () => {
+    const before = await databases('mlt\\_%');
+    const first = await createTestDatabase({ dataSourceOptions: spareAppOptions(base.url) });
+    const template = await templateOf(before);
+    await readySpare();
+    // The second call claims the ready spare; the clone of the next one then waits on the held
+    // template, so a third call finds no spare ready and this process's clone on its way.
+    const hold = await connectClient(process.env.MIGRATION_LOCK_TEST_ADMIN_URL!, 'hold');
+    await hold.query('BEGIN');
+    await hold.query(`COMMENT ON DATABASE "${template}" IS 'held by a test'`);
+    let third: Promise<Awaited<ReturnType<typeof createTestDatabase>>>;
+    try {
+      const second = await createTestDatabase({ dataSourceOptions: spareAppOptions(base.url) });
+      third = createTestDatabase({ dataSourceOptions: spareAppOptions(base.url) });
+      // The third call waits for the spare (an advisory wait), not on the template (a clone's).
+      await pollUntil(async () => {
+        const { rowCount } = await admin.query(
+          `SELECT 1 FROM pg_stat_activity
+            WHERE application_name = 'nestjs-migration-lock:testing' AND wait_event = 'advisory'`,
+        );
+        return rowCount ? true : undefined;
+      }, 'the third call waiting for the spare on its way');
+      await second.drop();
+    } finally {
+      await hold.query('ROLLBACK');
+      await hold.end();
+    }
+    const db = await third;
+    const client = await connectClient(db.url);
+    expect((await client.query('SELECT body FROM things')).rows).toEqual([]);
+    await client.end();
+    await db.drop();
+    await first.drop();
+  });
+
   it('rejects a prepareNext that is not a boolean before any SQL runs', async () => {
     const unreachable = spareAppOptions('postgres://nobody@127.0.0.1:1/none');
     await expect(
