@@ -129,6 +129,12 @@ export function unlockAndNotifySql(key: AdvisoryLockKey): string {
   ].join('; ');
 }
 
+/**
+ * A round trip and nothing else: a notification the server holds for this session is sent before
+ * the session reads its next statement, so it reaches the client ahead of this one's result.
+ */
+export const ROUND_TRIP_SQL = 'SELECT 1';
+
 /** The server process of this connection, to compare with the key the connection was given. */
 export const BACKEND_PID_SQL = 'SELECT pg_backend_pid() AS pid';
 

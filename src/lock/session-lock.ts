@@ -4,6 +4,7 @@ import {
   prepareAndTrySessionLockSql,
   RESET_SESSION_SQL,
   releaseChannel,
+  ROUND_TRIP_SQL,
   trySessionLockSql,
   unlockAndNotifySql,
 } from './advisory-lock.sql.js';
@@ -95,12 +96,29 @@ export class SessionLock {
       if (this.connection.lostCause) throw this.connection.lostCause;
       if (wake === 'released' && stopOnRelease) return 'released';
       woken = this.nextWake();
+      let announced = false;
+      void woken.then(() => (announced = true));
       const { rows } = await this.connection.client.query<{ acquired: boolean }>(
         trySessionLockSql(this.key),
       );
       acquired = rows[0].acquired;
+      if (acquired && stopOnRelease && (await this.releaseWasAnnounced(() => announced))) {
+        await this.connection.client.query(unlockAndNotifySql(this.key));
+        return 'released';
+      }
     }
     return undefined;
+  }
+
+  /**
+   * A poll can land between a holder's unlock and its NOTIFY, which is sent when that statement
+   * ends: the lock is free, yet the holder finished normally and is to be followed, not replaced.
+   * One more round trip lets such an announcement through (it comes ahead of the round trip's
+   * result); without one, the holder died and the poll's lock stands.
+   */
+  private async releaseWasAnnounced(announced: () => boolean): Promise<boolean> {
+    await this.connection.client.query(ROUND_TRIP_SQL);
+    return announced();
   }
 
   /**
