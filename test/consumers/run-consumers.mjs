@@ -363,10 +363,15 @@ async function main() {
     await server.stop();
     if (!args.keep) rmSync(workDir, { recursive: true, force: true });
   }
-  process.exitCode = failed === 0 ? 0 : 1;
+  return failed === 0 ? 0 : 1;
 }
 
-main().catch((error) => {
-  console.error(error instanceof StepFailed ? error.message : error);
-  process.exitCode = 1;
-});
+// process.exit, not exitCode: with embedded PostgreSQL, its exit hook (async-exit-hook) ends the
+// process with 0 at beforeExit, whatever exitCode says.
+main().then(
+  (code) => process.exit(code),
+  (error) => {
+    console.error(error instanceof StepFailed ? error.message : error);
+    process.exit(1);
+  },
+);
