@@ -48,14 +48,19 @@ describe('createTestDatabase spares (prepareNext)', () => {
     return template.name;
   };
 
+  /** How many sessions of process `pid` are cloning a spare (by their application_name). */
+  const cloning = async (pid: number): Promise<number> =>
+    (
+      await admin.query(
+        `SELECT 1 FROM pg_stat_activity WHERE application_name LIKE 'nestjs-migration-lock:spare %\\_' || $1`,
+        [String(pid)],
+      )
+    ).rowCount ?? 0;
+
   /** The spare this process's sessions finished cloning (none of them still at work). */
   const readySpare = (pid = process.pid) =>
     pollUntil(async () => {
-      const sessions = await admin.query(
-        `SELECT 1 FROM pg_stat_activity WHERE application_name LIKE 'nestjs-migration-lock:spare %\\_' || $1`,
-        [String(pid)],
-      );
-      if (sessions.rowCount) return undefined;
+      if (await cloning(pid)) return undefined;
       const [spare] = await databases(`${namespace}\\_s\\_%\\_${pid}\\_%`);
       return spare;
     }, `a spare of process ${pid}`);
@@ -63,12 +68,8 @@ describe('createTestDatabase spares (prepareNext)', () => {
   /** Until nothing of process `pid` is left: no session cloning a spare, no database of its own. */
   const nothingLeftOf = (pid: number) =>
     pollUntil(async () => {
-      const sessions = await admin.query(
-        `SELECT 1 FROM pg_stat_activity WHERE application_name LIKE 'nestjs-migration-lock:spare %\\_' || $1`,
-        [String(pid)],
-      );
       const left = await databases(`${namespace}\\_%\\_${pid}\\_%`);
-      return sessions.rowCount || left.length ? undefined : true;
+      return (await cloning(pid)) || left.length ? undefined : true;
     }, `the databases and sessions of process ${pid} to be gone`);
 
   beforeEach(async () => {
