@@ -38,8 +38,9 @@ async function until(observer: pg.Client, sql: string, params: unknown[]): Promi
 }
 
 const WAITING_IN_PG_LOCKS = `SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND NOT granted
-  AND classid = $1::oid AND objid = $2::oid AND objsubid = 2`;
-const POLLING_WAITER = `SELECT 1 FROM pg_stat_activity WHERE application_name = $1 AND state = 'idle'
+  AND classid = $1::oid AND objid = $2::oid AND objsubid = 2
+  AND database = (SELECT oid FROM pg_database WHERE datname = current_database())`;
+const POLLING_WAITER = `SELECT 1 FROM pg_stat_activity WHERE datname = current_database() AND application_name = $1 AND state = 'idle'
   AND query LIKE '%pg_try_advisory_lock%'`;
 
 /** The waiting side in its own process (see handoff-protocol.ts). */

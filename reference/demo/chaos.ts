@@ -29,7 +29,7 @@ export class ChaosMonkey {
     for (;;) {
       const { rows } = await this.client.query<{ application_name: string }>(
         `SELECT a.application_name FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
-          WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 2 AND l.classid = $1 AND l.objid = $2
+          WHERE a.datname = current_database() AND l.locktype = 'advisory' AND l.granted AND l.objsubid = 2 AND l.classid = $1 AND l.objid = $2
             AND EXISTS (SELECT 1 FROM pg_locks g WHERE g.pid = l.pid AND g.locktype = 'advisory'
                           AND g.objsubid = 1 AND g.objid = $3 AND NOT g.granted)`,
         [...MIGRATION_KEY, GATE_LOCK],

@@ -210,7 +210,7 @@ describe('migration-lock CLI (a process, like an init container)', () => {
     await waitersFor(observer, KEY);
     await pollUntil(async () => {
       const found = await observer.query(
-        `SELECT 1 FROM pg_stat_activity WHERE application_name = 'replica-c'`,
+        `SELECT 1 FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'replica-c'`,
       );
       return found.rowCount ? true : undefined;
     }, 'the session-mode waiter');

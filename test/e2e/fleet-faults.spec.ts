@@ -55,7 +55,8 @@ describe('a fleet of replica processes under faults', () => {
     rowsAppear<{ pid: number; application_name: string }>(
       observer,
       `${count} replica backend(s) running ${pattern}`,
-      `SELECT pid, application_name FROM pg_stat_activity WHERE application_name LIKE 'clusters-api:%' AND query LIKE $1`,
+      `SELECT pid, application_name FROM pg_stat_activity WHERE datname = current_database()
+        AND application_name LIKE 'clusters-api:%' AND query LIKE $1`,
       [`%${pattern}%`],
       count,
     );
@@ -70,7 +71,7 @@ describe('a fleet of replica processes under faults', () => {
         observer,
         'the migration-lock holder waiting at the gate',
         `SELECT l.pid, a.application_name FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
-          WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 2 AND l.classid = $1 AND l.objid = $2
+          WHERE a.datname = current_database() AND l.locktype = 'advisory' AND l.granted AND l.objsubid = 2 AND l.classid = $1 AND l.objid = $2
             AND EXISTS (SELECT 1 FROM pg_locks g WHERE g.pid = l.pid AND g.locktype = 'advisory'
                           AND g.objsubid = 1 AND g.objid = $3 AND NOT g.granted)
             AND l.pid <> $4 AND a.application_name NOT LIKE $5`,
@@ -117,7 +118,8 @@ describe('a fleet of replica processes under faults', () => {
     // Every replica has either failed already or is inside its migration transaction.
     await pollUntil(async () => {
       const { rows } = await observer.query(
-        `SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name LIKE 'clusters-api:%' AND xact_start IS NOT NULL`,
+        `SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database()
+            AND application_name LIKE 'clusters-api:%' AND xact_start IS NOT NULL`,
       );
       return rows[0].n + settled >= 6 ? true : undefined;
     }, 'all 6 replicas to have started migrating');
@@ -195,7 +197,7 @@ describe('a fleet of replica processes under faults', () => {
       await rowsAppear(
         observer,
         'the holder idle in its transaction for longer than the timeouts',
-        `SELECT pid FROM pg_stat_activity WHERE application_name LIKE 'clusters-api:%'
+        `SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND application_name LIKE 'clusters-api:%'
             AND state = 'idle in transaction' AND state_change < clock_timestamp() - interval '450 ms'`,
       );
       await gate.query('SELECT pg_advisory_unlock($1)', [IDLE_GATE_LOCK]);

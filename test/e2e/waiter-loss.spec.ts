@@ -45,7 +45,8 @@ describe('a waiting replica whose connections are all terminated', () => {
   /** Terminates every backend of the process whose application_name starts with `prefix`. */
   async function terminateAll(prefix: string): Promise<void> {
     await observer.query(
-      `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name LIKE $1`,
+      `SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+        WHERE datname = current_database() AND application_name LIKE $1`,
       [`${prefix}%`],
     );
   }
@@ -55,7 +56,8 @@ describe('a waiting replica whose connections are all terminated', () => {
     rowsAppear(
       observer,
       'the session-mode waiter',
-      `SELECT pid FROM pg_stat_activity WHERE application_name LIKE $1 AND query LIKE '%pg_try_advisory_lock%'`,
+      `SELECT pid FROM pg_stat_activity WHERE datname = current_database()
+        AND application_name LIKE $1 AND query LIKE '%pg_try_advisory_lock%'`,
       [`${prefix}%`],
       1,
     );

@@ -263,7 +263,7 @@ describe('MigrationRunnerService on a real PostgreSQL', () => {
     const run = (await runner(referenceMigrations, { transaction: 'none' })).run();
     await pollUntil(async () => {
       const { rows } = await observer.query(
-        `SELECT 1 FROM pg_stat_activity WHERE query LIKE '%pg_try_advisory_lock%'`,
+        `SELECT 1 FROM pg_stat_activity WHERE datname = current_database() AND query LIKE '%pg_try_advisory_lock%'`,
       );
       return rows.length > 0 ? true : undefined;
     }, 'the none-mode runner to wait');
@@ -291,8 +291,10 @@ describe('MigrationRunnerService on a real PostgreSQL', () => {
       await pollUntil(async () => {
         const { rows } = await observer.query<{ n: number }>(
           transaction === 'all'
-            ? `SELECT count(*)::int AS n FROM pg_locks WHERE locktype = 'advisory' AND objsubid = 2 AND NOT granted`
-            : `SELECT count(*)::int AS n FROM pg_stat_activity WHERE query LIKE '%pg_try_advisory_lock%' AND pid <> pg_backend_pid()`,
+            ? `SELECT count(*)::int AS n FROM pg_locks WHERE locktype = 'advisory' AND objsubid = 2 AND NOT granted
+                AND database = (SELECT oid FROM pg_database WHERE datname = current_database())`
+            : `SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database()
+                AND query LIKE '%pg_try_advisory_lock%' AND pid <> pg_backend_pid()`,
         );
         return rows[0].n >= 3 ? true : undefined;
       }, 'three waiters');

@@ -56,7 +56,8 @@ describe("the server's statement_timeout and a lock wait", () => {
     pollUntil(async () => {
       const { rows } = await observer.query(
         `SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND NOT granted AND classid = $1
-            AND objid = $2 AND objsubid = 2 AND now() - waitstart > 3 * $3::interval`,
+            AND objid = $2 AND objsubid = 2 AND now() - waitstart > 3 * $3::interval
+            AND database = (SELECT oid FROM pg_database WHERE datname = current_database())`,
         [CLASSID, OBJID, STATEMENT_TIMEOUT],
       );
       return rows.length > 0 ? true : undefined;

@@ -52,7 +52,8 @@ describe('withSessionLock (session-level lock, step-by-step work) on a real Post
   function waiterPolling(): Promise<number> {
     return pollUntil(async () => {
       const { rows } = await observer.query<{ pid: number }>(
-        `SELECT pid FROM pg_stat_activity WHERE application_name = 'session-test' AND query LIKE '%pg_try_advisory_lock%'`,
+        `SELECT pid FROM pg_stat_activity WHERE datname = current_database()
+          AND application_name = 'session-test' AND query LIKE '%pg_try_advisory_lock%'`,
       );
       return rows[0]?.pid;
     }, 'a session-lock waiter');
@@ -239,7 +240,8 @@ describe('withSessionLock (session-level lock, step-by-step work) on a real Post
 
   async function waiterCount(): Promise<number> {
     const { rows } = await observer.query(
-      `SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = 'session-test' AND query LIKE '%pg_try_advisory_lock%'`,
+      `SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database()
+        AND application_name = 'session-test' AND query LIKE '%pg_try_advisory_lock%'`,
     );
     return rows[0].n as number;
   }

@@ -59,7 +59,8 @@ export function holderOf(client: pg.Client, key: AdvisoryLockKey): Promise<numbe
 export async function waiterOnGate(client: pg.Client, key: number): Promise<void> {
   await pollUntil(async () => {
     const { rows } = await client.query(
-      `SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND objsubid = 1 AND objid = $1 AND NOT granted`,
+      `SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND objsubid = 1 AND objid = $1 AND NOT granted
+          AND database = (SELECT oid FROM pg_database WHERE datname = current_database())`,
       [key],
     );
     return rows.length > 0 ? true : undefined;
