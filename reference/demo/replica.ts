@@ -35,6 +35,9 @@ const app = (await created.catch((error: unknown) => {
   process.exit(1);
 })) as INestApplication;
 app.enableShutdownHooks();
+// Looked up once, as the module's bootstrap hook holds the runner: not inside the timed phase.
+const runner = config.mode === 'locked' ? app.get(MigrationRunnerService) : undefined;
+const unlocked = runner ? undefined : app.get(UnlockedMigrations);
 process.on('message', (message: ParentMessage) => {
   if (message.type === 'go') void start();
   if (message.type === 'stop') void app.close().finally(() => process.exit(0));
@@ -55,10 +58,9 @@ async function start(): Promise<void> {
     if (config.http === false) migratedAt = await migrateNow();
     else await app.listen(0, '127.0.0.1');
     const port = config.http === false ? 0 : (app.getHttpServer().address() as AddressInfo).port;
-    const runner = config.mode === 'locked' ? app.get(MigrationRunnerService) : undefined;
     const locked = runner?.lastResult;
-    const applied = locked ? locked.applied : app.get(UnlockedMigrations).applied;
-    migratedAt ??= runner ? runner.state.since.getTime() : app.get(UnlockedMigrations).doneAt;
+    const applied = locked ? locked.applied : unlocked!.applied;
+    migratedAt ??= runner ? runner.state.since.getTime() : unlocked!.doneAt;
     send({
       migratedAt,
       cpuMs: cpuMsSince(cpuAtGo),
@@ -83,7 +85,7 @@ async function start(): Promise<void> {
 
 /** The standalone runner's migration phase, started by the common start signal; resolves when it ended. */
 async function migrateNow(): Promise<number> {
-  if (config.mode === 'unlocked') await app.get(UnlockedMigrations).run();
-  else await app.get(MigrationRunnerService).run();
+  if (runner) await runner.run();
+  else await unlocked!.run();
   return epochNow();
 }

@@ -24,20 +24,31 @@ interface ClientWatch {
   owner?: LockConnection;
 }
 
+/*
+ * TypeORM attaches its own 'error' handler to a client only while a QueryRunner holds it; ours
+ * record the loss, so that success is never reported after the server released the lock, and keep
+ * an error on a client checked out without a QueryRunner from crashing the process. They are
+ * attached once per pg client, which then reports to whichever lock uses it: adding and removing
+ * listeners on every lock cost more than the rest of LockConnection.
+ */
+const watches = new WeakMap<PgClient, ClientWatch>();
+
+function watchOf(client: PgClient): ClientWatch {
+  const known = watches.get(client);
+  if (known) return known;
+  const watch: ClientWatch = {};
+  client.on('error', (error: Error) => watch.owner?.markLost(error));
+  client.on('end', () => watch.owner?.markLost(new Error('Connection terminated')));
+  watches.set(client, watch);
+  return watch;
+}
+
 /**
  * One connection from the DataSource's primary (`master`) pool that a lock is taken on, watched
  * for loss: the lock and the work it protects share it, so the lock cannot outlive the work or be
  * separated from it.
  */
 export class LockConnection {
-  /*
-   * TypeORM attaches its own 'error' handler; ours record the loss, so that success is never
-   * reported after the server released the lock. They are attached once per pg client, which then
-   * reports to whichever lock uses it: adding and removing listeners on every lock cost more than
-   * the rest of this class.
-   */
-  private static readonly watches = new WeakMap<PgClient, ClientWatch>();
-
   private lost: Error | undefined;
   private cancelling: Promise<void> | undefined;
   /** Made on first use (see lostSignal): most locks never need it. */
@@ -49,18 +60,8 @@ export class LockConnection {
     readonly queryRunner: PostgresQueryRunner,
     readonly client: PgClient,
   ) {
-    this.watch = LockConnection.watchOf(client);
+    this.watch = watchOf(client);
     this.watch.owner = this;
-  }
-
-  private static watchOf(client: PgClient): ClientWatch {
-    const known = LockConnection.watches.get(client);
-    if (known) return known;
-    const watch: ClientWatch = {};
-    client.on('error', (error: Error) => watch.owner?.markLost(error));
-    client.on('end', () => watch.owner?.markLost(new Error('Connection terminated')));
-    LockConnection.watches.set(client, watch);
-    return watch;
   }
 
   static async open(dataSource: DataSource): Promise<LockConnection> {
@@ -110,9 +111,39 @@ export class LockConnection {
     else await this.queryRunner.release();
   }
 
-  private markLost(error: Error): void {
+  /** Called by the client's watch (see watchOf). */
+  markLost(error: Error): void {
     this.lost ??= error;
     this.lostController?.abort(this.lost);
+  }
+}
+
+/** What TypeORM's PostgresDriver checks out of its primary pool (0.3 and 1.x alike). */
+type PrimaryPool = {
+  obtainMasterConnection(): Promise<[PgClient, (error?: Error) => void]>;
+};
+
+/**
+ * Runs `use` on a client of the DataSource's primary pool, checked out without a QueryRunner: for
+ * one read that needs no lock (the followers' read of the migrations table). In a fresh replica
+ * process, a QueryRunner's construction and bookkeeping cost a follower more CPU than that read.
+ * A client whose connection `use` found lost is closed instead of pooled.
+ */
+export async function onPooledClient<T>(
+  dataSource: DataSource,
+  use: (client: PgClient) => Promise<T>,
+): Promise<T> {
+  const [client, release] = await (
+    dataSource.driver as unknown as PrimaryPool
+  ).obtainMasterConnection();
+  watchOf(client);
+  try {
+    const value = await use(client);
+    release();
+    return value;
+  } catch (error) {
+    release(isConnectionLoss(error) ? (error as Error) : undefined);
+    throw error;
   }
 }
 

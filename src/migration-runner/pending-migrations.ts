@@ -3,7 +3,7 @@ import { sqlState } from '../errors/sql-state.js';
 import {
   deadConnectionRetries,
   isConnectionLoss,
-  LockConnection,
+  onPooledClient,
 } from '../lock/lock-connection.js';
 import { appliedNamesSql } from './migrations-table.sql.js';
 
@@ -24,26 +24,23 @@ export async function pendingMigrationNames(dataSource: DataSource): Promise<str
 }
 
 /*
- * Read on a pooled connection's pg client, checked out the way the lock checks out its own: every
- * replica reads once or twice around the lock, and TypeORM's query() around the same statement
- * (logging, subscribers' broadcasts, its result object) cost more than the read itself.
+ * Read on a pooled pg client without a QueryRunner: every replica reads once or twice around the
+ * lock, and TypeORM's QueryRunner and query() around the same statement (logging, subscribers'
+ * broadcasts, its result object) cost more than the read itself.
  */
 async function appliedNames(dataSource: DataSource): Promise<string[]> {
+  const sql = appliedNamesSql(dataSource);
   for (let attempt = 1; ; attempt++) {
-    const connection = await LockConnection.open(dataSource);
-    let lost: Error | undefined;
     try {
-      const { rows } = await connection.client.query<{ name: string }>(appliedNamesSql(dataSource));
+      const { rows } = await onPooledClient(dataSource, (client) =>
+        client.query<{ name: string }>(sql),
+      );
       return rows.map((row) => row.name);
     } catch (error) {
       if (sqlState(error) === UNDEFINED_TABLE) return [];
       // A pooled connection the server closed while idle: a read is safe to repeat, and every
       // idle connection of the pool may be dead (after an idle_session_timeout).
-      if (!isConnectionLoss(error)) throw error;
-      lost = error as Error;
-      if (attempt > deadConnectionRetries(dataSource)) throw error;
-    } finally {
-      await connection.release(lost ? { destroy: lost } : {});
+      if (!isConnectionLoss(error) || attempt > deadConnectionRetries(dataSource)) throw error;
     }
   }
 }
