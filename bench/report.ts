@@ -125,7 +125,7 @@ export function figureRows(r: BenchResults): string[][] {
       'followers16VsRaw',
       fmt(r.followers16VsRaw),
       TARGETS.followers16VsRaw,
-      `${r.followers16VsRaw.replicas} followers ${ms(r.followers16VsOne.manyMs)} vs ${r.followers16VsRaw.replicas} raw-pg readers of the migrations table ${ms(r.followers16VsRaw.rawManyMs)}; the raw readers' own ${r.followers16VsRaw.replicas} ÷ 1 is ${fmt(r.followers16VsRaw.raw16VsOne)}; CPU of the median follower ${ms(r.followers16VsRaw.cpuMsPerReplica)} vs raw ${ms(r.followers16VsRaw.rawCpuMsPerReplica)}`,
+      `${r.followers16VsRaw.replicas} followers ${ms(r.followers16VsOne.manyMs)} vs ${r.followers16VsRaw.replicas} raw-pg readers of the migrations table ${ms(r.followers16VsRaw.rawManyMs)}; the raw readers' own ${r.followers16VsRaw.replicas} ÷ 1 is ${fmt(r.followers16VsRaw.raw16VsOne)}; CPU of the median follower ${ms(r.followers16VsRaw.cpuMsPerReplica)} vs raw ${ms(r.followers16VsRaw.rawCpuMsPerReplica)}. Where it goes: 16 processes of the same Nest application context doing only the raw read ${ms(r.followers16VsRaw.nestRawManyMs)} (CPU ${ms(r.followers16VsRaw.nestRawCpuMsPerReplica)}), so the Nest + TypeORM process costs ${fmt(r.followers16VsRaw.nestRawVsRaw)} × the bare reader and the follower path ${fmt(r.followers16VsRaw.vsNestRaw)} × the read in its own process`,
     ],
     [
       'release16VsOne',

@@ -14,6 +14,9 @@ const NODE_PG_MIGRATE_WAIT_REPLICA = fileURLToPath(
   new URL('./peers/node-pg-migrate-wait-replica.js', import.meta.url),
 );
 const RAW_READ_REPLICA = fileURLToPath(new URL('./peers/raw-read-replica.js', import.meta.url));
+const NEST_RAW_READ_REPLICA = fileURLToPath(
+  new URL('./peers/nest-raw-read-replica.js', import.meta.url),
+);
 const RAW_ROLLOUT_REPLICA = fileURLToPath(
   new URL('./peers/raw-rollout-replica.js', import.meta.url),
 );
@@ -58,6 +61,16 @@ export interface RolloutResults {
     raw16VsOne: Spread;
     cpuMsPerReplica: Spread;
     rawCpuMsPerReplica: Spread;
+    /**
+     * Where the difference goes (peers/nest-raw-read-replica): 16 processes of the reference
+     * service's application context whose phase is only the raw reader's read. `vsNestRaw`:
+     * followers ÷ those, the follower path over the read in the same process; `nestRawVsRaw`:
+     * those ÷ the bare raw readers, what the Nest + TypeORM process itself costs.
+     */
+    nestRawManyMs: Spread;
+    nestRawCpuMsPerReplica: Spread;
+    vsNestRaw: Spread;
+    nestRawVsRaw: Spread;
   };
   /**
    * 16 replicas that do nothing (peers/idle-replica: answer the release at once, no database) ÷ 1:
@@ -228,6 +241,8 @@ export async function benchRollout(
       idleMany: [] as number[],
       cpuMany: [] as number[],
       cpuRawMany: [] as number[],
+      nestRawMany: [] as number[],
+      cpuNestRawMany: [] as number[],
     };
     for (let run = 0; run < runs; run++) {
       result.one.push((await fleetRun(url, 1, {})).wallMs);
@@ -238,6 +253,9 @@ export async function benchRollout(
       const rawFleet = await fleetRun(url, replicas, {}, RAW_READ_REPLICA);
       result.rawMany.push(rawFleet.wallMs);
       result.cpuRawMany.push(rawFleet.cpuMs);
+      const nestRawFleet = await fleetRun(url, replicas, {}, NEST_RAW_READ_REPLICA);
+      result.nestRawMany.push(nestRawFleet.wallMs);
+      result.cpuNestRawMany.push(nestRawFleet.cpuMs);
       result.idleOne.push((await fleetRun(url, 1, {}, IDLE_REPLICA)).wallMs);
       result.idleMany.push((await fleetRun(url, replicas, {}, IDLE_REPLICA)).wallMs);
     }
@@ -283,6 +301,10 @@ export async function benchRollout(
       raw16VsOne: spread(ratio(followers.rawMany, followers.rawOne)),
       cpuMsPerReplica: spread(followers.cpuMany),
       rawCpuMsPerReplica: spread(followers.cpuRawMany),
+      nestRawManyMs: spread(followers.nestRawMany),
+      nestRawCpuMsPerReplica: spread(followers.cpuNestRawMany),
+      vsNestRaw: spread(ratio(followers.many, followers.nestRawMany)),
+      nestRawVsRaw: spread(ratio(followers.nestRawMany, followers.rawMany)),
     },
     release16VsOne: {
       ...spread(ratio(followers.idleMany, followers.idleOne)),

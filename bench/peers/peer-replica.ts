@@ -3,6 +3,7 @@ import {
   epochNow,
   type ParentMessage,
   type ReplicaMessage,
+  warmUpMeasurements,
 } from '../../reference/demo/replica-protocol.js';
 
 /*
@@ -22,6 +23,7 @@ export function servePeerReplica(
     if (message.type === 'go') void migratePhase(migrate);
     if (message.type === 'stop') void stop().finally(() => process.exit(0));
   });
+  warmUpMeasurements();
   send({ type: 'loaded' });
 }
 

@@ -11,6 +11,7 @@ import {
   replicaConfigFromEnv,
   type ParentMessage,
   type ReplicaMessage,
+  warmUpMeasurements,
 } from './replica-protocol.js';
 import { ReplicaModule, UnlockedMigrations } from './replica.module.js';
 
@@ -48,6 +49,7 @@ if (config.http === false) {
   await app.init();
   await pendingMigrationNames(app.get(DataSource));
 }
+warmUpMeasurements();
 send({ type: 'loaded' });
 
 async function start(): Promise<void> {

@@ -63,6 +63,15 @@ describe('npm run bench (smoke, --quick)', () => {
         }),
       );
     }
+    // Where a follower's time goes: the raw read inside the follower's own kind of process.
+    expect(results.followers16VsRaw).toEqual(
+      expect.objectContaining({
+        nestRawManyMs: expect.objectContaining({ median: expect.any(Number) }),
+        nestRawCpuMsPerReplica: expect.objectContaining({ median: expect.any(Number) }),
+        vsNestRaw: expect.objectContaining({ median: expect.any(Number) }),
+        nestRawVsRaw: expect.objectContaining({ median: expect.any(Number) }),
+      }),
+    );
     // Many migrations on the repository's TypeORM 1.x, and again in a process that loads 0.3.
     type Pass = { typeorm: string; all: unknown; each: unknown };
     const many = results.manyMigrationsVsTypeorm as unknown as Pass & { typeorm03: Pass };
