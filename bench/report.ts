@@ -227,9 +227,15 @@ or wait in the shared form, read again; no Nest, no TypeORM), on the same migrat
 ratios (\`raw16VsOne\`) are what this machine allows any 16 processes: when they are above the
 ≤ 1.25 and ≤ 1.10 targets, so is every implementation on this machine, raw \`pg\` included.
 \`release16VsOne\` goes one step further down: 16 processes that do no work at all, only answer
-the release, against one such process. One follower's whole migration phase is not much longer
-than that single idle answer (compare their times above), so \`followers16VsOne\` cannot be
-expected below \`release16VsOne\` on this machine.
+the release, against one such process. Where a follower's time goes beyond the raw reader's is
+split by one more peer (\`bench/peers/nest-raw-read-replica.ts\`): the reference service's whole
+application context, loaded and connected as a follower's, whose phase is only the raw read.
+\`nestRawVsRaw\` is what a Nest + TypeORM process costs by itself; \`vsNestRaw\` is the follower
+path over the read in that same process: checking a connection out of the app's pool and back
+(pg-pool, about half of it, measured alone), the runner's first log line (Nest makes the logger's
+ConsoleLogger on first use, even with the level off), and the runner's own steps. Every replica,
+peers included, calls \`process.cpuUsage()\` once before the release: its first call in a process
+costs about 0.5 ms of CPU, which would otherwise be timed.
 
 How each figure is taken: \`bench/lock-latency.bench.ts\` (withLock and hand-off, interleaved with
 raw \`pg\` clients; the waiter runs in its own process, as a waiting replica does, and is measured
