@@ -66,6 +66,7 @@ export {
   MigrationLockError,
   NoLockHeldError,
   SessionLockThroughPoolerError,
+  TestDatabaseThroughPoolerError,
   TransactionRolledBackError,
   type InvalidIndex,
 } from './errors/migration-lock.errors.js';

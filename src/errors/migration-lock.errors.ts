@@ -155,6 +155,23 @@ export class SessionLockThroughPoolerError extends MigrationLockError {
   }
 }
 
+/**
+ * createTestDatabase was given options that reach PostgreSQL through a pooler or proxy: its template
+ * lock is session-level, and a pooler could hand it to other clients while the template is built.
+ * Thrown before the lock is tried and before any database is created.
+ */
+export class TestDatabaseThroughPoolerError extends MigrationLockError {
+  static readonly code = 'TEST_DATABASE_THROUGH_POOLER';
+  readonly code = TestDatabaseThroughPoolerError.code;
+
+  constructor(
+    readonly backendPid: number,
+    readonly processId: number,
+  ) {
+    super(messages.testDatabaseThroughPooler(backendPid, processId));
+  }
+}
+
 /** An index left invalid by an interrupted CREATE INDEX CONCURRENTLY, and how to repair it. */
 export interface InvalidIndex {
   readonly schema: string;

@@ -98,6 +98,14 @@ export const messages = {
     "Potential solutions: use transaction: 'all' (a transaction-level lock, safe behind any pooler), " +
     'or give the module a direct connection to PostgreSQL for the session lock and the migrations: the option directUrl (CLI: --direct-url or MIGRATION_LOCK_DIRECT_URL).',
 
+  testDatabaseThroughPooler: (backendPid: number, processId: number) =>
+    `createTestDatabase refused its dataSourceOptions: they reach PostgreSQL through a connection pooler or proxy ` +
+    `(the server's backend pid ${backendPid} is not the process ID ${processId} the connection was given at start-up, as with PgBouncer). ` +
+    'The template is built under a session-level advisory lock, which a pooler can hand to other clients, so two Jest workers could build it at once; ' +
+    'and CREATE DATABASE … TEMPLATE fails while a pooler keeps a connection to the template open. ' +
+    "Fix: give createTestDatabase options that reach PostgreSQL directly (the server's own host and port, not the pooler's); " +
+    'the app under test can still use the pooler with the returned database name.',
+
   invalidIndexes: (
     indexes: ReadonlyArray<{ schema: string; name: string; table: string; repair: string }>,
     migrationName: string | undefined,

@@ -242,12 +242,24 @@ function sendCancelRequest(client: PgClient): Promise<void> {
  */
 const verified = new WeakSet<PgClient>();
 
+/**
+ * The server's backend pid of `client` when it differs from the process ID the connection was given
+ * at start-up, i.e. when the connection goes through a pooler; undefined on a direct connection.
+ * One round trip.
+ */
+export async function backendPidBehindPooler(
+  client: Pick<PgClient, 'query' | 'processID'>,
+): Promise<number | undefined> {
+  const { rows } = await client.query<{ pid: number }>(BACKEND_PID_SQL);
+  const backendPid = rows[0].pid;
+  return backendPid === client.processID ? undefined : backendPid;
+}
+
 /** Throws SessionLockThroughPoolerError when `client` goes through a pooler; one round trip, once. */
 export async function assertDirectConnection(client: PgClient, lockName: string): Promise<void> {
   if (verified.has(client)) return;
-  const { rows } = await client.query<{ pid: number }>(BACKEND_PID_SQL);
-  const backendPid = rows[0].pid;
-  if (backendPid !== client.processID)
+  const backendPid = await backendPidBehindPooler(client);
+  if (backendPid !== undefined)
     throw new SessionLockThroughPoolerError(lockName, backendPid, client.processID);
   verified.add(client);
 }

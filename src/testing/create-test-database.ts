@@ -1,9 +1,13 @@
 import pg from 'pg';
 import { DataSource, type DataSourceOptions } from 'typeorm';
-import { InvalidOptionsError } from '../errors/migration-lock.errors.js';
+import {
+  InvalidOptionsError,
+  TestDatabaseThroughPoolerError,
+} from '../errors/migration-lock.errors.js';
 import { messages } from '../errors/migration-lock.messages.js';
 import { checkBoolean, checkOptionsObject, checkTimeoutMs } from '../errors/option-checks.js';
 import { AdvisoryLockService } from '../lock/advisory-lock.service.js';
+import { backendPidBehindPooler, type PgClient } from '../lock/lock-connection.js';
 import { advisoryLockKey } from '../lock/lock-key.js';
 import { MigrationRunnerService } from '../migration-runner/migration-runner.service.js';
 import { DEFAULT_OPTIONS } from '../module/migration-lock-options.js';
@@ -148,8 +152,17 @@ async function connectAdmin(options: PostgresOptions, timeoutMs: number): Promis
   });
   admin.on('error', () => undefined);
   await admin.connect();
-  await admin.query(`SET lock_timeout = ${Math.round(timeoutMs)}`);
-  return admin;
+  try {
+    // The template lock is session-level: it must be held by a server connection of our own.
+    const { processID } = admin as unknown as Pick<PgClient, 'processID'>;
+    const backendPid = await backendPidBehindPooler(admin as unknown as PgClient);
+    if (backendPid !== undefined) throw new TestDatabaseThroughPoolerError(backendPid, processID);
+    await admin.query(`SET lock_timeout = ${Math.round(timeoutMs)}`);
+    return admin;
+  } catch (error) {
+    void admin.end().catch(() => undefined);
+    throw error;
+  }
 }
 
 /** The options pointed at `database`, on the same server with the same credentials. */

@@ -4,3 +4,4 @@ export {
   type CreateTestDatabaseOptions,
   type TestDatabase,
 } from './create-test-database.js';
+export { TestDatabaseThroughPoolerError } from '../errors/migration-lock.errors.js';

@@ -6,7 +6,11 @@ import type { ReplicaConfig } from '../../reference/demo/replica-protocol.js';
 import {
   LockAbortedError,
   SessionLockThroughPoolerError,
+  TestDatabaseThroughPoolerError,
 } from '../../src/errors/migration-lock.errors.js';
+import { createTestDatabase as createMigratedDatabase } from '../../src/testing/index.js';
+import { namesFor } from '../../src/testing/test-database-names.js';
+import { referenceMigrations } from '../../reference/migrations/index.js';
 import { AdvisoryLockService } from '../../src/lock/advisory-lock.service.js';
 import { advisoryLockKey } from '../../src/lock/lock-key.js';
 import {
@@ -86,6 +90,24 @@ const POOL_SIZE: Record<PoolMode, number> = { transaction: 2, session: 60 };
       (await observer.query(`SELECT to_regclass('migrations') AS t`)).rows[0].t === null
         ? {}
         : migrationCounts((sql) => observer.query(sql));
+
+    it('createTestDatabase refuses options through the pooler before it creates any database', async () => {
+      const dataSourceOptions = {
+        type: 'postgres' as const,
+        url: bouncer.url(db.name),
+        migrations: referenceMigrations,
+      };
+      const { namespace } = await namesFor(dataSourceOptions);
+      const attempt = createMigratedDatabase({ dataSourceOptions, prepareNext: false });
+      await expect(attempt).rejects.toBeInstanceOf(TestDatabaseThroughPoolerError);
+      await expect(attempt).rejects.toMatchObject({ code: 'TEST_DATABASE_THROUGH_POOLER' });
+      const { rows } = await observer.query(
+        `SELECT datname FROM pg_database WHERE starts_with(datname, $1)`,
+        [`mlt_${namespace}_`],
+      );
+      expect(rows).toEqual([]);
+      expect((await observer.query(`SELECT to_regclass('migrations') AS t`)).rows[0].t).toBeNull();
+    });
 
     it('mode all: 8 replica processes apply every migration exactly once', async () => {
       const reports = await rollout({ transaction: 'all' });
