@@ -5,6 +5,7 @@ import { promisify } from 'node:util';
 import type pg from 'pg';
 import { InvalidOptionsError } from '../../src/errors/migration-lock.errors.js';
 import { createTestDatabase } from '../../src/testing/index.js';
+import { namesFor } from '../../src/testing/test-database-names.js';
 import { spareAppOptions } from '../fixtures/testing-entry/spare-app.mjs';
 import { pollUntil } from '../support/observe.js';
 import {
@@ -38,15 +39,9 @@ describe('createTestDatabase spares (prepareNext)', () => {
       )
     ).rows;
 
-  /** The namespace of this test's base database, read off the template the first call built. */
-  const templateOf = async (before: Database[]): Promise<string> => {
-    const known = before.map((database) => database.name);
-    const templates = await databases('mlt\\_%\\_t\\_%');
-    const template = templates.find((database) => !known.includes(database.name));
-    if (!template) throw new Error('no new template');
-    namespace = template.name.slice(0, 'mlt_'.length + 8);
-    return template.name;
-  };
+  /** The template of this test's base database, as the package names it (not any new template). */
+  const templateOf = async (): Promise<string> =>
+    (await namesFor(spareAppOptions(base.url))).template;
 
   /** How many sessions of process `pid` are cloning a spare (by their application_name). */
   const cloning = async (pid: number): Promise<number> =>
@@ -74,14 +69,17 @@ describe('createTestDatabase spares (prepareNext)', () => {
 
   beforeEach(async () => {
     base = await createBaseDatabase('spares');
+    namespace = `mlt_${(await namesFor(spareAppOptions(base.url))).namespace}`;
     admin = await connectClient(process.env.MIGRATION_LOCK_TEST_ADMIN_URL!, 'observer');
   });
 
   afterEach(async () => {
     if (namespace) {
+      // A test that dropped its base database leaves an orphan template, which another file's
+      // template build may drop meanwhile.
       for (const { name } of await databases(`${namespace}\\_%`)) {
-        await admin.query(`ALTER DATABASE "${name}" IS_TEMPLATE false`);
-        await admin.query(`DROP DATABASE "${name}" WITH (FORCE)`);
+        await admin.query(`ALTER DATABASE "${name}" IS_TEMPLATE false`).catch(() => undefined);
+        await admin.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
       }
     }
     namespace = '';
@@ -90,9 +88,7 @@ describe('createTestDatabase spares (prepareNext)', () => {
   });
 
   it('the next call renames the spare made ahead: a migrated database of its own, not a clone', async () => {
-    const before = await databases('mlt\\_%');
     const first = await createTestDatabase({ dataSourceOptions: spareAppOptions(base.url) });
-    await templateOf(before);
     const spare = await readySpare();
     const firstClient = await connectClient(first.url);
     await firstClient.query(`INSERT INTO things VALUES ('first')`);
@@ -113,9 +109,8 @@ describe('createTestDatabase spares (prepareNext)', () => {
   });
 
   it("a call that finds this process's spare still cloning waits for it instead of cloning beside it", async () => {
-    const before = await databases('mlt\\_%');
     const first = await createTestDatabase({ dataSourceOptions: spareAppOptions(base.url) });
-    const template = await templateOf(before);
+    const template = await templateOf();
     await readySpare();
     // The second call claims the ready spare; the clone of the next one then waits on the held
     // template, so a third call finds no spare ready and this process's clone on its way.
@@ -157,9 +152,8 @@ describe('createTestDatabase spares (prepareNext)', () => {
   it.each(['exit', 'SIGKILL'])(
     "another process claims this process's spare, and leaves nothing behind when it ends (%s) mid-clone",
     async (how) => {
-      const before = await databases('mlt\\_%');
       const first = await createTestDatabase({ dataSourceOptions: spareAppOptions(base.url) });
-      const template = await templateOf(before);
+      const template = await templateOf();
       const spare = await readySpare();
       // Holds the template: the child's own spare clone then waits (ShareUpdateExclusive on the
       // database blocks the clone's Share lock) until the child has ended.
@@ -195,7 +189,6 @@ describe('createTestDatabase spares (prepareNext)', () => {
   );
 
   it('cleans up through the maintenance database when the base database is gone first', async () => {
-    const before = await databases('mlt\\_%');
     // A CI job that drops its base database as soon as its tests end: the child's cleanup runs
     // after that, and must still reach the server.
     const child = spawn(
@@ -211,7 +204,6 @@ describe('createTestDatabase spares (prepareNext)', () => {
       break;
     }
     if (!made) throw new Error('the child printed no database');
-    await templateOf(before);
     expect(await databases(made.name)).toHaveLength(1);
     await base.drop();
     child.stdin.end();
