@@ -17,10 +17,14 @@ import { namespaceDatabases } from './namespace-databases.js';
 import { isLeftover, isTestDatabase, namesFor } from './test-database-names.js';
 import {
   cloneDatabaseSql,
+  commentOnDatabaseSql,
   createDatabaseSql,
   dropDatabaseSql,
   ADVISORY_LOCK_SQL,
   markTemplateSql,
+  ORPHAN_TEMPLATES_SQL,
+  TEMPLATE_COMMENT_PREFIX,
+  TRY_ADVISORY_LOCK_SQL,
   unmarkTemplateSql,
   ADVISORY_UNLOCK_SQL,
 } from './test-database.sql.js';
@@ -204,7 +208,8 @@ function testDatabase(options: PostgresOptions, name: string): TestDatabase {
 /**
  * Creates the template and migrates it with the module's own runner, under the migration lock, then
  * marks it complete. A template left incomplete (its builder died) is dropped first; older
- * templates of the namespace go too (one in use by another process stays, and goes next time).
+ * templates of the namespace go too (one in use by another process stays, and goes next time), and
+ * so do templates whose namespace's database no longer exists (see dropOrphanTemplates).
  */
 async function buildTemplate(
   admin: pg.Client,
@@ -217,7 +222,13 @@ async function buildTemplate(
     if (complete) await admin.query(unmarkTemplateSql(name)).catch(() => undefined);
     await admin.query(dropDatabaseSql(name)).catch(() => undefined);
   }
+  await dropOrphanTemplates(admin);
   await admin.query(createDatabaseSql(template));
+  const source = sourceDatabase(options);
+  if (source) {
+    const comment = admin.escapeLiteral(`${TEMPLATE_COMMENT_PREFIX}${source}`);
+    await admin.query(commentOnDatabaseSql(template, comment));
+  }
   const dataSource = await new DataSource({
     ...pointedAt(options, template),
     migrationsRun: false,
@@ -235,6 +246,39 @@ async function buildTemplate(
     await dataSource.destroy();
   }
   await admin.query(markTemplateSql(template));
+}
+
+/**
+ * Templates of databases that no longer exist, e.g. a CI job's database dropped after its run: a
+ * namespace is the database the options point at, so no call can reach them again, and without this
+ * each such job would leave a migrated copy on a shared server. Each goes under its own template
+ * lock, taken without waiting: a template still in use is left for a later build.
+ */
+async function dropOrphanTemplates(admin: pg.Client): Promise<void> {
+  const { rows } = await admin.query<{ name: string }>(ORPHAN_TEMPLATES_SQL, [
+    TEMPLATE_COMMENT_PREFIX,
+  ]);
+  for (const { name } of rows) {
+    const lock = advisoryLockKey(name, TEMPLATE_LOCK_TYPE);
+    const { rows: tried } = await admin.query<{ acquired: boolean }>(TRY_ADVISORY_LOCK_SQL, [
+      ...lock,
+    ]);
+    if (!tried[0].acquired) continue;
+    try {
+      await admin.query(unmarkTemplateSql(name));
+      await admin.query(dropDatabaseSql(name));
+    } catch {
+      // Someone still connected to it: the next build tries again.
+    } finally {
+      await admin.query(ADVISORY_UNLOCK_SQL, [...lock]);
+    }
+  }
+}
+
+/** The database the options point at (a template's namespace), when they name one. */
+function sourceDatabase(options: PostgresOptions): string | undefined {
+  if (!options.url) return options.database;
+  return decodeURIComponent(new URL(options.url).pathname.slice(1)) || undefined;
 }
 
 /**

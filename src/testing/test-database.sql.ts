@@ -18,12 +18,30 @@ export function quoted(name: string): string {
  */
 export const ADVISORY_LOCK_SQL = 'SELECT pg_advisory_lock($1::int4, $2::int4)';
 export const ADVISORY_UNLOCK_SQL = 'SELECT pg_advisory_unlock($1::int4, $2::int4)';
+export const TRY_ADVISORY_LOCK_SQL = 'SELECT pg_try_advisory_lock($1::int4, $2::int4) AS acquired';
 
 /** Databases of one namespace with their template flag: templates and leftover test databases. */
 export const DATABASES_LIKE_SQL =
   'SELECT datname AS name, datistemplate AS complete FROM pg_database WHERE datname LIKE $1';
 
 export const createDatabaseSql = (name: string) => `CREATE DATABASE ${quoted(name)}`;
+
+/**
+ * What a template's comment says: the database whose namespace it serves, so that the template can
+ * be found once that database is gone. The comment is a literal the pg client escaped.
+ */
+export const TEMPLATE_COMMENT_PREFIX = 'nestjs-migration-lock template of database ';
+export const commentOnDatabaseSql = (name: string, escapedLiteral: string) =>
+  `COMMENT ON DATABASE ${quoted(name)} IS ${escapedLiteral}`;
+
+/** Templates (complete or not) whose comment names a database that no longer exists. $1: the prefix. */
+export const ORPHAN_TEMPLATES_SQL = `
+SELECT t.datname AS name
+  FROM pg_database t
+ WHERE t.datname LIKE 'mlt\\_%\\_t\\_%'
+   AND starts_with(shobj_description(t.oid, 'pg_database'), $1)
+   AND NOT EXISTS (SELECT 1 FROM pg_database s
+                    WHERE s.datname = substr(shobj_description(t.oid, 'pg_database'), length($1) + 1))`;
 
 /** The clone: PostgreSQL copies the template's files, which takes milliseconds, not a migration run. */
 export const cloneDatabaseSql = (name: string, template: string) =>
