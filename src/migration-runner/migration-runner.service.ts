@@ -6,6 +6,7 @@ import { checkAbortSignal, checkTimeoutMs } from '../errors/option-checks.js';
 import type { AdvisoryLockService } from '../lock/advisory-lock.service.js';
 import type { HeldLock } from '../lock/advisory-lock.interfaces.js';
 import type { PostgresQueryRunner } from '../lock/lock-connection.js';
+import { holdIsStopping } from '../lock/locked-work.js';
 import { lockIdentity, type LockIdentity } from '../lock/lock-request.js';
 import { MigrationStateTracker, type MigrationState } from './migration-events.js';
 import { MigrationRun } from './migration-run.js';
@@ -143,7 +144,7 @@ export class MigrationRunnerService {
     const applied: Migration[] = [];
     for (const migration of pending) {
       // Stop between migrations when aborted (shutdown) or when the lock's connection is gone.
-      if (lock.signal.aborted) break;
+      if (holdIsStopping(lock)) break;
       const started = performance.now();
       await this.applyOne(steps, queryRunner, migration);
       const durationMs = Math.round(performance.now() - started);

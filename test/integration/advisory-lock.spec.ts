@@ -11,6 +11,7 @@ import {
 } from '../../src/errors/migration-lock.errors.js';
 import { AdvisoryLockService } from '../../src/lock/advisory-lock.service.js';
 import type { HeldLock } from '../../src/lock/advisory-lock.interfaces.js';
+import { holdIsStopping } from '../../src/lock/locked-work.js';
 import { advisoryLockKey } from '../../src/lock/lock-key.js';
 import { pendingMigrationNames } from '../../src/migration-runner/pending-migrations.js';
 import {
@@ -291,6 +292,7 @@ describe('AdvisoryLockService on a real PostgreSQL', () => {
     const holding = deferred<number>();
     const proceed = deferred();
     let signalledLoss = false;
+    let stoppingAfterLoss = false;
     const attempt = locks.withLock(ID, TYPE, async (manager, lock) => {
       holding.resolve(lock.backendPid);
       await proceed.promise;
@@ -302,6 +304,8 @@ describe('AdvisoryLockService on a real PostgreSQL', () => {
           ? resolve(true)
           : lock.signal.addEventListener('abort', () => resolve(true)),
       );
+      // The runner's check between migrations says the same as the signal.
+      stoppingAfterLoss = holdIsStopping(lock);
       return 'looks fine';
     });
     const pid = await holding.promise;
@@ -311,6 +315,7 @@ describe('AdvisoryLockService on a real PostgreSQL', () => {
     expect(error).toBeInstanceOf(LockLostError);
     expect(error.code).toBe('LOCK_LOST');
     expect(signalledLoss).toBe(true);
+    expect(stoppingAfterLoss).toBe(true);
     expect(await advisoryLockRows(observer, KEY)).toEqual([]);
     // The DataSource recovers: the dead connection was not returned to the pool.
     expect(await locks.withLock(ID, TYPE, async () => 'again')).toBe('again');
@@ -320,10 +325,14 @@ describe('AdvisoryLockService on a real PostgreSQL', () => {
     const { locks } = await service();
     let kept: HeldLock | undefined;
     let abortedWhileHeld: boolean | undefined;
+    let stoppingWhileHeld: boolean | undefined;
     await locks.withLock(ID, TYPE, async (_manager, lock) => {
       kept = lock;
+      // The runner's check between migrations, before the signal exists, then the signal.
+      stoppingWhileHeld = holdIsStopping(lock);
       abortedWhileHeld = lock.signal.aborted;
     });
+    expect(stoppingWhileHeld).toBe(false);
     expect(abortedWhileHeld).toBe(false);
     // Work may log the lock: it serializes to its plain facts, nothing of its connection.
     expect(Object.keys(JSON.parse(JSON.stringify(kept))).sort()).toEqual([
@@ -335,27 +344,34 @@ describe('AdvisoryLockService on a real PostgreSQL', () => {
       'waitedMs',
     ]);
     let firedAtEnd = false;
+    let unread: HeldLock | undefined;
     await locks.withLock(ID, TYPE, async (_manager, lock) => {
       lock.signal.addEventListener('abort', () => (firedAtEnd = true));
     });
+    await locks.withLock(ID, TYPE, async (_manager, lock) => void (unread = lock));
     expect(firedAtEnd).toBe(true);
+    // A hold whose signal was never made is stopping once it is over, too.
+    expect(holdIsStopping(unread!)).toBe(true);
     // Read for the first time only after the hold ended: already aborted.
     expect(kept?.signal.aborted).toBe(true);
 
     const controller = new AbortController();
     const reason = new Error('shutting down');
     let seen: unknown;
+    let stoppingOnAbort: boolean | undefined;
     const attempt = locks.withLock(
       ID,
       TYPE,
       async (_manager, lock) => {
         controller.abort(reason);
+        stoppingOnAbort = holdIsStopping(lock);
         seen = lock.signal.reason;
       },
       { signal: controller.signal },
     );
     await expect(attempt).rejects.toBeInstanceOf(LockAbortedError);
     expect(seen).toBe(reason);
+    expect(stoppingOnAbort).toBe(true);
   });
 
   it('tryWithLock returns { acquired: false } at once while another session holds the lock', async () => {
