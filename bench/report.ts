@@ -125,7 +125,7 @@ export function figureRows(r: BenchResults): string[][] {
       'followers16VsRaw',
       fmt(r.followers16VsRaw),
       TARGETS.followers16VsRaw,
-      `${r.followers16VsRaw.replicas} followers ${ms(r.followers16VsOne.manyMs)} vs ${r.followers16VsRaw.replicas} raw-pg readers of the migrations table ${ms(r.followers16VsRaw.rawManyMs)}; the raw readers' own ${r.followers16VsRaw.replicas} ÷ 1 is ${fmt(r.followers16VsRaw.raw16VsOne)}; CPU of the median follower ${ms(r.followers16VsRaw.cpuMsPerReplica)} vs raw ${ms(r.followers16VsRaw.rawCpuMsPerReplica)}. Where it goes: 16 processes of the same Nest application context doing only the raw read ${ms(r.followers16VsRaw.nestRawManyMs)} (CPU ${ms(r.followers16VsRaw.nestRawCpuMsPerReplica)}), so the Nest + TypeORM process costs ${fmt(r.followers16VsRaw.nestRawVsRaw)} × the bare reader and the follower path ${fmt(r.followers16VsRaw.vsNestRaw)} × the read in its own process`,
+      `${r.followers16VsRaw.replicas} followers ${ms(r.followers16VsOne.manyMs)} vs ${r.followers16VsRaw.replicas} raw-pg readers of the migrations table ${ms(r.followers16VsRaw.rawManyMs)}; the raw readers' own ${r.followers16VsRaw.replicas} ÷ 1 is ${fmt(r.followers16VsRaw.raw16VsOne)}; CPU of the median follower ${ms(r.followers16VsRaw.cpuMsPerReplica)} vs raw ${ms(r.followers16VsRaw.rawCpuMsPerReplica)}. Where it goes: 16 processes of the same Nest application context doing only the raw read ${ms(r.followers16VsRaw.nestRawManyMs)} (CPU ${ms(r.followers16VsRaw.nestRawCpuMsPerReplica)}), so the Nest + TypeORM process costs ${fmt(r.followers16VsRaw.nestRawVsRaw)} × the bare reader and the follower path ${fmt(r.followers16VsRaw.vsNestRaw)} × the read in its own process; the same read on a client of the app's TypeORM pool ${ms(r.followers16VsRaw.nestPoolManyMs)} (CPU ${ms(r.followers16VsRaw.nestPoolCpuMsPerReplica)}), ${fmt(r.followers16VsRaw.nestPoolVsNestRaw)} × the read on a client of its own, and the follower path ${fmt(r.followers16VsRaw.vsNestPool)} × that pool read`,
     ],
     [
       'release16VsOne',
@@ -231,9 +231,12 @@ the release, against one such process. Where a follower's time goes beyond the r
 split by one more peer (\`bench/peers/nest-raw-read-replica.ts\`): the reference service's whole
 application context, loaded and connected as a follower's, whose phase is only the raw read.
 \`nestRawVsRaw\` is what a Nest + TypeORM process costs by itself; \`vsNestRaw\` is the follower
-path over the read in that same process: checking a connection out of the app's pool and back
-(pg-pool, about half of it, measured alone), the runner's first log line (Nest makes the logger's
-ConsoleLogger on first use, even with the level off), and the runner's own steps. Every replica,
+path over the read in that same process. A last peer
+(\`bench/peers/nest-pool-read-replica.ts\`) reads in that process on a client checked out of the
+app's own TypeORM pool and given back, the least any library on the app's DataSource can do:
+\`nestPoolVsNestRaw\` is what pg-pool's checkout costs over a client of its own, and
+\`vsNestPool\` what is left of the follower path above it: the runner's first log line (Nest
+makes the logger's ConsoleLogger on first use, even with the level off) and its own steps. Every replica,
 peers included, calls \`process.cpuUsage()\` once before the release: its first call in a process
 costs about 0.5 ms of CPU, which would otherwise be timed.
 

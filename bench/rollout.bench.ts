@@ -17,6 +17,9 @@ const RAW_READ_REPLICA = fileURLToPath(new URL('./peers/raw-read-replica.js', im
 const NEST_RAW_READ_REPLICA = fileURLToPath(
   new URL('./peers/nest-raw-read-replica.js', import.meta.url),
 );
+const NEST_POOL_READ_REPLICA = fileURLToPath(
+  new URL('./peers/nest-pool-read-replica.js', import.meta.url),
+);
 const RAW_ROLLOUT_REPLICA = fileURLToPath(
   new URL('./peers/raw-rollout-replica.js', import.meta.url),
 );
@@ -71,6 +74,16 @@ export interface RolloutResults {
     nestRawCpuMsPerReplica: Spread;
     vsNestRaw: Spread;
     nestRawVsRaw: Spread;
+    /**
+     * One step further (peers/nest-pool-read-replica): the same process reading on a client of the
+     * app's own TypeORM pool, checked out and given back, no QueryRunner. `vsNestPool`: followers ÷
+     * those, what the follower path costs over the least a library on the app's DataSource does;
+     * `nestPoolVsNestRaw`: those ÷ nest-raw, what the pool's checkout costs over a client of its own.
+     */
+    nestPoolManyMs: Spread;
+    nestPoolCpuMsPerReplica: Spread;
+    vsNestPool: Spread;
+    nestPoolVsNestRaw: Spread;
   };
   /**
    * 16 replicas that do nothing (peers/idle-replica: answer the release at once, no database) ÷ 1:
@@ -243,6 +256,8 @@ export async function benchRollout(
       cpuRawMany: [] as number[],
       nestRawMany: [] as number[],
       cpuNestRawMany: [] as number[],
+      nestPoolMany: [] as number[],
+      cpuNestPoolMany: [] as number[],
     };
     for (let run = 0; run < runs; run++) {
       result.one.push((await fleetRun(url, 1, {})).wallMs);
@@ -256,6 +271,9 @@ export async function benchRollout(
       const nestRawFleet = await fleetRun(url, replicas, {}, NEST_RAW_READ_REPLICA);
       result.nestRawMany.push(nestRawFleet.wallMs);
       result.cpuNestRawMany.push(nestRawFleet.cpuMs);
+      const nestPoolFleet = await fleetRun(url, replicas, {}, NEST_POOL_READ_REPLICA);
+      result.nestPoolMany.push(nestPoolFleet.wallMs);
+      result.cpuNestPoolMany.push(nestPoolFleet.cpuMs);
       result.idleOne.push((await fleetRun(url, 1, {}, IDLE_REPLICA)).wallMs);
       result.idleMany.push((await fleetRun(url, replicas, {}, IDLE_REPLICA)).wallMs);
     }
@@ -305,6 +323,10 @@ export async function benchRollout(
       nestRawCpuMsPerReplica: spread(followers.cpuNestRawMany),
       vsNestRaw: spread(ratio(followers.many, followers.nestRawMany)),
       nestRawVsRaw: spread(ratio(followers.nestRawMany, followers.rawMany)),
+      nestPoolManyMs: spread(followers.nestPoolMany),
+      nestPoolCpuMsPerReplica: spread(followers.cpuNestPoolMany),
+      vsNestPool: spread(ratio(followers.many, followers.nestPoolMany)),
+      nestPoolVsNestRaw: spread(ratio(followers.nestPoolMany, followers.nestRawMany)),
     },
     release16VsOne: {
       ...spread(ratio(followers.idleMany, followers.idleOne)),

@@ -1,7 +1,8 @@
 import pg from 'pg';
 import { servePeerReplica } from './peer-replica.js';
 
-const READ_SQL = 'SELECT name FROM migrations';
+/** What every reader peer reads: the migrations table, as a follower does. */
+export const READ_SQL = 'SELECT name FROM migrations';
 
 /**
  * Serves a peer whose migration phase is only one raw `pg` read of the migrations table (what any

@@ -70,6 +70,10 @@ describe('npm run bench (smoke, --quick)', () => {
         nestRawCpuMsPerReplica: expect.objectContaining({ median: expect.any(Number) }),
         vsNestRaw: expect.objectContaining({ median: expect.any(Number) }),
         nestRawVsRaw: expect.objectContaining({ median: expect.any(Number) }),
+        nestPoolManyMs: expect.objectContaining({ median: expect.any(Number) }),
+        nestPoolCpuMsPerReplica: expect.objectContaining({ median: expect.any(Number) }),
+        vsNestPool: expect.objectContaining({ median: expect.any(Number) }),
+        nestPoolVsNestRaw: expect.objectContaining({ median: expect.any(Number) }),
       }),
     );
     // Many migrations on the repository's TypeORM 1.x, and again in a process that loads 0.3.
