@@ -1,9 +1,6 @@
-import 'reflect-metadata';
-import { NestFactory } from '@nestjs/core';
 import type { PoolClient } from 'pg';
 import { DataSource } from 'typeorm';
-import { ReplicaModule } from '../../reference/demo/replica.module.js';
-import { replicaConfigFromEnv } from '../../reference/demo/replica-protocol.js';
+import { followerContext } from './follower-context.js';
 import { servePeerReplica } from './peer-replica.js';
 import { READ_SQL } from './raw-read.js';
 
@@ -17,11 +14,7 @@ import { READ_SQL } from './raw-read.js';
  */
 type PrimaryPool = { obtainMasterConnection(): Promise<[PoolClient, () => void]> };
 
-const app = await NestFactory.createApplicationContext(
-  ReplicaModule.register(replicaConfigFromEnv(process.env)),
-  { logger: ['error'] },
-);
-await app.init();
+const app = await followerContext();
 const pool = app.get(DataSource).driver as unknown as PrimaryPool;
 
 async function readOnPool(): Promise<string[]> {

@@ -1,7 +1,4 @@
-import 'reflect-metadata';
-import { NestFactory } from '@nestjs/core';
-import { ReplicaModule } from '../../reference/demo/replica.module.js';
-import { replicaConfigFromEnv } from '../../reference/demo/replica-protocol.js';
+import { followerContext } from './follower-context.js';
 import { serveRawRead } from './raw-read.js';
 
 /*
@@ -11,9 +8,5 @@ import { serveRawRead } from './raw-read.js';
  * the follower path costs over the read itself in the same process; this ÷ the raw reader is what
  * a Nest + TypeORM process costs over a bare one, before any code of the follower path runs.
  */
-const app = await NestFactory.createApplicationContext(
-  ReplicaModule.register(replicaConfigFromEnv(process.env)),
-  { logger: ['error'] },
-);
-await app.init();
+const app = await followerContext();
 await serveRawRead(() => app.close());
