@@ -120,6 +120,17 @@ describe('createTestDatabase spares (prepareNext)', () => {
     let third: Promise<Awaited<ReturnType<typeof createTestDatabase>>>;
     try {
       const second = await createTestDatabase({ dataSourceOptions: spareAppOptions(base.url) });
+      // The next spare's clone starts in the background: the third call comes once that clone
+      // holds this process's spare lock and waits on the template. Before it has connected and
+      // taken the lock, a call finds the lock free and clones beside it (see the closing note).
+      const { spareSessions } = await namesFor(spareAppOptions(base.url));
+      await pollUntil(async () => {
+        const { rowCount } = await admin.query(
+          `SELECT 1 FROM pg_stat_activity WHERE application_name = $1 AND wait_event_type = 'Lock'`,
+          [spareSessions],
+        );
+        return rowCount ? true : undefined;
+      }, 'the next spare cloning, held at the template');
       third = createTestDatabase({ dataSourceOptions: spareAppOptions(base.url) });
       // The third call waits for the spare (an advisory wait), not on the template (a clone's).
       await pollUntil(async () => {
