@@ -1,6 +1,7 @@
 import { Logger } from '@nestjs/common';
 import { withDatabase } from '../reference/runtime/connection-url.js';
 import { createTestDatabase } from '../src/testing/index.js';
+import { namesFor } from '../src/testing/test-database-names.js';
 import { manyMigrations } from './many-migrations.bench.js';
 import { percentile } from './stats.js';
 import { withClient } from './admin-client.js';
@@ -63,19 +64,11 @@ export async function benchTestDatabase(
   Logger.overrideLogger(false);
   let template = '';
   try {
-    const templates = async () =>
-      (
-        await withClient(adminUrl, (c) =>
-          c.query<{ datname: string }>(
-            `SELECT datname FROM pg_database WHERE datistemplate AND datname LIKE 'mlt\\_%'`,
-          ),
-        )
-      ).rows.map((row) => row.datname);
-    const before = await templates();
     // Builds the template (migrates it once): not what a test file waits for after the first.
     const first = await createTestDatabase({ dataSourceOptions });
     await first.drop();
-    template = (await templates()).find((name) => !before.includes(name)) ?? '';
+    // This set's own template: other test processes on the server build theirs meanwhile.
+    template = (await namesFor(dataSourceOptions)).template;
     const ours: number[] = [];
     const cold: number[] = [];
     const raw: number[] = [];
