@@ -92,7 +92,7 @@ export async function createTestDatabase(
         connectionConfig,
       );
       dropOnExit(server, name);
-      const claimed = await claimSpare(admin, naming, existing.keys(), name);
+      const claimed = await claimSpare(admin, naming, existing.keys(), name, timeoutMs);
       if (!claimed) await admin.query(cloneDatabaseSql(name, naming.template));
       if (prepareNext) prepareSpare(server, naming, existing.keys(), claimed);
       return testDatabase(dataSourceOptions, name);

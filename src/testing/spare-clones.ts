@@ -27,18 +27,43 @@ const SPARE_LOCK_TYPE = 'TestSpare';
 const spareLock = (naming: Naming) => advisoryLockKey(naming.spareSessions, SPARE_LOCK_TYPE);
 
 /**
+ * This module's spare clones that do not hold the spare lock yet (still connecting, or behind the
+ * clone before): a call that came meanwhile would find the lock free and clone beside them. Per
+ * module instance, so per Jest test file: a call from the next file comes after this file's tests
+ * ran, long after.
+ */
+const starting = new Set<Promise<void>>();
+
+/** Until every spare clone started so far holds the spare lock (or has ended), at most `ms`. */
+async function clonesStarted(ms: number): Promise<void> {
+  if (!starting.size) return;
+  let timer: NodeJS.Timeout | undefined;
+  const bound = new Promise<void>((resolve) => {
+    timer = setTimeout(resolve, ms || 2 ** 31 - 1);
+  });
+  try {
+    await Promise.race([Promise.all(starting), bound]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/**
  * Renames a ready spare of this template (this process's first) into `name`, after waiting for
- * this process's spare on its way if none is ready. Returns the spare's name, or undefined if none
- * could be claimed: the caller then clones.
+ * this process's spare on its way if none is ready (at most `timeoutMs` for it to start, and the
+ * admin's lock_timeout for it to finish). Returns the spare's name, or undefined if none could be
+ * claimed: the caller then clones.
  */
 export async function claimSpare(
   admin: pg.Client,
   naming: Naming,
   existing: Iterable<string>,
   name: string,
+  timeoutMs: number,
 ): Promise<string | undefined> {
   const ready = await claimReady(admin, naming, existing, name);
   if (ready) return ready;
+  await clonesStarted(timeoutMs);
   try {
     // Free at once unless a clone of this process is on its way; bounded by the admin's lock_timeout.
     await admin.query(ADVISORY_LOCK_SQL, [...spareLock(naming)]);
@@ -95,6 +120,14 @@ async function cloneSpare(server: ServerConnections, naming: Naming): Promise<vo
   dropOnExit(server, name);
   const client = new pg.Client({ ...server[0], application_name: naming.spareSessions });
   client.on('error', () => undefined);
+  let held!: () => void;
+  const holding = new Promise<void>((resolve) => {
+    held = () => {
+      starting.delete(holding);
+      resolve();
+    };
+  });
+  starting.add(holding);
   let made = false;
   try {
     await client.connect();
@@ -102,6 +135,7 @@ async function cloneSpare(server: ServerConnections, naming: Naming): Promise<vo
     (client.connection.stream as Partial<Socket>).unref?.();
     cloningIn(name, (client as unknown as { processID?: number }).processID);
     await client.query(ADVISORY_LOCK_SQL, [...spareLock(naming)]);
+    held();
     // The clone before this one may have made the spare this one was for.
     const databases = await namespaceDatabases(client, naming.namespace);
     if ([...databases.keys()].some((database) => naming.isSpare(database, 'ours'))) {
@@ -117,6 +151,7 @@ async function cloneSpare(server: ServerConnections, naming: Naming): Promise<vo
     // Only a head start: without a spare the next call clones. A spare made stays for it.
     if (!made) forget(name);
   } finally {
+    held();
     await client.end().catch(() => undefined);
   }
 }

@@ -120,26 +120,20 @@ describe('createTestDatabase spares (prepareNext)', () => {
     let third: Promise<Awaited<ReturnType<typeof createTestDatabase>>>;
     try {
       const second = await createTestDatabase({ dataSourceOptions: spareAppOptions(base.url) });
-      // The next spare's clone starts in the background: the third call comes once that clone
-      // holds this process's spare lock and waits on the template. Before it has connected and
-      // taken the lock, a call finds the lock free and clones beside it (see the closing note).
-      const { spareSessions } = await namesFor(spareAppOptions(base.url));
-      await pollUntil(async () => {
-        const { rowCount } = await admin.query(
-          `SELECT 1 FROM pg_stat_activity WHERE application_name = $1 AND wait_event_type = 'Lock'`,
-          [spareSessions],
-        );
-        return rowCount ? true : undefined;
-      }, 'the next spare cloning, held at the template');
+      // At once, before the next spare's clone (started in the background) has connected: the
+      // third call must still wait for it rather than find the spare lock free and clone beside it.
       third = createTestDatabase({ dataSourceOptions: spareAppOptions(base.url) });
       // The third call waits for the spare (an advisory wait), not on the template (a clone's).
-      await pollUntil(async () => {
-        const { rowCount } = await admin.query(
-          `SELECT 1 FROM pg_stat_activity
-            WHERE application_name = 'nestjs-migration-lock:testing' AND wait_event = 'advisory'`,
+      const waits = await pollUntil(async () => {
+        const { rows } = await admin.query<{ wait_event: string }>(
+          `SELECT wait_event FROM pg_stat_activity
+            WHERE application_name = 'nestjs-migration-lock:testing' AND datname = $1
+              AND wait_event_type = 'Lock'`,
+          [base.name],
         );
-        return rowCount ? true : undefined;
-      }, 'the third call waiting for the spare on its way');
+        return rows.length ? rows.map((row) => row.wait_event) : undefined;
+      }, 'the third call waiting');
+      expect(waits).toEqual(['advisory']);
       await second.drop();
     } finally {
       await hold.query('ROLLBACK');
