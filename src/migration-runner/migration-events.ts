@@ -44,10 +44,20 @@ type EventOf<K extends EventName> = Parameters<NonNullable<MigrationLockEvents[K
 export class MigrationStateTracker {
   private readonly logger = new Logger('MigrationLock');
   private current: MigrationState = { phase: 'idle', since: new Date(), applied: [] };
+  /**
+   * What the running run applied so far: copied into the state when it is read, not once per
+   * migration (a 2,000-migration run would copy 2 million names).
+   */
+  private appliedInRun: string[] = [];
+  private appliedChanged = false;
 
   constructor(private readonly listener: MigrationLockEvents | undefined) {}
 
   get state(): MigrationState {
+    if (this.appliedChanged) {
+      this.current = { ...this.current, applied: [...this.appliedInRun] };
+      this.appliedChanged = false;
+    }
     return this.current;
   }
 
@@ -55,7 +65,17 @@ export class MigrationStateTracker {
     phase: MigrationPhase,
     details: Partial<Omit<MigrationState, 'phase' | 'since'>> = {},
   ): void {
-    this.current = { ...this.current, ...details, phase, since: new Date() };
+    if (phase === 'waiting') this.appliedInRun = [];
+    // A list given here (the run's result) replaces what was counted migration by migration.
+    if (details.applied) this.appliedChanged = false;
+    this.current = { ...this.state, ...details, phase, since: new Date() };
+  }
+
+  /** One more migration applied by the running run (the phase stays `migrating`). */
+  migrationApplied(name: string): void {
+    this.appliedInRun.push(name);
+    this.appliedChanged = true;
+    this.current = { ...this.current, phase: 'migrating', since: new Date() };
   }
 
   emit<K extends EventName>(name: K, event: EventOf<K>): void {

@@ -151,7 +151,7 @@ export class MigrationRunnerService {
       this.logger.log(`Applied ${migration.name} in ${durationMs} ms`);
       this.tracker.emit('migrationApplied', { name: migration.name, durationMs });
       applied.push(migration);
-      this.tracker.update('migrating', { applied: applied.map((m) => m.name) });
+      this.tracker.migrationApplied(migration.name);
     }
     // Mode all: one statement records the run; it commits with the lock's transaction.
     if (this.options.transaction === 'all') await steps.record(queryRunner, applied);
