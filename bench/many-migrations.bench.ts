@@ -9,14 +9,18 @@ import { MigrationRunnerService } from '../src/migration-runner/migration-runner
 import { DEFAULT_OPTIONS } from '../src/module/migration-lock-options.js';
 import { median } from './stats.js';
 import { withClient } from './admin-client.js';
+import { rawManyMigrations } from './peers/raw-many-migrations.js';
 
 /*
  * A long migration history on a fresh database (what every CI job, e2e run and new tenant pays):
  * the module's run ÷ plain TypeORM `dataSource.runMigrations()` on the same migrations, each on a
- * fresh database, interleaved, per transaction mode. Both sides log nothing.
+ * fresh database, interleaved, per transaction mode. Both sides log nothing. Beside them, the
+ * floor: the same statements on one raw pg client (peers/raw-many-migrations.ts), which tells how
+ * much of either side is the server's own work.
  */
 
 type Mode = 'all' | 'each';
+type Side = 'module' | 'typeorm' | 'raw';
 
 export interface ManyMigrationsResult {
   median: number;
@@ -24,6 +28,10 @@ export interface ManyMigrationsResult {
   max: number;
   moduleMs: number;
   typeormMs: number;
+  /** The raw-pg floor: median ms, and each side ÷ the floor (median of per-run ratios). */
+  rawMs: number;
+  moduleVsRaw: number;
+  typeormVsRaw: number;
 }
 
 /** One pass: both modes, on the TypeORM version this process loaded. */
@@ -77,11 +85,22 @@ export function manyMigrations(count: number): Array<new () => MigrationInterfac
 async function timeOne(
   adminUrl: string,
   migrations: Array<new () => MigrationInterface>,
-  side: 'module' | 'typeorm',
+  side: Side,
   mode: Mode,
 ): Promise<number> {
   const name = `bench_many_${side}_${mode}_${process.pid}_${Date.now()}`;
   await withClient(adminUrl, (c) => c.query(`CREATE DATABASE "${name}"`));
+  if (side === 'raw') {
+    try {
+      return await withClient(withDatabase(adminUrl, name), async (client) => {
+        const started = performance.now();
+        await rawManyMigrations(client, migrations, mode);
+        return performance.now() - started;
+      });
+    } finally {
+      await withClient(adminUrl, (c) => c.query(`DROP DATABASE "${name}" WITH (FORCE)`));
+    }
+  }
   const dataSource = await new DataSource({
     type: 'postgres',
     url: withDatabase(adminUrl, name),
@@ -105,6 +124,8 @@ async function timeOne(
   }
 }
 
+const SIDES: readonly Side[] = ['module', 'typeorm', 'raw'];
+
 /** Both modes on the TypeORM this process loaded. */
 export async function benchManyMigrationsPass(
   adminUrl: string,
@@ -116,25 +137,25 @@ export async function benchManyMigrationsPass(
   const results = {} as Record<Mode, ManyMigrationsResult>;
   try {
     for (const mode of ['all', 'each'] as const) {
-      const ratios: number[] = [];
-      const moduleMs: number[] = [];
-      const typeormMs: number[] = [];
+      const times: Record<Side, number[]> = { module: [], typeorm: [], raw: [] };
       for (let run = 0; run < options.runs; run++) {
-        // Interleaved, the order alternating, so that drift on the machine hits both sides alike.
-        const order =
-          run % 2 === 0 ? (['module', 'typeorm'] as const) : (['typeorm', 'module'] as const);
-        const times: Record<string, number> = {};
-        for (const side of order) times[side] = await timeOne(adminUrl, migrations, side, mode);
-        moduleMs.push(times.module);
-        typeormMs.push(times.typeorm);
-        ratios.push(times.module / times.typeorm);
+        // Interleaved, the order rotating, so that drift on the machine hits every side alike.
+        for (let i = 0; i < SIDES.length; i++) {
+          const side = SIDES[(run + i) % SIDES.length];
+          times[side].push(await timeOne(adminUrl, migrations, side, mode));
+        }
       }
+      const ratios = (of: Side, to: Side) => times[of].map((ms, run) => ms / times[to][run]);
+      const vsTypeorm = ratios('module', 'typeorm');
       results[mode] = {
-        median: median(ratios),
-        min: Math.min(...ratios),
-        max: Math.max(...ratios),
-        moduleMs: median(moduleMs),
-        typeormMs: median(typeormMs),
+        median: median(vsTypeorm),
+        min: Math.min(...vsTypeorm),
+        max: Math.max(...vsTypeorm),
+        moduleMs: median(times.module),
+        typeormMs: median(times.typeorm),
+        rawMs: median(times.raw),
+        moduleVsRaw: median(ratios('module', 'raw')),
+        typeormVsRaw: median(ratios('typeorm', 'raw')),
       };
     }
   } finally {

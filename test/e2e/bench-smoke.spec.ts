@@ -92,6 +92,10 @@ describe('npm run bench (smoke, --quick)', () => {
           median: expect.any(Number),
           moduleMs: expect.any(Number),
           typeormMs: expect.any(Number),
+          // The same statements on one raw pg client: the server's own share of both sides.
+          rawMs: expect.any(Number),
+          moduleVsRaw: expect.any(Number),
+          typeormVsRaw: expect.any(Number),
         }),
       );
     }
