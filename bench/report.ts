@@ -113,7 +113,7 @@ export function figureRows(r: BenchResults): string[][] {
       'rollout16VsRaw',
       fmt(r.rollout16VsRaw),
       TARGETS.rollout16VsRaw,
-      `${r.rollout16VsRaw.replicas} replicas ${ms(r.rollout16VsOne.manyMs)} vs the same algorithm on raw pg ${ms(r.rollout16VsRaw.rawManyMs)} (1 replica: ${ms(r.rollout16VsRaw.rawOneMs)}); raw pg's own ${r.rollout16VsRaw.replicas} ÷ 1 is ${fmt(r.rollout16VsRaw.raw16VsOne)}; CPU of the median replica from release to ready ${ms(r.rollout16VsRaw.cpuMsPerReplica)} vs raw ${ms(r.rollout16VsRaw.rawCpuMsPerReplica)}`,
+      `${r.rollout16VsRaw.replicas} replicas ${ms(r.rollout16VsOne.manyMs)} vs the same algorithm on raw pg ${ms(r.rollout16VsRaw.rawManyMs)} (1 replica: ${ms(r.rollout16VsRaw.rawOneMs)}); raw pg's own ${r.rollout16VsRaw.replicas} ÷ 1 is ${fmt(r.rollout16VsRaw.raw16VsOne)}; CPU of the median replica from release to ready ${ms(r.rollout16VsRaw.cpuMsPerReplica)} vs raw ${ms(r.rollout16VsRaw.rawCpuMsPerReplica)}. Where it goes: the same raw algorithm in 16 processes of the service's own application context ${ms(r.rollout16VsRaw.nestRawManyMs)} (CPU ${ms(r.rollout16VsRaw.nestRawCpuMsPerReplica)}), so the Nest + TypeORM process costs ${fmt(r.rollout16VsRaw.nestRawVsRaw)} × the bare raw rollout and the module's path ${fmt(r.rollout16VsRaw.vsNestRaw)} × the raw algorithm in its own process`,
     ],
     [
       'followers16VsOne',
@@ -222,7 +222,10 @@ migrations table, the lock round trips) is served 8 replicas per core, one after
 waiters are released together by a shared wait and followers never take the lock. The raw-\`pg\`
 floors measured in the same run show it. \`rollout16VsRaw\`: the same algorithm written with one
 raw \`pg\` client per process (\`bench/peers/raw-rollout-replica.ts\`: read, try the lock, apply
-or wait in the shared form, read again; no Nest, no TypeORM), on the same migrations.
+or wait in the shared form, read again; no Nest, no TypeORM), on the same migrations; the same
+algorithm also runs inside the reference service's application context
+(\`bench/peers/nest-raw-rollout-replica.ts\`), which splits the ratio into what the Nest + TypeORM
+process costs (\`nestRawVsRaw\`) and what the module's path costs over it (\`vsNestRaw\`).
 \`followers16VsRaw\`: 16 processes that only read the migrations table once. Their own 16 ÷ 1
 ratios (\`raw16VsOne\`) are what this machine allows any 16 processes: when they are above the
 ≤ 1.25 and ≤ 1.10 targets, so is every implementation on this machine, raw \`pg\` included.

@@ -23,6 +23,9 @@ const NEST_POOL_READ_REPLICA = fileURLToPath(
 const RAW_ROLLOUT_REPLICA = fileURLToPath(
   new URL('./peers/raw-rollout-replica.js', import.meta.url),
 );
+const NEST_RAW_ROLLOUT_REPLICA = fileURLToPath(
+  new URL('./peers/nest-raw-rollout-replica.js', import.meta.url),
+);
 const IDLE_REPLICA = fileURLToPath(new URL('./peers/idle-replica.js', import.meta.url));
 
 export interface PeerResult {
@@ -51,6 +54,16 @@ export interface RolloutResults {
     /** CPU ms of the median replica from release to ready, module and raw (where the wall goes on 2 cores). */
     cpuMsPerReplica: Spread;
     rawCpuMsPerReplica: Spread;
+    /**
+     * Where the difference goes (peers/nest-raw-rollout-replica): the same raw algorithm in 16
+     * processes of the reference service's application context. `vsNestRaw`: the rollout ÷ those,
+     * the module's path over the algorithm in the same kind of process; `nestRawVsRaw`: those ÷ the
+     * bare raw rollout, what the Nest + TypeORM process itself costs.
+     */
+    nestRawManyMs: Spread;
+    nestRawCpuMsPerReplica: Spread;
+    vsNestRaw: Spread;
+    nestRawVsRaw: Spread;
   };
   followers16VsOne: Spread & { replicas: number; oneMs: Spread; manyMs: Spread };
   /**
@@ -214,7 +227,8 @@ export async function benchRollout(
   const lockDoubles: boolean[] = [];
   const rawOne: number[] = [];
   const rawMany: number[] = [];
-  const cpu = { many: [] as number[], rawMany: [] as number[] };
+  const nestRawMany: number[] = [];
+  const cpu = { many: [] as number[], rawMany: [] as number[], nestRawMany: [] as number[] };
   const eachOne: number[] = [];
   const eachMany: number[] = [];
   const each = { transaction: 'each' } as const;
@@ -241,6 +255,11 @@ export async function benchRollout(
     );
     rawMany.push(rawFleet.wallMs);
     cpu.rawMany.push(rawFleet.cpuMs);
+    const nestRawFleet = await withFreshDatabase(serverUrl, (url) =>
+      fleetRun(url, replicas, {}, NEST_RAW_ROLLOUT_REPLICA),
+    );
+    nestRawMany.push(nestRawFleet.wallMs);
+    cpu.nestRawMany.push(nestRawFleet.cpuMs);
   }
   // Followers, the raw-read floor and the harness's own floor, interleaved on one migrated database.
   const followers = await withFreshDatabase(serverUrl, async (url) => {
@@ -305,6 +324,10 @@ export async function benchRollout(
       raw16VsOne: spread(ratio(rawMany, rawOne)),
       cpuMsPerReplica: spread(cpu.many),
       rawCpuMsPerReplica: spread(cpu.rawMany),
+      nestRawManyMs: spread(nestRawMany),
+      nestRawCpuMsPerReplica: spread(cpu.nestRawMany),
+      vsNestRaw: spread(ratio(many, nestRawMany)),
+      nestRawVsRaw: spread(ratio(nestRawMany, rawMany)),
     },
     followers16VsOne: {
       ...spread(ratio(followers.many, followers.one)),

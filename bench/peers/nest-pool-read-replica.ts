@@ -1,6 +1,6 @@
 import type { PoolClient } from 'pg';
 import { DataSource } from 'typeorm';
-import { followerContext } from './follower-context.js';
+import { replicaContext } from './replica-context.js';
 import { servePeerReplica } from './peer-replica.js';
 import { READ_SQL } from './raw-read.js';
 
@@ -14,7 +14,7 @@ import { READ_SQL } from './raw-read.js';
  */
 type PrimaryPool = { obtainMasterConnection(): Promise<[PoolClient, () => void]> };
 
-const app = await followerContext();
+const app = await replicaContext();
 const pool = app.get(DataSource).driver as unknown as PrimaryPool;
 
 async function readOnPool(): Promise<string[]> {

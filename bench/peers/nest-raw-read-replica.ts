@@ -1,4 +1,4 @@
-import { followerContext } from './follower-context.js';
+import { replicaContext } from './replica-context.js';
 import { serveRawRead } from './raw-read.js';
 
 /*
@@ -8,5 +8,5 @@ import { serveRawRead } from './raw-read.js';
  * the follower path costs over the read itself in the same process; this ÷ the raw reader is what
  * a Nest + TypeORM process costs over a bare one, before any code of the follower path runs.
  */
-const app = await followerContext();
+const app = await replicaContext();
 await serveRawRead(() => app.close());

@@ -60,6 +60,11 @@ describe('npm run bench (smoke, --quick)', () => {
           raw16VsOne: expect.any(Object),
           cpuMsPerReplica: expect.objectContaining({ median: expect.any(Number) }),
           rawCpuMsPerReplica: expect.objectContaining({ median: expect.any(Number) }),
+          // The raw algorithm (read) inside the module's own kind of process.
+          nestRawManyMs: expect.objectContaining({ median: expect.any(Number) }),
+          nestRawCpuMsPerReplica: expect.objectContaining({ median: expect.any(Number) }),
+          vsNestRaw: expect.objectContaining({ median: expect.any(Number) }),
+          nestRawVsRaw: expect.objectContaining({ median: expect.any(Number) }),
         }),
       );
     }

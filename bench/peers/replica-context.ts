@@ -5,10 +5,11 @@ import { ReplicaModule } from '../../reference/demo/replica.module.js';
 import { replicaConfigFromEnv } from '../../reference/demo/replica-protocol.js';
 
 /**
- * The reference service's application context, loaded, initialized and connected as a follower
- * replica builds it: the process the follower-floor peers read in.
+ * The reference service's application context, loaded, initialized and connected as a replica
+ * builds it (its runner does not run: the standalone replica starts it on the release): the process
+ * the Nest-floor peers run their raw phase in.
  */
-export async function followerContext(): Promise<INestApplicationContext> {
+export async function replicaContext(): Promise<INestApplicationContext> {
   const app = await NestFactory.createApplicationContext(
     ReplicaModule.register(replicaConfigFromEnv(process.env)),
     { logger: ['error'] },
