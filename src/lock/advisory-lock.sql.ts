@@ -121,6 +121,17 @@ export function trySessionLockSql(key: AdvisoryLockKey): string {
   return `SELECT pg_try_advisory_lock(${int(key[0])}::int4, ${int(key[1])}::int4) AS acquired`;
 }
 
+/**
+ * The holder's announcement that it is done, sent alone before its unlock: it commits, and so
+ * reaches every listening session, while the lock is still held. A follower whose poll gets the lock
+ * right after the unlock then has the notice ahead of that poll's result, and follows instead of
+ * taking the holder for dead. (The NOTIFY of unlockAndNotifySql goes out only when that statement
+ * ends, after the unlock: a poll in between, on a loaded machine, saw a free lock and no notice.)
+ */
+export function announceReleaseSql(key: AdvisoryLockKey): string {
+  return `NOTIFY ${releaseChannel(key)}`;
+}
+
 /** Releases the session-level lock, then wakes the waiters (NOTIFY is sent at the end of the statement). */
 export function unlockAndNotifySql(key: AdvisoryLockKey): string {
   return [

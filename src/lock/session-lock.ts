@@ -1,6 +1,7 @@
 import type { Notification } from 'pg';
 import type { DataSource } from 'typeorm';
 import {
+  announceReleaseSql,
   prepareAndTrySessionLockSql,
   RESET_SESSION_SQL,
   releaseChannel,
@@ -111,10 +112,10 @@ export class SessionLock {
   }
 
   /**
-   * A poll can land between a holder's unlock and its NOTIFY, which is sent when that statement
-   * ends: the lock is free, yet the holder finished normally and is to be followed, not replaced.
-   * One more round trip lets such an announcement through (it comes ahead of the round trip's
-   * result); without one, the holder died and the poll's lock stands.
+   * A poll that gets the lock: did the holder finish normally (to be followed, not replaced)? A
+   * holder announces before it unlocks (announceReleaseSql), so its notice is already pending for
+   * this session; one more round trip lets it through (it comes ahead of the round trip's result).
+   * Without one, the holder died and the poll's lock stands.
    */
   private async releaseWasAnnounced(announced: () => boolean): Promise<boolean> {
     await this.connection.client.query(ROUND_TRIP_SQL);
@@ -150,16 +151,18 @@ export class SessionLock {
   }
 
   /**
-   * Releases the lock and wakes the waiters, then gives the connection back reset (its session
-   * settings and LISTEN must not reach the pool). Resolves false when the server says the lock
-   * was not held.
+   * Announces the release (followers stop waiting), releases the lock and wakes the waiters in line
+   * (they need it free when they try), then gives the connection back reset (its session settings
+   * and LISTEN must not reach the pool). Resolves false when the server says the lock was not held.
    */
   async release(): Promise<boolean> {
-    this.connection.client.removeListener('notification', this.onNotification);
+    const { client } = this.connection;
+    client.removeListener('notification', this.onNotification);
     let released = false;
     if (!this.connection.lostCause) {
-      const results = (await this.connection.client
-        .query(unlockAndNotifySql(this.key))
+      const results = (await client
+        .query(announceReleaseSql(this.key))
+        .then(() => client.query(unlockAndNotifySql(this.key)))
         .catch(() => [])) as unknown as Array<{ rows: Array<{ released?: boolean }> }>;
       released = results[0]?.rows[0]?.released === true;
     }

@@ -5,7 +5,11 @@ import {
   LockLostError,
   LockTimeoutError,
 } from '../../src/errors/migration-lock.errors.js';
-import { releaseChannel } from '../../src/lock/advisory-lock.sql.js';
+import {
+  announceReleaseSql,
+  releaseChannel,
+  unlockAndNotifySql,
+} from '../../src/lock/advisory-lock.sql.js';
 import { AdvisoryLockService } from '../../src/lock/advisory-lock.service.js';
 import { advisoryLockKey } from '../../src/lock/lock-key.js';
 import {
@@ -304,6 +308,25 @@ describe('withSessionLock (session-level lock, step-by-step work) on a real Post
       expect(await advisoryLockRows(observer, KEY)).toEqual([]);
     });
 
+    it('a holder announces its release on its own, before the unlock, then wakes the waiters', async () => {
+      // Two notices per release: the announcement, committed while the lock is still held (a
+      // follower whose poll gets the lock right after the unlock has it pending, and follows), and
+      // the wake-up after the unlock for waiters in line. One notice, sent with the unlock, reached
+      // a loaded machine's followers only after their poll had taken the lock for a dead holder's.
+      const listener = await connectClient(db.url, 'listener');
+      const notices: string[] = [];
+      listener.on('notification', (message) => notices.push(message.channel));
+      await listener.query(`LISTEN ${releaseChannel(KEY)}`);
+      const service = await locks();
+      await service.withSessionLock(ID, TYPE, async () => undefined);
+      await pollUntil(async () => {
+        await listener.query('SELECT 1');
+        return notices.length >= 2 ? true : undefined;
+      }, 'the release notices');
+      expect(notices).toEqual([releaseChannel(KEY), releaseChannel(KEY)]);
+      await listener.end();
+    });
+
     it('ends the wait at the release NOTIFY of the holder without taking the lock', async () => {
       const holder = await rawHolder();
       const service = await locks();
@@ -314,9 +337,9 @@ describe('withSessionLock (session-level lock, step-by-step work) on a real Post
         .finally(() => (settled = true));
       await waiterPolling();
       expect(settled).toBe(false);
-      await holder.client.query(
-        `SELECT pg_advisory_unlock(${KEY[0]}, ${KEY[1]}); NOTIFY ${releaseChannel(KEY)}`,
-      );
+      // As the library's holder releases (SessionLock.release): the announcement, then the unlock.
+      await holder.client.query(announceReleaseSql(KEY));
+      await holder.client.query(unlockAndNotifySql(KEY));
       expect(await attempt).toEqual({ acquired: false });
       expect(ran).toBe(false);
       expect(await advisoryLockRows(observer, KEY)).toEqual([]);

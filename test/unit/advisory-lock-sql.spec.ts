@@ -3,6 +3,7 @@ import {
   prepareAndTrySessionLockSql,
   releaseChannel,
   unlockAndNotifySql,
+  announceReleaseSql,
   waitForLockSql,
 } from '../../src/lock/advisory-lock.sql.js';
 import { advisoryLockKey } from '../../src/lock/lock-key.js';
@@ -54,6 +55,8 @@ describe('lock statements', () => {
       'SELECT pg_try_advisory_lock(457026696::int4, -1494325336::int4) AS acquired',
     );
     expect(releaseChannel(key)).toBe('migration_lock_457026696_2800641960');
+    // Announced alone, before the unlock (see announceReleaseSql).
+    expect(announceReleaseSql(key)).toBe('NOTIFY migration_lock_457026696_2800641960');
     expect(unlockAndNotifySql(key)).toBe(
       'SELECT pg_advisory_unlock(457026696::int4, -1494325336::int4) AS released; NOTIFY migration_lock_457026696_2800641960',
     );
