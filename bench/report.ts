@@ -230,7 +230,8 @@ process costs (\`nestRawVsRaw\`) and what the module's path costs over it (\`vsN
 ratios (\`raw16VsOne\`) are what this machine allows any 16 processes: when they are above the
 ≤ 1.25 and ≤ 1.10 targets, so is every implementation on this machine, raw \`pg\` included.
 \`release16VsOne\` goes one step further down: 16 processes that do no work at all, only answer
-the release, against one such process. Where a follower's time goes beyond the raw reader's is
+the release, against one such process, timed on the parent's clock until it has every answer (their
+own clocks can put such an answer within the skew of the release). Where a follower's time goes beyond the raw reader's is
 split by one more peer (\`bench/peers/nest-raw-read-replica.ts\`): the reference service's whole
 application context, loaded and connected as a follower's, whose phase is only the raw read.
 \`nestRawVsRaw\` is what a Nest + TypeORM process costs by itself; \`vsNestRaw\` is the follower
