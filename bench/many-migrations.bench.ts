@@ -90,22 +90,37 @@ async function timeOne(
 ): Promise<number> {
   const name = `bench_many_${side}_${mode}_${process.pid}_${Date.now()}`;
   await withClient(adminUrl, (c) => c.query(`CREATE DATABASE "${name}"`));
-  if (side === 'raw') {
-    try {
-      return await withClient(withDatabase(adminUrl, name), async (client) => {
-        const started = performance.now();
-        await rawManyMigrations(client, migrations, mode);
-        return performance.now() - started;
-      });
-    } finally {
-      await withClient(adminUrl, (c) => c.query(`DROP DATABASE "${name}" WITH (FORCE)`));
-    }
+  try {
+    const url = withDatabase(adminUrl, name);
+    return side === 'raw'
+      ? await timeRaw(url, migrations, mode)
+      : await timeOnDataSource(url, migrations, side, mode);
+  } finally {
+    await withClient(adminUrl, (c) => c.query(`DROP DATABASE "${name}" WITH (FORCE)`));
   }
-  const dataSource = await new DataSource({
-    type: 'postgres',
-    url: withDatabase(adminUrl, name),
-    migrations,
-  }).initialize();
+}
+
+/** The floor: the same statements on one raw pg client. */
+async function timeRaw(
+  url: string,
+  migrations: Array<new () => MigrationInterface>,
+  mode: Mode,
+): Promise<number> {
+  return withClient(url, async (client) => {
+    const started = performance.now();
+    await rawManyMigrations(client, migrations, mode);
+    return performance.now() - started;
+  });
+}
+
+/** The module's run, or TypeORM's runMigrations, on a DataSource initialized untimed. */
+async function timeOnDataSource(
+  url: string,
+  migrations: Array<new () => MigrationInterface>,
+  side: 'module' | 'typeorm',
+  mode: Mode,
+): Promise<number> {
+  const dataSource = await new DataSource({ type: 'postgres', url, migrations }).initialize();
   try {
     const started = performance.now();
     if (side === 'typeorm') {
@@ -120,7 +135,6 @@ async function timeOne(
     return performance.now() - started;
   } finally {
     await dataSource.destroy();
-    await withClient(adminUrl, (c) => c.query(`DROP DATABASE "${name}" WITH (FORCE)`));
   }
 }
 
