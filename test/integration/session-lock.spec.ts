@@ -57,7 +57,8 @@ describe('withSessionLock (session-level lock, step-by-step work) on a real Post
     return pollUntil(async () => {
       const { rows } = await observer.query<{ pid: number }>(
         `SELECT pid FROM pg_stat_activity WHERE datname = current_database()
-          AND application_name = 'session-test' AND query LIKE '%pg_try_advisory_lock%'`,
+          AND application_name = 'session-test' AND query LIKE '%pg_try_advisory_lock%'
+          AND state = 'idle'`,
       );
       return rows[0]?.pid;
     }, 'a session-lock waiter');
