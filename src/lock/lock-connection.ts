@@ -2,7 +2,7 @@ import { connect } from 'node:net';
 import type { PoolClient } from 'pg';
 import type { DataSource, QueryRunner } from 'typeorm';
 import { SessionLockThroughPoolerError } from '../errors/migration-lock.errors.js';
-import { sqlState } from '../errors/sql-state.js';
+import { serverSeverity, sqlState } from '../errors/sql-state.js';
 import { BACKEND_PID_SQL } from './advisory-lock.sql.js';
 
 /*
@@ -181,7 +181,11 @@ export function deadConnectionRetries(dataSource: DataSource): number {
  * Errors that mean the lock's connection is gone, so the server has already released the lock and
  * rolled the transaction back. Seen as: pg_terminate_backend (57P01), server shutdown (57P02/57P03),
  * idle_in_transaction_session_timeout (25P03), transaction_timeout (25P04), connection exceptions
- * (class 08), or the socket closing under node-postgres.
+ * (class 08), any other error the server sends as FATAL (it ends the session: a conflict with
+ * recovery, say), or the socket closing under node-postgres. The message is only read for errors
+ * the server did not send: an ERROR's text may be anyone's (a migration's RAISE 'connection
+ * closed' is not a lost connection), and reading it cost every fresh database's first read
+ * (42P01) the regular expression's compilation.
  */
 const CONNECTION_LOSS_SQLSTATES = new Set(['57P01', '57P02', '57P03', '57P05', '25P03', '25P04']);
 const CONNECTION_LOSS_MESSAGE =
@@ -193,6 +197,8 @@ export function isConnectionLoss(error: unknown): boolean {
   if (error.name === 'QueryRunnerAlreadyReleasedError') return true;
   const code = sqlState(error);
   if (code && (CONNECTION_LOSS_SQLSTATES.has(code) || code.startsWith('08'))) return true;
+  const severity = serverSeverity(error);
+  if (severity !== undefined) return severity === 'FATAL' || severity === 'PANIC';
   return CONNECTION_LOSS_MESSAGE.test(error.message);
 }
 

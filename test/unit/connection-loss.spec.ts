@@ -24,4 +24,30 @@ describe('connection loss', () => {
   it.each(['55P03', '57014', '23505', '42P01'])('does not count SQLSTATE %s', (code) => {
     expect(isConnectionLoss(pgError(code))).toBe(false);
   });
+
+  it('counts any error the server sent as FATAL: the session is over', () => {
+    const recoveryConflict = Object.assign(
+      pgError('40001', 'terminating connection due to conflict with recovery'),
+      { severity: 'FATAL' },
+    );
+    expect(isConnectionLoss(recoveryConflict)).toBe(true);
+    const wrapped = Object.assign(new Error('query failed'), {
+      driverError: { code: '40001', severity: 'FATAL' },
+    });
+    expect(isConnectionLoss(wrapped)).toBe(true);
+  });
+
+  it("does not read the words of an error the server sent: they may be a migration's", () => {
+    const raised = Object.assign(pgError('P0001', 'connection closed by the upstream API'), {
+      severity: 'ERROR',
+    });
+    expect(isConnectionLoss(raised)).toBe(false);
+  });
+
+  it.each([
+    ['ECONNRESET', 'read ECONNRESET'],
+    ['EPIPE', 'write EPIPE'],
+  ])('counts the socket error %s', (code, message) => {
+    expect(isConnectionLoss(pgError(code, message))).toBe(true);
+  });
 });
