@@ -97,9 +97,10 @@ export async function createTestDatabase(
       if (prepareNext) prepareSpare(server, naming, existing.keys(), claimed);
       return testDatabase(dataSourceOptions, name);
     } finally {
-      await admin.query(ADVISORY_UNLOCK_SQL, [
-        ...advisoryLockKey(naming.template, TEMPLATE_LOCK_TYPE),
-      ]);
+      // A failed unlock must not hide why the call failed: the lock ends with the session anyway.
+      await admin
+        .query(ADVISORY_UNLOCK_SQL, [...advisoryLockKey(naming.template, TEMPLATE_LOCK_TYPE)])
+        .catch(() => undefined);
     }
   } finally {
     // Not awaited: the lock is already released, and a backend's exit takes 10–20 ms the caller
@@ -270,7 +271,7 @@ async function dropOrphanTemplates(admin: pg.Client): Promise<void> {
     } catch {
       // Someone still connected to it: the next build tries again.
     } finally {
-      await admin.query(ADVISORY_UNLOCK_SQL, [...lock]);
+      await admin.query(ADVISORY_UNLOCK_SQL, [...lock]).catch(() => undefined);
     }
   }
 }
