@@ -125,7 +125,7 @@ export function figureRows(r: BenchResults): string[][] {
       'followers16VsRaw',
       fmt(r.followers16VsRaw),
       TARGETS.followers16VsRaw,
-      `${r.followers16VsRaw.replicas} followers ${ms(r.followers16VsOne.manyMs)} vs ${r.followers16VsRaw.replicas} raw-pg readers of the migrations table ${ms(r.followers16VsRaw.rawManyMs)}; the raw readers' own ${r.followers16VsRaw.replicas} ÷ 1 is ${fmt(r.followers16VsRaw.raw16VsOne)}; CPU of the median follower ${ms(r.followers16VsRaw.cpuMsPerReplica)} vs raw ${ms(r.followers16VsRaw.rawCpuMsPerReplica)}. Where it goes: 16 processes of the same Nest application context doing only the raw read ${ms(r.followers16VsRaw.nestRawManyMs)} (CPU ${ms(r.followers16VsRaw.nestRawCpuMsPerReplica)}), so the Nest + TypeORM process costs ${fmt(r.followers16VsRaw.nestRawVsRaw)} × the bare reader and the follower path ${fmt(r.followers16VsRaw.vsNestRaw)} × the read in its own process; the same read on a client of the app's TypeORM pool ${ms(r.followers16VsRaw.nestPoolManyMs)} (CPU ${ms(r.followers16VsRaw.nestPoolCpuMsPerReplica)}), ${fmt(r.followers16VsRaw.nestPoolVsNestRaw)} × the read on a client of its own, and the follower path ${fmt(r.followers16VsRaw.vsNestPool)} × that pool read`,
+      `${r.followers16VsRaw.replicas} followers ${ms(r.followers16VsOne.manyMs)} vs ${r.followers16VsRaw.replicas} raw-pg readers of the migrations table ${ms(r.followers16VsRaw.rawManyMs)}; the raw readers' own ${r.followers16VsRaw.replicas} ÷ 1 is ${fmt(r.followers16VsRaw.raw16VsOne)}; CPU of the median follower ${ms(r.followers16VsRaw.cpuMsPerReplica)} vs raw ${ms(r.followers16VsRaw.rawCpuMsPerReplica)}. Where it goes: 16 processes of the same Nest application context doing only the raw read ${ms(r.followers16VsRaw.nestRawManyMs)} (CPU ${ms(r.followers16VsRaw.nestRawCpuMsPerReplica)}), so the Nest + TypeORM process costs ${fmt(r.followers16VsRaw.nestRawVsRaw)} × the bare reader and the follower path ${fmt(r.followers16VsRaw.vsNestRaw)} × the read in its own process; the same read on a client of the app's TypeORM pool ${ms(r.followers16VsRaw.nestPoolManyMs)} (CPU ${ms(r.followers16VsRaw.nestPoolCpuMsPerReplica)}), ${fmt(r.followers16VsRaw.nestPoolVsNestRaw)} × the read on a client of its own, and the follower path ${fmt(r.followers16VsRaw.vsNestPool)} × that pool read. Followers whose runner had followed once before (its code compiled) ${ms(r.followers16VsRaw.warmManyMs)} (CPU ${ms(r.followers16VsRaw.warmCpuMsPerReplica)}): the first call costs ${fmt(r.followers16VsRaw.vsWarm)} × a compiled one, and the compiled path ${fmt(r.followers16VsRaw.warmVsNestPool)} × the pool read`,
     ],
     [
       'release16VsOne',
@@ -240,7 +240,11 @@ path over the read in that same process. A last peer
 app's own TypeORM pool and given back, the least any library on the app's DataSource can do:
 \`nestPoolVsNestRaw\` is what pg-pool's checkout costs over a client of its own, and
 \`vsNestPool\` what is left of the follower path above it: the runner's first log line (Nest
-makes the logger's ConsoleLogger on first use, even with the level off) and its own steps. Every replica,
+makes the logger's ConsoleLogger on first use, even with the level off) and its own steps. The
+diagnostic \`vsWarm\` (\`bench/peers/warm-follower-replica.ts\`: a follower whose runner followed
+once before the release) splits that: V8 compiles each function on its first call, and a real
+replica's start-up run is always a first call; \`warmVsNestPool\` is the follower path once
+compiled, over the pool read. Every replica,
 peers included, calls \`process.cpuUsage()\` once before the release: its first call in a process
 costs about 0.5 ms of CPU, which would otherwise be timed.
 

@@ -26,6 +26,9 @@ const RAW_ROLLOUT_REPLICA = fileURLToPath(
 const NEST_RAW_ROLLOUT_REPLICA = fileURLToPath(
   new URL('./peers/nest-raw-rollout-replica.js', import.meta.url),
 );
+const WARM_FOLLOWER_REPLICA = fileURLToPath(
+  new URL('./peers/warm-follower-replica.js', import.meta.url),
+);
 const IDLE_REPLICA = fileURLToPath(new URL('./peers/idle-replica.js', import.meta.url));
 
 export interface PeerResult {
@@ -97,6 +100,16 @@ export interface RolloutResults {
     nestPoolCpuMsPerReplica: Spread;
     vsNestPool: Spread;
     nestPoolVsNestRaw: Spread;
+    /**
+     * A diagnostic (peers/warm-follower-replica): followers whose runner followed once before the
+     * release, so that their path's code is compiled. `vsWarm`: followers ÷ those, what the first
+     * call of the path costs (V8 compiles each function then); `warmVsNestPool`: those ÷ the pool
+     * read, what the compiled path costs over it.
+     */
+    warmManyMs: Spread;
+    warmCpuMsPerReplica: Spread;
+    vsWarm: Spread;
+    warmVsNestPool: Spread;
   };
   /**
    * 16 replicas that do nothing (peers/idle-replica: answer the release at once, no database) ÷ 1:
@@ -286,6 +299,8 @@ export async function benchRollout(
       cpuNestRawMany: [] as number[],
       nestPoolMany: [] as number[],
       cpuNestPoolMany: [] as number[],
+      warmMany: [] as number[],
+      cpuWarmMany: [] as number[],
     };
     for (let run = 0; run < runs; run++) {
       result.one.push((await fleetRun(url, 1, {})).wallMs);
@@ -302,6 +317,9 @@ export async function benchRollout(
       const nestPoolFleet = await fleetRun(url, replicas, {}, NEST_POOL_READ_REPLICA);
       result.nestPoolMany.push(nestPoolFleet.wallMs);
       result.cpuNestPoolMany.push(nestPoolFleet.cpuMs);
+      const warmFleet = await fleetRun(url, replicas, {}, WARM_FOLLOWER_REPLICA);
+      result.warmMany.push(warmFleet.wallMs);
+      result.cpuWarmMany.push(warmFleet.cpuMs);
       result.idleOne.push((await fleetRun(url, 1, {}, IDLE_REPLICA)).answeredMs);
       result.idleMany.push((await fleetRun(url, replicas, {}, IDLE_REPLICA)).answeredMs);
     }
@@ -359,6 +377,10 @@ export async function benchRollout(
       nestPoolCpuMsPerReplica: spread(followers.cpuNestPoolMany),
       vsNestPool: spread(ratio(followers.many, followers.nestPoolMany)),
       nestPoolVsNestRaw: spread(ratio(followers.nestPoolMany, followers.nestRawMany)),
+      warmManyMs: spread(followers.warmMany),
+      warmCpuMsPerReplica: spread(followers.cpuWarmMany),
+      vsWarm: spread(ratio(followers.many, followers.warmMany)),
+      warmVsNestPool: spread(ratio(followers.warmMany, followers.nestPoolMany)),
     },
     release16VsOne: {
       ...spread(ratio(followers.idleMany, followers.idleOne)),
