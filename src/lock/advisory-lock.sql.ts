@@ -122,21 +122,41 @@ export function trySessionLockSql(key: AdvisoryLockKey): string {
 }
 
 /**
- * The holder's announcement that it is done, sent alone before its unlock: it commits, and so
- * reaches every listening session, while the lock is still held. A follower whose poll gets the lock
- * right after the unlock then has the notice ahead of that poll's result, and follows instead of
- * taking the holder for dead. (The NOTIFY of unlockAndNotifySql goes out only when that statement
- * ends, after the unlock: a poll in between, on a loaded machine, saw a free lock and no notice.)
+ * The holder's announcement that it is done, committed (and so sent to every listening session)
+ * while the lock is still held. A follower whose poll gets the lock right after the unlock then has
+ * the notice ahead of that poll's result, and follows instead of taking the holder for dead. (A
+ * single NOTIFY after the unlock goes out only when that statement's implicit transaction ends: a
+ * poll in between, on a loaded machine, saw a free lock and no notice.) Sent alone, then the unlock.
  */
 export function announceReleaseSql(key: AdvisoryLockKey): string {
-  return `NOTIFY ${releaseChannel(key)}`;
+  return `NOTIFY ${releaseChannel(key)}, '${RELEASE_ANNOUNCED}'`;
 }
 
-/** Releases the session-level lock, then wakes the waiters (NOTIFY is sent at the end of the statement). */
+/**
+ * The announcement and the unlock in one round trip, for a connection known to be outside any
+ * transaction: the announcement gets a transaction block of its own, committed before the unlock
+ * runs (a simple query's statements after an explicit COMMIT run in a transaction of their own).
+ * Inside a transaction the work left open, that COMMIT would commit it: never sent there.
+ */
+export function announceAndReleaseSql(key: AdvisoryLockKey): string {
+  return ['BEGIN', announceReleaseSql(key), 'COMMIT', unlockAndNotifySql(key)].join('; ');
+}
+
+/**
+ * The payload of the announcement. Waiters in line let it pass (the lock is still held: a try then
+ * only fails) and wake at the unlock's notice; followers stop at it. Any other payload, none
+ * included, wakes every waiter.
+ */
+export const RELEASE_ANNOUNCED = 'announced';
+
+/**
+ * Releases the session-level lock, then wakes the waiters in line (NOTIFY is sent at the end of the
+ * statement): the holder's release, and a follower's that took the lock on a poll right after it.
+ */
 export function unlockAndNotifySql(key: AdvisoryLockKey): string {
   return [
     `SELECT pg_advisory_unlock(${int(key[0])}::int4, ${int(key[1])}::int4) AS released`,
-    `NOTIFY ${releaseChannel(key)}`,
+    `NOTIFY ${releaseChannel(key)}, 'free'`,
   ].join('; ');
 }
 

@@ -202,6 +202,16 @@ export function isConnectionLoss(error: unknown): boolean {
   return CONNECTION_LOSS_MESSAGE.test(error.message);
 }
 
+/**
+ * Whether the server said, in its last ReadyForQuery, that the connection is outside any
+ * transaction block. False when unknown: pg reports it only since 8.x releases of 2025 (the peer
+ * range starts earlier), and pg-native not at all.
+ */
+export function isOutsideTransaction(client: PgClient): boolean {
+  const status = (client as { getTransactionStatus?: () => string | null }).getTransactionStatus;
+  return status?.call(client) === 'I';
+}
+
 /** The protocol's CancelRequest code (PostgreSQL frontend/backend protocol, "CancelRequest"). */
 const CANCEL_REQUEST_CODE = 80877102;
 /** A cancel that gets no answer in this time is given up: the wait then ends at its lock_timeout. */

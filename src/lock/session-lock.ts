@@ -1,8 +1,10 @@
 import type { Notification } from 'pg';
 import type { DataSource } from 'typeorm';
 import {
+  announceAndReleaseSql,
   announceReleaseSql,
   prepareAndTrySessionLockSql,
+  RELEASE_ANNOUNCED,
   RESET_SESSION_SQL,
   releaseChannel,
   ROUND_TRIP_SQL,
@@ -12,6 +14,7 @@ import {
 import type { LockConnectionSettings } from './advisory-lock.sql.js';
 import {
   assertDirectConnection,
+  isOutsideTransaction,
   LockConnection,
   sendFirstStatement,
   type PostgresQueryRunner,
@@ -19,6 +22,7 @@ import {
 import type { AdvisoryLockKey } from './lock-key.js';
 
 type TryResults = Array<{ rows: Array<{ acquired?: boolean }> }>;
+type UnlockResults = Array<{ rows: Array<{ released?: boolean }> }>;
 
 /** Slow poll for a holder that died without announcing its release (kill -9, lost network). */
 export const SESSION_LOCK_POLL_MS = 200;
@@ -38,9 +42,9 @@ export type SessionWaitEnd = 'timeout' | 'aborted' | 'released';
  * slow poll as the fallback: no waiter sits in a lock statement holding a snapshot.
  */
 export class SessionLock {
-  private notified: (() => void) | undefined;
+  private notified: ((payload: string | undefined) => void) | undefined;
   private readonly onNotification = (message: Notification) => {
-    if (message.channel === releaseChannel(this.key)) this.notified?.();
+    if (message.channel === releaseChannel(this.key)) this.notified?.(message.payload);
   };
 
   private constructor(
@@ -78,7 +82,10 @@ export class SessionLock {
   ): Promise<SessionWaitEnd | undefined> {
     const deadline = timeoutMs === 0 ? Number.POSITIVE_INFINITY : performance.now() + timeoutMs;
     const aborted = onAbort(signal);
-    let woken = this.nextWake();
+    // Waiters in line need the lock free: the holder's announcement, sent while it still holds the
+    // lock, does not wake them (its unlock's notice does). Followers stop at the announcement.
+    const wakesOn = (payload: string | undefined) => stopOnRelease || payload !== RELEASE_ANNOUNCED;
+    let woken = this.nextWake(wakesOn);
     const first = await this.prepare(settings);
     // After prepare(): it may have replaced a dead pooled connection.
     const lost = onAbort(this.connection.lostSignal);
@@ -96,7 +103,7 @@ export class SessionLock {
       ]);
       if (this.connection.lostCause) throw this.connection.lostCause;
       if (wake === 'released' && stopOnRelease) return 'released';
-      woken = this.nextWake();
+      woken = this.nextWake(wakesOn);
       let announced = false;
       void woken.then(() => (announced = true));
       const { rows } = await this.connection.client.query<{ acquired: boolean }>(
@@ -113,7 +120,7 @@ export class SessionLock {
 
   /**
    * A poll that gets the lock: did the holder finish normally (to be followed, not replaced)? A
-   * holder announces before it unlocks (announceReleaseSql), so its notice is already pending for
+   * holder announces before it unlocks (see release()), so its notice is already pending for
    * this session; one more round trip lets it through (it comes ahead of the round trip's result).
    * Without one, the holder died and the poll's lock stands.
    */
@@ -154,17 +161,25 @@ export class SessionLock {
    * Announces the release (followers stop waiting), releases the lock and wakes the waiters in line
    * (they need it free when they try), then gives the connection back reset (its session settings
    * and LISTEN must not reach the pool). Resolves false when the server says the lock was not held.
+   * One round trip when the connection is known to be outside a transaction, else two: the
+   * announcement alone, then the unlock.
    */
   async release(): Promise<boolean> {
     const { client } = this.connection;
     client.removeListener('notification', this.onNotification);
     let released = false;
     if (!this.connection.lostCause) {
-      const results = (await client
-        .query(announceReleaseSql(this.key))
-        .then(() => client.query(unlockAndNotifySql(this.key)))
-        .catch(() => [])) as unknown as Array<{ rows: Array<{ released?: boolean }> }>;
-      released = results[0]?.rows[0]?.released === true;
+      const results = await (
+        isOutsideTransaction(client)
+          ? client.query(announceAndReleaseSql(this.key))
+          : client
+              .query(announceReleaseSql(this.key))
+              .then(() => client.query(unlockAndNotifySql(this.key)))
+      ).then(
+        (answer) => answer as unknown as UnlockResults,
+        () => [] as UnlockResults,
+      );
+      released = results.some((result) => result.rows[0]?.released === true);
     }
     await this.resetAndRelease();
     return released;
@@ -187,8 +202,13 @@ export class SessionLock {
     await this.connection.release();
   }
 
-  private nextWake(): Promise<'released'> {
-    return new Promise((resolve) => (this.notified = () => resolve('released')));
+  /** Resolves at the next release notice whose payload `wakesOn` accepts. */
+  private nextWake(wakesOn: (payload: string | undefined) => boolean): Promise<'released'> {
+    return new Promise((resolve) => {
+      this.notified = (payload) => {
+        if (wakesOn(payload)) resolve('released');
+      };
+    });
   }
 }
 

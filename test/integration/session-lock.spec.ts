@@ -6,10 +6,12 @@ import {
   LockTimeoutError,
 } from '../../src/errors/migration-lock.errors.js';
 import {
+  announceAndReleaseSql,
   announceReleaseSql,
   releaseChannel,
   unlockAndNotifySql,
 } from '../../src/lock/advisory-lock.sql.js';
+import { isOutsideTransaction, type PgClient } from '../../src/lock/lock-connection.js';
 import { AdvisoryLockService } from '../../src/lock/advisory-lock.service.js';
 import { advisoryLockKey } from '../../src/lock/lock-key.js';
 import {
@@ -296,6 +298,36 @@ describe('withSessionLock (session-level lock, step-by-step work) on a real Post
     expect(await nextUser).toBe('next-user');
   });
 
+  it('never commits a transaction the work left open: the release then takes two round trips', async () => {
+    // Released in one round trip, the announcement's own BEGIN … COMMIT would commit it.
+    const service = await locks();
+    await service.withSessionLock(ID, TYPE, async (queryRunner) => {
+      await queryRunner.query('BEGIN');
+      await queryRunner.query(`INSERT INTO items VALUES (41, 'left open')`);
+    });
+    expect((await observer.query('SELECT id FROM items WHERE id = 41')).rows).toEqual([]);
+    expect(await advisoryLockRows(observer, KEY)).toEqual([]);
+  });
+
+  it('knows a connection is outside a transaction only when pg says so', async () => {
+    const client = await connectClient(db.url, 'status');
+    const asLockClient = client as unknown as PgClient;
+    await client.query('SELECT 1');
+    expect(isOutsideTransaction(asLockClient)).toBe(true);
+    await client.query('BEGIN');
+    expect(isOutsideTransaction(asLockClient)).toBe(false);
+    await client.query('SELECT 1/0').catch(() => undefined);
+    expect(isOutsideTransaction(asLockClient)).toBe(false);
+    await client.query('ROLLBACK');
+    expect(isOutsideTransaction(asLockClient)).toBe(true);
+    // A pg without getTransactionStatus (before its 2025 releases): unknown, so not outside.
+    const older = Object.assign(Object.create(asLockClient) as PgClient, {
+      getTransactionStatus: undefined,
+    });
+    expect(isOutsideTransaction(older)).toBe(false);
+    await client.end();
+  });
+
   describe('withSessionLockOrWait', () => {
     it('runs fn holding the lock when it is free', async () => {
       const service = await locks();
@@ -316,7 +348,9 @@ describe('withSessionLock (session-level lock, step-by-step work) on a real Post
       // a loaded machine's followers only after their poll had taken the lock for a dead holder's.
       const listener = await connectClient(db.url, 'listener');
       const notices: string[] = [];
-      listener.on('notification', (message) => notices.push(message.channel));
+      listener.on('notification', (message) =>
+        notices.push(`${message.channel} ${message.payload}`),
+      );
       await listener.query(`LISTEN ${releaseChannel(KEY)}`);
       const service = await locks();
       await service.withSessionLock(ID, TYPE, async () => undefined);
@@ -324,27 +358,35 @@ describe('withSessionLock (session-level lock, step-by-step work) on a real Post
         await listener.query('SELECT 1');
         return notices.length >= 2 ? true : undefined;
       }, 'the release notices');
-      expect(notices).toEqual([releaseChannel(KEY), releaseChannel(KEY)]);
+      expect(notices).toEqual([`${releaseChannel(KEY)} announced`, `${releaseChannel(KEY)} free`]);
       await listener.end();
     });
 
-    it('ends the wait at the release NOTIFY of the holder without taking the lock', async () => {
-      const holder = await rawHolder();
-      const service = await locks();
-      let ran = false;
-      let settled = false;
-      const attempt = service
-        .withSessionLockOrWait(ID, TYPE, async () => void (ran = true))
-        .finally(() => (settled = true));
-      await waiterPolling();
-      expect(settled).toBe(false);
-      // As the library's holder releases (SessionLock.release): the announcement, then the unlock.
-      await holder.client.query(announceReleaseSql(KEY));
-      await holder.client.query(unlockAndNotifySql(KEY));
-      expect(await attempt).toEqual({ acquired: false });
-      expect(ran).toBe(false);
-      expect(await advisoryLockRows(observer, KEY)).toEqual([]);
-      await holder.client.end();
-    });
+    it.each([
+      ['in one round trip (outside a transaction)', [announceAndReleaseSql(KEY)]],
+      [
+        'in two (the announcement alone, then the unlock)',
+        [announceReleaseSql(KEY), unlockAndNotifySql(KEY)],
+      ],
+    ])(
+      'ends the wait at the release NOTIFY of the holder without taking the lock: release %s',
+      async (_form, release) => {
+        const holder = await rawHolder();
+        const service = await locks();
+        let ran = false;
+        let settled = false;
+        const attempt = service
+          .withSessionLockOrWait(ID, TYPE, async () => void (ran = true))
+          .finally(() => (settled = true));
+        await waiterPolling();
+        expect(settled).toBe(false);
+        // As the library's holder releases (SessionLock.release).
+        for (const statement of release) await holder.client.query(statement);
+        expect(await attempt).toEqual({ acquired: false });
+        expect(ran).toBe(false);
+        expect(await advisoryLockRows(observer, KEY)).toEqual([]);
+        await holder.client.end();
+      },
+    );
   });
 });

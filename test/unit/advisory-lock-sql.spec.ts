@@ -4,6 +4,7 @@ import {
   releaseChannel,
   unlockAndNotifySql,
   announceReleaseSql,
+  announceAndReleaseSql,
   waitForLockSql,
 } from '../../src/lock/advisory-lock.sql.js';
 import { advisoryLockKey } from '../../src/lock/lock-key.js';
@@ -55,11 +56,14 @@ describe('lock statements', () => {
       'SELECT pg_try_advisory_lock(457026696::int4, -1494325336::int4) AS acquired',
     );
     expect(releaseChannel(key)).toBe('migration_lock_457026696_2800641960');
-    // Announced alone, before the unlock (see announceReleaseSql).
-    expect(announceReleaseSql(key)).toBe('NOTIFY migration_lock_457026696_2800641960');
-    expect(unlockAndNotifySql(key)).toBe(
-      'SELECT pg_advisory_unlock(457026696::int4, -1494325336::int4) AS released; NOTIFY migration_lock_457026696_2800641960',
-    );
+    // The announcement is committed before the unlock runs (see announceReleaseSql): alone, or in
+    // a transaction block of its own ahead of the unlock in the same round trip.
+    const announce = "NOTIFY migration_lock_457026696_2800641960, 'announced'";
+    const unlock =
+      "SELECT pg_advisory_unlock(457026696::int4, -1494325336::int4) AS released; NOTIFY migration_lock_457026696_2800641960, 'free'";
+    expect(announceReleaseSql(key)).toBe(announce);
+    expect(unlockAndNotifySql(key)).toBe(unlock);
+    expect(announceAndReleaseSql(key)).toBe(`BEGIN; ${announce}; COMMIT; ${unlock}`);
   });
 
   it('leaves out settings PostgreSQL 13 does not have', () => {
