@@ -19,7 +19,8 @@ import { rawManyMigrations } from './peers/raw-many-migrations.js';
  * much of either side is the server's own work.
  */
 
-type Mode = 'all' | 'each';
+export type ManyMigrationsMode = 'all' | 'each';
+type Mode = ManyMigrationsMode;
 type Side = 'module' | 'typeorm' | 'raw';
 
 export interface ManyMigrationsResult {
@@ -140,40 +141,39 @@ async function timeOnDataSource(
 
 const SIDES: readonly Side[] = ['module', 'typeorm', 'raw'];
 
-/** Both modes on the TypeORM this process loaded. */
-export async function benchManyMigrationsPass(
+/**
+ * One transaction mode on the TypeORM this process loaded: every side `runs` times, interleaved,
+ * the order rotating, so that drift on the machine hits every side alike.
+ */
+export async function benchManyMigrationsMode(
   adminUrl: string,
   options: { runs: number; count: number },
-): Promise<ManyMigrationsPass> {
+  mode: Mode,
+): Promise<ManyMigrationsResult> {
   const migrations = manyMigrations(options.count);
   // The runner logs every migration through Nest's Logger; TypeORM logs nothing by default.
   Logger.overrideLogger(false);
-  const results = {} as Record<Mode, ManyMigrationsResult>;
   try {
-    for (const mode of ['all', 'each'] as const) {
-      const times: Record<Side, number[]> = { module: [], typeorm: [], raw: [] };
-      for (let run = 0; run < options.runs; run++) {
-        // Interleaved, the order rotating, so that drift on the machine hits every side alike.
-        for (let i = 0; i < SIDES.length; i++) {
-          const side = SIDES[(run + i) % SIDES.length];
-          times[side].push(await timeOne(adminUrl, migrations, side, mode));
-        }
+    const times: Record<Side, number[]> = { module: [], typeorm: [], raw: [] };
+    for (let run = 0; run < options.runs; run++) {
+      for (let i = 0; i < SIDES.length; i++) {
+        const side = SIDES[(run + i) % SIDES.length];
+        times[side].push(await timeOne(adminUrl, migrations, side, mode));
       }
-      const ratios = (of: Side, to: Side) => times[of].map((ms, run) => ms / times[to][run]);
-      const vsTypeorm = ratios('module', 'typeorm');
-      results[mode] = {
-        median: median(vsTypeorm),
-        min: Math.min(...vsTypeorm),
-        max: Math.max(...vsTypeorm),
-        moduleMs: median(times.module),
-        typeormMs: median(times.typeorm),
-        rawMs: median(times.raw),
-        moduleVsRaw: median(ratios('module', 'raw')),
-        typeormVsRaw: median(ratios('typeorm', 'raw')),
-      };
     }
+    const ratios = (of: Side, to: Side) => times[of].map((ms, run) => ms / times[to][run]);
+    const vsTypeorm = ratios('module', 'typeorm');
+    return {
+      median: median(vsTypeorm),
+      min: Math.min(...vsTypeorm),
+      max: Math.max(...vsTypeorm),
+      moduleMs: median(times.module),
+      typeormMs: median(times.typeorm),
+      rawMs: median(times.raw),
+      moduleVsRaw: median(ratios('module', 'raw')),
+      typeormVsRaw: median(ratios('typeorm', 'raw')),
+    };
   } finally {
     Logger.overrideLogger(['log', 'error', 'warn']);
   }
-  return { typeorm: loadedTypeormVersion(), ...results };
 }

@@ -51,7 +51,7 @@ const ms = (spread: { median: number }) => `${spread.median.toFixed(1)} ms`;
 
 type ManyMigrations = BenchResults['manyMigrationsVsTypeorm'];
 
-/** Both modes per TypeORM version: the repository's 1.x first, then 0.3. */
+/** Both modes per TypeORM version, listed with the repository's 1.x first, then 0.3. */
 const manyMigrationsPasses = (many: ManyMigrations) => [
   many,
   ...(many.typeorm03 ? [many.typeorm03] : []),
@@ -253,7 +253,10 @@ server's own work (each \`CREATE TABLE\` makes a table, its TOAST table and its 
 raw-\`pg\` floor (\`bench/peers/raw-many-migrations.ts\`) sends the same statements, and the
 migrations table's, on one client with nothing around them; \`moduleVsRaw\` and \`typeormVsRaw\` are
 each side over it, per run. A side cannot go below the floor, so the best ratio any runner can
-reach against TypeORM is 1 ÷ \`typeormVsRaw\`.
+reach against TypeORM is 1 ÷ \`typeormVsRaw\`. When the server's I/O is slow (the floor doubles
+for minutes after heavy churn on this machine), every side is mostly that and the ratios tend to
+1: both TypeORM versions are measured one mode at a time (\`bench/many-migrations-versions.ts\`),
+so that neither gets all of the slow stretch after the \`each\` runs.
 
 How each figure is taken: \`bench/lock-latency.bench.ts\` (withLock and hand-off, interleaved with
 raw \`pg\` clients; the waiter runs in its own process, as a waiting replica does, and is measured

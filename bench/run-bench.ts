@@ -9,11 +9,10 @@ import {
 } from '../reference/runtime/embedded-postgres.js';
 import { benchJobTick } from './job-tick.bench.js';
 import { benchLockLatency } from './lock-latency.bench.js';
-import { benchManyMigrationsPass } from './many-migrations.bench.js';
+import { benchManyMigrationsOnBothVersions } from './many-migrations-versions.js';
 import { markdownReport, svgChart, textReport, type BenchResults } from './report.js';
 import { benchRollout } from './rollout.bench.js';
 import { benchTestDatabase } from './test-database.bench.js';
-import { benchManyMigrationsOnTypeorm03 } from './typeorm-0.3/on-typeorm-0.3.js';
 
 /*
  * `npm run bench [-- --json] [-- --out docs]`: the lock against raw pg, rollouts against one
@@ -59,18 +58,14 @@ async function main(): Promise<void> {
     log(`rollouts: ${runs} run(s) of 1 and ${replicas} replicas, followers, peers …`);
     const { timeline, ...rollout } = await benchRollout(server.url, { runs, replicas });
     log(
-      `${manyMigrationsCount} migrations on fresh databases, module vs TypeORM, ${runs} run(s) …`,
+      `${manyMigrationsCount} migrations on fresh databases, module vs TypeORM 1.x and 0.3, ${runs} run(s) …`,
     );
     const manyOptions = { runs, count: manyMigrationsCount };
-    const manyPass = await benchManyMigrationsPass(server.url, manyOptions);
-    log(`… and again on TypeORM 0.3 …`);
-    const many = {
-      manyMigrationsVsTypeorm: {
-        ...manyOptions,
-        ...manyPass,
-        typeorm03: await benchManyMigrationsOnTypeorm03(server.url, manyOptions),
-      },
-    };
+    const { typeorm1, typeorm03 } = await benchManyMigrationsOnBothVersions(
+      server.url,
+      manyOptions,
+    );
+    const many = { manyMigrationsVsTypeorm: { ...manyOptions, ...typeorm1, typeorm03 } };
     log(
       `test databases: ${testDatabaseSamples} × (spare ready, cold) of the migrated template vs raw …`,
     );

@@ -1,10 +1,18 @@
-import { benchManyMigrationsPass } from '../many-migrations.bench.js';
+import {
+  benchManyMigrationsMode,
+  loadedTypeormVersion,
+  type ManyMigrationsMode,
+} from '../many-migrations.bench.js';
 
 /*
- * The many-migrations pass in a process of its own, started with `--import ./register.js` so that
- * the library's sources and the bench run on TypeORM 0.3. Prints the pass as one JSON line.
- * Arguments: <server url> <runs> <count>.
+ * One transaction mode of the many-migrations bench in a process of its own, started with
+ * `--import ./register.js` so that the library's sources and the bench run on TypeORM 0.3. Prints
+ * `{ typeorm, result }` as one JSON line. Arguments: <server url> <runs> <count> <mode>.
  */
-const [url, runs, count] = process.argv.slice(2);
-const pass = await benchManyMigrationsPass(url, { runs: Number(runs), count: Number(count) });
-console.log(JSON.stringify(pass));
+const [url, runs, count, mode] = process.argv.slice(2);
+const result = await benchManyMigrationsMode(
+  url,
+  { runs: Number(runs), count: Number(count) },
+  mode as ManyMigrationsMode,
+);
+console.log(JSON.stringify({ typeorm: loadedTypeormVersion(), result }));

@@ -1,22 +1,26 @@
 import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import type { ManyMigrationsPass } from '../many-migrations.bench.js';
+import type { ManyMigrationsMode, ManyMigrationsResult } from '../many-migrations.bench.js';
 
 const REGISTER = fileURLToPath(new URL('./register.js', import.meta.url));
 const PASS = fileURLToPath(new URL('./many-migrations-process.js', import.meta.url));
 
-/** The many-migrations pass on TypeORM 0.3, in a child process whose `typeorm` is 0.3. */
+/** One mode of the many-migrations bench on TypeORM 0.3, in a child process whose `typeorm` is 0.3. */
 export async function benchManyMigrationsOnTypeorm03(
   adminUrl: string,
   options: { runs: number; count: number },
-): Promise<ManyMigrationsPass> {
+  mode: ManyMigrationsMode,
+): Promise<{ typeorm: string; result: ManyMigrationsResult }> {
   const { stdout } = await promisify(execFile)(
     process.execPath,
-    ['--import', REGISTER, PASS, adminUrl, String(options.runs), String(options.count)],
+    ['--import', REGISTER, PASS, adminUrl, String(options.runs), String(options.count), mode],
     { maxBuffer: 1024 * 1024 },
   );
-  const pass = JSON.parse(stdout.trim().split('\n').at(-1) ?? '') as ManyMigrationsPass;
+  const pass = JSON.parse(stdout.trim().split('\n').at(-1) ?? '') as {
+    typeorm: string;
+    result: ManyMigrationsResult;
+  };
   if (!pass.typeorm.startsWith('0.3.'))
     throw new Error(`the TypeORM 0.3 pass loaded typeorm ${pass.typeorm}`);
   return pass;
