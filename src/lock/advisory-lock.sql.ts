@@ -126,7 +126,8 @@ export function trySessionLockSql(key: AdvisoryLockKey): string {
  * while the lock is still held. A follower whose poll gets the lock right after the unlock then has
  * the notice ahead of that poll's result, and follows instead of taking the holder for dead. (A
  * single NOTIFY after the unlock goes out only when that statement's implicit transaction ends: a
- * poll in between, on a loaded machine, saw a free lock and no notice.) Sent alone, then the unlock.
+ * poll in between, on a loaded machine, saw a free lock and no notice.) Sent alone before the unlock,
+ * or in a transaction block of its own ahead of it (announceAndReleaseSql).
  */
 export function announceReleaseSql(key: AdvisoryLockKey): string {
   return `NOTIFY ${releaseChannel(key)}, '${RELEASE_ANNOUNCED}'`;
