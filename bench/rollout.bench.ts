@@ -238,19 +238,30 @@ async function doubleApplied(url: string, table: string): Promise<boolean> {
 
 const ratio = (many: number[], one: number[]) => many.map((m, i) => m / one[i]);
 
+/** The wall ms and the median replica's CPU ms of one kind of fleet, run after run. */
+class FleetSeries {
+  readonly wallMs: number[] = [];
+  readonly cpuMs: number[] = [];
+
+  add(run: FleetRun): FleetRun {
+    this.wallMs.push(run.wallMs);
+    this.cpuMs.push(run.cpuMs);
+    return run;
+  }
+}
+
 export async function benchRollout(
   serverUrl: string,
   options: { runs: number; replicas: number },
 ): Promise<RolloutResults> {
   const { runs, replicas } = options;
   const one: number[] = [];
-  const many: number[] = [];
+  const many = new FleetSeries();
   const manyRuns: FleetRun[] = [];
   const lockDoubles: boolean[] = [];
   const rawOne: number[] = [];
-  const rawMany: number[] = [];
-  const nestRawMany: number[] = [];
-  const cpu = { many: [] as number[], rawMany: [] as number[], nestRawMany: [] as number[] };
+  const rawMany = new FleetSeries();
+  const nestRawMany = new FleetSeries();
   const eachOne: number[] = [];
   const eachMany: number[] = [];
   const each = { transaction: 'each' } as const;
@@ -261,9 +272,7 @@ export async function benchRollout(
       lockDoubles.push(await doubleApplied(url, 'migrations'));
       return result;
     });
-    many.push(fleet.wallMs);
-    cpu.many.push(fleet.cpuMs);
-    manyRuns.push(fleet);
+    manyRuns.push(many.add(fleet));
     eachOne.push((await withFreshDatabase(serverUrl, (url) => fleetRun(url, 1, each))).wallMs);
     eachMany.push(
       (await withFreshDatabase(serverUrl, (url) => fleetRun(url, replicas, each))).wallMs,
@@ -272,54 +281,37 @@ export async function benchRollout(
       (await withFreshDatabase(serverUrl, (url) => fleetRun(url, 1, {}, RAW_ROLLOUT_REPLICA)))
         .wallMs,
     );
-    const rawFleet = await withFreshDatabase(serverUrl, (url) =>
-      fleetRun(url, replicas, {}, RAW_ROLLOUT_REPLICA),
+    rawMany.add(
+      await withFreshDatabase(serverUrl, (url) => fleetRun(url, replicas, {}, RAW_ROLLOUT_REPLICA)),
     );
-    rawMany.push(rawFleet.wallMs);
-    cpu.rawMany.push(rawFleet.cpuMs);
-    const nestRawFleet = await withFreshDatabase(serverUrl, (url) =>
-      fleetRun(url, replicas, {}, NEST_RAW_ROLLOUT_REPLICA),
+    nestRawMany.add(
+      await withFreshDatabase(serverUrl, (url) =>
+        fleetRun(url, replicas, {}, NEST_RAW_ROLLOUT_REPLICA),
+      ),
     );
-    nestRawMany.push(nestRawFleet.wallMs);
-    cpu.nestRawMany.push(nestRawFleet.cpuMs);
   }
   // Followers, the raw-read floor and the harness's own floor, interleaved on one migrated database.
   const followers = await withFreshDatabase(serverUrl, async (url) => {
     await fleetRun(url, 1, {});
     const result = {
       one: [] as number[],
-      many: [] as number[],
+      many: new FleetSeries(),
       rawOne: [] as number[],
-      rawMany: [] as number[],
+      rawMany: new FleetSeries(),
       idleOne: [] as number[],
       idleMany: [] as number[],
-      cpuMany: [] as number[],
-      cpuRawMany: [] as number[],
-      nestRawMany: [] as number[],
-      cpuNestRawMany: [] as number[],
-      nestPoolMany: [] as number[],
-      cpuNestPoolMany: [] as number[],
-      warmMany: [] as number[],
-      cpuWarmMany: [] as number[],
+      nestRawMany: new FleetSeries(),
+      nestPoolMany: new FleetSeries(),
+      warmMany: new FleetSeries(),
     };
     for (let run = 0; run < runs; run++) {
       result.one.push((await fleetRun(url, 1, {})).wallMs);
-      const fleet = await fleetRun(url, replicas, {});
-      result.many.push(fleet.wallMs);
-      result.cpuMany.push(fleet.cpuMs);
+      result.many.add(await fleetRun(url, replicas, {}));
       result.rawOne.push((await fleetRun(url, 1, {}, RAW_READ_REPLICA)).wallMs);
-      const rawFleet = await fleetRun(url, replicas, {}, RAW_READ_REPLICA);
-      result.rawMany.push(rawFleet.wallMs);
-      result.cpuRawMany.push(rawFleet.cpuMs);
-      const nestRawFleet = await fleetRun(url, replicas, {}, NEST_RAW_READ_REPLICA);
-      result.nestRawMany.push(nestRawFleet.wallMs);
-      result.cpuNestRawMany.push(nestRawFleet.cpuMs);
-      const nestPoolFleet = await fleetRun(url, replicas, {}, NEST_POOL_READ_REPLICA);
-      result.nestPoolMany.push(nestPoolFleet.wallMs);
-      result.cpuNestPoolMany.push(nestPoolFleet.cpuMs);
-      const warmFleet = await fleetRun(url, replicas, {}, WARM_FOLLOWER_REPLICA);
-      result.warmMany.push(warmFleet.wallMs);
-      result.cpuWarmMany.push(warmFleet.cpuMs);
+      result.rawMany.add(await fleetRun(url, replicas, {}, RAW_READ_REPLICA));
+      result.nestRawMany.add(await fleetRun(url, replicas, {}, NEST_RAW_READ_REPLICA));
+      result.nestPoolMany.add(await fleetRun(url, replicas, {}, NEST_POOL_READ_REPLICA));
+      result.warmMany.add(await fleetRun(url, replicas, {}, WARM_FOLLOWER_REPLICA));
       result.idleOne.push((await fleetRun(url, 1, {}, IDLE_REPLICA)).answeredMs);
       result.idleMany.push((await fleetRun(url, replicas, {}, IDLE_REPLICA)).answeredMs);
     }
@@ -332,10 +324,10 @@ export async function benchRollout(
   ];
   return {
     rollout16VsOne: {
-      ...spread(ratio(many, one)),
+      ...spread(ratio(many.wallMs, one)),
       replicas,
       oneMs: spread(one),
-      manyMs: spread(many),
+      manyMs: spread(many.wallMs),
     },
     rollout16EachVsOne: {
       ...spread(ratio(eachMany, eachOne)),
@@ -344,43 +336,43 @@ export async function benchRollout(
       manyMs: spread(eachMany),
     },
     rollout16VsRaw: {
-      ...spread(ratio(many, rawMany)),
+      ...spread(ratio(many.wallMs, rawMany.wallMs)),
       replicas,
       rawOneMs: spread(rawOne),
-      rawManyMs: spread(rawMany),
-      raw16VsOne: spread(ratio(rawMany, rawOne)),
-      cpuMsPerReplica: spread(cpu.many),
-      rawCpuMsPerReplica: spread(cpu.rawMany),
-      nestRawManyMs: spread(nestRawMany),
-      nestRawCpuMsPerReplica: spread(cpu.nestRawMany),
-      vsNestRaw: spread(ratio(many, nestRawMany)),
-      nestRawVsRaw: spread(ratio(nestRawMany, rawMany)),
+      rawManyMs: spread(rawMany.wallMs),
+      raw16VsOne: spread(ratio(rawMany.wallMs, rawOne)),
+      cpuMsPerReplica: spread(many.cpuMs),
+      rawCpuMsPerReplica: spread(rawMany.cpuMs),
+      nestRawManyMs: spread(nestRawMany.wallMs),
+      nestRawCpuMsPerReplica: spread(nestRawMany.cpuMs),
+      vsNestRaw: spread(ratio(many.wallMs, nestRawMany.wallMs)),
+      nestRawVsRaw: spread(ratio(nestRawMany.wallMs, rawMany.wallMs)),
     },
     followers16VsOne: {
-      ...spread(ratio(followers.many, followers.one)),
+      ...spread(ratio(followers.many.wallMs, followers.one)),
       replicas,
       oneMs: spread(followers.one),
-      manyMs: spread(followers.many),
+      manyMs: spread(followers.many.wallMs),
     },
     followers16VsRaw: {
-      ...spread(ratio(followers.many, followers.rawMany)),
+      ...spread(ratio(followers.many.wallMs, followers.rawMany.wallMs)),
       replicas,
-      rawManyMs: spread(followers.rawMany),
-      raw16VsOne: spread(ratio(followers.rawMany, followers.rawOne)),
-      cpuMsPerReplica: spread(followers.cpuMany),
-      rawCpuMsPerReplica: spread(followers.cpuRawMany),
-      nestRawManyMs: spread(followers.nestRawMany),
-      nestRawCpuMsPerReplica: spread(followers.cpuNestRawMany),
-      vsNestRaw: spread(ratio(followers.many, followers.nestRawMany)),
-      nestRawVsRaw: spread(ratio(followers.nestRawMany, followers.rawMany)),
-      nestPoolManyMs: spread(followers.nestPoolMany),
-      nestPoolCpuMsPerReplica: spread(followers.cpuNestPoolMany),
-      vsNestPool: spread(ratio(followers.many, followers.nestPoolMany)),
-      nestPoolVsNestRaw: spread(ratio(followers.nestPoolMany, followers.nestRawMany)),
-      warmManyMs: spread(followers.warmMany),
-      warmCpuMsPerReplica: spread(followers.cpuWarmMany),
-      vsWarm: spread(ratio(followers.many, followers.warmMany)),
-      warmVsNestPool: spread(ratio(followers.warmMany, followers.nestPoolMany)),
+      rawManyMs: spread(followers.rawMany.wallMs),
+      raw16VsOne: spread(ratio(followers.rawMany.wallMs, followers.rawOne)),
+      cpuMsPerReplica: spread(followers.many.cpuMs),
+      rawCpuMsPerReplica: spread(followers.rawMany.cpuMs),
+      nestRawManyMs: spread(followers.nestRawMany.wallMs),
+      nestRawCpuMsPerReplica: spread(followers.nestRawMany.cpuMs),
+      vsNestRaw: spread(ratio(followers.many.wallMs, followers.nestRawMany.wallMs)),
+      nestRawVsRaw: spread(ratio(followers.nestRawMany.wallMs, followers.rawMany.wallMs)),
+      nestPoolManyMs: spread(followers.nestPoolMany.wallMs),
+      nestPoolCpuMsPerReplica: spread(followers.nestPoolMany.cpuMs),
+      vsNestPool: spread(ratio(followers.many.wallMs, followers.nestPoolMany.wallMs)),
+      nestPoolVsNestRaw: spread(ratio(followers.nestPoolMany.wallMs, followers.nestRawMany.wallMs)),
+      warmManyMs: spread(followers.warmMany.wallMs),
+      warmCpuMsPerReplica: spread(followers.warmMany.cpuMs),
+      vsWarm: spread(ratio(followers.many.wallMs, followers.warmMany.wallMs)),
+      warmVsNestPool: spread(ratio(followers.warmMany.wallMs, followers.nestPoolMany.wallMs)),
     },
     release16VsOne: {
       ...spread(ratio(followers.idleMany, followers.idleOne)),
