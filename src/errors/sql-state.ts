@@ -1,8 +1,15 @@
+type PgErrorFields = { code?: unknown; severity?: unknown };
+
+/** A text field of a pg error, also when TypeORM wrapped it in a QueryFailedError (driverError). */
+function pgErrorField(error: unknown, field: keyof PgErrorFields): string | undefined {
+  const outer = error as (PgErrorFields & { driverError?: PgErrorFields }) | undefined;
+  const value = outer?.[field] ?? outer?.driverError?.[field];
+  return typeof value === 'string' ? value : undefined;
+}
+
 /** The SQLSTATE of a pg error, also when TypeORM wrapped it in a QueryFailedError. */
 export function sqlState(error: unknown): string | undefined {
-  const withCode = error as { code?: unknown; driverError?: { code?: unknown } } | undefined;
-  const code = withCode?.code ?? withCode?.driverError?.code;
-  return typeof code === 'string' ? code : undefined;
+  return pgErrorField(error, 'code');
 }
 
 /**
@@ -11,8 +18,5 @@ export function sqlState(error: unknown): string | undefined {
  * localized field (lc_messages), so only English servers say `FATAL` here.
  */
 export function serverSeverity(error: unknown): string | undefined {
-  const withSeverity = error as
-    { severity?: unknown; driverError?: { severity?: unknown } } | undefined;
-  const severity = withSeverity?.severity ?? withSeverity?.driverError?.severity;
-  return typeof severity === 'string' ? severity : undefined;
+  return pgErrorField(error, 'severity');
 }
