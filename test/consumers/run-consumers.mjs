@@ -5,7 +5,9 @@
 // tsc, starts 3 processes at once (every migration and a side effect outside the database exactly
 // once, withLock from a feature module), runs the CLI (`run`, `status`) and the app's e2e test.
 // PostgreSQL: DATABASE_URL when set, else embedded. `--write-readme` rewrites the README's
-// compatibility table from what ran; `--only a,b` picks apps.
+// compatibility table from what ran; `--only a,b` picks apps. An app whose `consumer.node` names a
+// Node.js major runs every step on that version (test/support/node-binaries.mjs), the others on
+// this process's.
 import { spawn } from 'node:child_process';
 import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -13,6 +15,7 @@ import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
+import { nodeBinDir } from '../support/node-binaries.mjs';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const ROOT = join(HERE, '..', '..');
@@ -187,7 +190,7 @@ function layOut(name, workDir, tarball) {
   const dir = join(workDir, name);
   cpSync(join(APPS, name), dir, { recursive: true });
   cpSync(join(SHARED, 'src'), join(dir, 'src'), { recursive: true });
-  const manifest = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8'));
+  const manifest = manifestOf(name);
   const esm = manifest.type === 'module';
   const e2e = esm ? 'app.e2e.test.ts' : 'app.e2e-spec.ts';
   cpSync(join(SHARED, 'test', e2e), join(dir, 'test', e2e));
@@ -197,15 +200,28 @@ function layOut(name, workDir, tarball) {
   return { dir, manifest };
 }
 
+function manifestOf(app) {
+  return JSON.parse(readFileSync(join(APPS, app, 'package.json'), 'utf8'));
+}
+
 function versionIn(dir, pkg) {
   return JSON.parse(readFileSync(join(dir, 'node_modules', pkg, 'package.json'), 'utf8')).version;
+}
+
+/** The folder of the `node` an app runs on: its `consumer.node` major, else this process's. */
+function appNodeBin(manifest) {
+  return manifest.consumer.node ? nodeBinDir(manifest.consumer.node) : dirname(process.execPath);
 }
 
 async function checkApp(name, workDir, tarball, adminUrl) {
   const { dir, manifest } = layOut(name, workDir, tarball);
   const { main, dataSource, format } = manifest.consumer;
-  await must('npm install', 'npm', ['install'], { cwd: dir });
-  await must('tsc', 'npm', ['run', 'build'], { cwd: dir });
+  const nodeBin = await appNodeBin(manifest);
+  // Every step (npm, npx, tsc, the app, its e2e test) finds the app's node first on PATH.
+  const onAppNode = (env = {}) => ({ PATH: `${nodeBin}:${process.env.PATH ?? ''}`, ...env });
+  const node = (await must('node --version', 'node', ['--version'], { env: onAppNode() })).stdout;
+  await must('npm install', 'npm', ['install'], { cwd: dir, env: onAppNode() });
+  await must('tsc', 'npm', ['run', 'build'], { cwd: dir, env: onAppNode() });
 
   const id = `${name.replace(/\W/g, '_')}_${process.pid}`;
   const names = ['fleet', 'cli', 'e2e'].map((what) => `consumer_${id}_${what}`);
@@ -215,9 +231,11 @@ async function checkApp(name, workDir, tarball, adminUrl) {
   try {
     // 3 processes at once: every migration and the side effect outside the database exactly once.
     const sideEffects = join(dir, 'side-effects.log');
-    const env = { DATABASE_URL: fleetUrl, SIDE_EFFECT_FILE: sideEffects };
+    const env = onAppNode({ DATABASE_URL: fleetUrl, SIDE_EFFECT_FILE: sideEffects });
     const replicas = await Promise.all(
-      Array.from({ length: PROCESSES }, () => run(process.execPath, [main], { cwd: dir, env })),
+      Array.from({ length: PROCESSES }, () =>
+        run(join(nodeBin, 'node'), [main], { cwd: dir, env }),
+      ),
     );
     const reports = replicas.map((replica, i) => {
       check(replica.code === 0, `replica ${i} exited ${replica.code}: ${replica.stderr.trim()}`);
@@ -247,7 +265,7 @@ async function checkApp(name, workDir, tarball, adminUrl) {
     });
 
     // The CLI from the tarball, on the app's own compiled data source file.
-    const cliEnv = { env: { DATABASE_URL: cliUrl }, cwd: dir };
+    const cliEnv = { env: onAppNode({ DATABASE_URL: cliUrl }), cwd: dir };
     const ran = await must(
       'migration-lock run',
       'npx',
@@ -265,7 +283,7 @@ async function checkApp(name, workDir, tarball, adminUrl) {
 
     await must('the e2e test', 'npm', ['run', 'test:e2e'], {
       cwd: dir,
-      env: { DATABASE_URL: e2eUrl },
+      env: onAppNode({ DATABASE_URL: e2eUrl }),
     });
   } finally {
     await Promise.all(names.map((db) => dropDatabase(adminUrl, db)));
@@ -278,18 +296,19 @@ async function checkApp(name, workDir, tarball, adminUrl) {
     typeorm: versionIn(dir, 'typeorm'),
     typescript: versionIn(dir, 'typescript'),
     e2e: manifest.scripts['test:e2e'].startsWith('jest') ? 'Jest (ts-jest)' : 'node:test',
+    node: node.trim(),
   };
 }
 
 // ---------------------------------------------------------------- report
 
-function table(results, node, postgres) {
+function table(results, postgres) {
   const lines = [
     '| app | module format | NestJS | @nestjs/typeorm | TypeORM | TypeScript | e2e runner | Node.js | PostgreSQL |',
     '| --- | --- | --- | --- | --- | --- | --- | --- | --- |',
     ...results.map(
       (r) =>
-        `| \`${r.app}\` | ${r.format} | ${r.nest} | ${r.nestTypeorm} | ${r.typeorm} | ${r.typescript} | ${r.e2e} | ${node} | ${postgres} |`,
+        `| \`${r.app}\` | ${r.format} | ${r.nest} | ${r.nestTypeorm} | ${r.typeorm} | ${r.typescript} | ${r.e2e} | ${r.node} | ${postgres} |`,
     ),
   ];
   return lines.join('\n');
@@ -335,6 +354,8 @@ async function main() {
     );
     // The CommonJS apps' e2e tests make test-database templates (nestjs-migration-lock/testing).
     const templatesBefore = await testTemplates(server.url);
+    // Fetched before the apps run side by side, so that two never fetch the same binary at once.
+    for (const app of apps) await appNodeBin(manifestOf(app));
     const { tarball, files } = await pack(workDir);
     console.log(`packed ${relative(workDir, tarball)}: ${files.length} files`);
     console.log(
@@ -354,7 +375,7 @@ async function main() {
     });
     await dropNewTemplates(server.url, templatesBefore);
     const passed = outcomes.filter(Boolean);
-    const text = table(passed, process.version, postgres);
+    const text = table(passed, postgres);
     console.log(`\n${text}\n`);
     if (args['write-readme'] && failed === 0) await writeReadme(text);
     console.log(`took ${Math.round((performance.now() - started) / 1000)} s`);
