@@ -15,7 +15,7 @@ import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
-import { nodeBinDir } from '../support/node-binaries.mjs';
+import { nodeBinDir, onNode } from '../support/node-binaries.mjs';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const ROOT = join(HERE, '..', '..');
@@ -218,7 +218,7 @@ async function checkApp(name, workDir, tarball, adminUrl) {
   const { main, dataSource, format } = manifest.consumer;
   const nodeBin = await appNodeBin(manifest);
   // Every step (npm, npx, tsc, the app, its e2e test) finds the app's node first on PATH.
-  const onAppNode = (env = {}) => ({ PATH: `${nodeBin}:${process.env.PATH ?? ''}`, ...env });
+  const onAppNode = (env) => onNode(nodeBin, env);
   const node = (await must('node --version', 'node', ['--version'], { env: onAppNode() })).stdout;
   await must('npm install', 'npm', ['install'], { cwd: dir, env: onAppNode() });
   await must('tsc', 'npm', ['run', 'build'], { cwd: dir, env: onAppNode() });

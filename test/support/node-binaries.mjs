@@ -50,7 +50,7 @@ export async function nodeBinDir(major) {
   return bin;
 }
 
-/** The environment that runs `node`, `npm` and `npx` on the binary in `bin`. */
-export function onNode(bin, env = process.env) {
-  return { ...env, PATH: `${bin}:${env.PATH ?? ''}` };
+/** This process's environment, plus `env`, with the `node` in `bin` first on PATH (npm and npx too). */
+export function onNode(bin, env = {}) {
+  return { ...process.env, ...env, PATH: `${bin}:${process.env.PATH ?? ''}` };
 }
