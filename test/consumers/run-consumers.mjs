@@ -264,12 +264,23 @@ async function checkApp(name, workDir, tarball, adminUrl) {
       );
     });
 
-    // The CLI from the tarball, on the app's own compiled data source file.
+    // The CLI from the tarball, on the app's own compiled data source file. In mode `each` (the
+    // replicas ran `all`): the session-level lock, released in one round trip or two depending on
+    // the app's pg (getTransactionStatus() is newer than 8.11); `status` then finds it free.
     const cliEnv = { env: onAppNode({ DATABASE_URL: cliUrl }), cwd: dir };
     const ran = await must(
       'migration-lock run',
       'npx',
-      ['--no-install', 'migration-lock', 'run', '-d', dataSource, '--json'],
+      [
+        '--no-install',
+        'migration-lock',
+        'run',
+        '-d',
+        dataSource,
+        '--transaction',
+        'each',
+        '--json',
+      ],
       cliEnv,
     );
     check(JSON.parse(ran.stdout).applied?.length === 2, `CLI run: ${ran.stdout}`);
@@ -294,6 +305,7 @@ async function checkApp(name, workDir, tarball, adminUrl) {
     nest: versionIn(dir, '@nestjs/core'),
     nestTypeorm: versionIn(dir, '@nestjs/typeorm'),
     typeorm: versionIn(dir, 'typeorm'),
+    pg: versionIn(dir, 'pg'),
     typescript: versionIn(dir, 'typescript'),
     e2e: manifest.scripts['test:e2e'].startsWith('jest') ? 'Jest (ts-jest)' : 'node:test',
     node: node.trim(),
@@ -304,11 +316,11 @@ async function checkApp(name, workDir, tarball, adminUrl) {
 
 function table(results, postgres) {
   const lines = [
-    '| app | module format | NestJS | @nestjs/typeorm | TypeORM | TypeScript | e2e runner | Node.js | PostgreSQL |',
-    '| --- | --- | --- | --- | --- | --- | --- | --- | --- |',
+    '| app | module format | NestJS | @nestjs/typeorm | TypeORM | pg | TypeScript | e2e runner | Node.js | PostgreSQL |',
+    '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
     ...results.map(
       (r) =>
-        `| \`${r.app}\` | ${r.format} | ${r.nest} | ${r.nestTypeorm} | ${r.typeorm} | ${r.typescript} | ${r.e2e} | ${r.node} | ${postgres} |`,
+        `| \`${r.app}\` | ${r.format} | ${r.nest} | ${r.nestTypeorm} | ${r.typeorm} | ${r.pg} | ${r.typescript} | ${r.e2e} | ${r.node} | ${postgres} |`,
     ),
   ];
   return lines.join('\n');
