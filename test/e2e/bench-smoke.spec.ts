@@ -3,6 +3,14 @@ import { promisify } from 'node:util';
 
 const run = promisify(execFile);
 
+/*
+ * The smoke run starts some 30 Node processes (replicas and peers) one fleet after another: about
+ * 40 s on an idle 2-core machine, over 120 s beside the other suites' workers. Its own bound, and
+ * the bench is killed (its replicas exit with it) before Jest gives up, so a slow run fails with
+ * the bench's output instead of leaving processes behind.
+ */
+const BENCH_KILLED_AFTER_MS = 290_000; // and the test's own timeout, 300 s, below
+
 /** The bench with tiny counts, so it cannot rot. No timing is asserted: timings belong in bench/. */
 describe('npm run bench (smoke, --quick)', () => {
   it('prints one JSON object with every figure, each with its raw numbers beside the ratio', async () => {
@@ -12,6 +20,7 @@ describe('npm run bench (smoke, --quick)', () => {
       {
         env: { ...process.env, DATABASE_URL: process.env.MIGRATION_LOCK_TEST_ADMIN_URL },
         maxBuffer: 16 * 1024 * 1024,
+        timeout: BENCH_KILLED_AFTER_MS,
       },
     );
     const results = JSON.parse(stdout) as Record<string, Record<string, unknown>>;
@@ -138,5 +147,5 @@ describe('npm run bench (smoke, --quick)', () => {
     ]);
     // Whatever the timing, the lock never applies anything twice.
     expect(results.peers.migrationLock).toMatchObject({ runsWithDoubleApplication: 0 });
-  });
+  }, 300_000);
 });
