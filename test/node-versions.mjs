@@ -1,7 +1,8 @@
 #!/usr/bin/env node
-// `npm run test:node-versions [-- 22 26]`: the README's `npm test` on each supported Node.js major
-// besides the machine's own (20 here), each a binary from the npm registry (test/support/
-// node-binaries.mjs) put first on PATH, so that jest and every process the tests start run on it.
+// `npm run test:node-versions [-- 20.19 26]`: the README's `npm test` on the oldest Node.js we
+// support (20.19.0) and on each later major (22, 24, 26), each a binary from the npm registry
+// (test/support/node-binaries.mjs) put first on PATH, so that jest and every process the tests
+// start run on it. The machine's own Node (a later 20.x here) runs it in `npm test` itself.
 import { spawn } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -16,16 +17,19 @@ function run(command, args, options) {
   });
 }
 
-const majors = process.argv.slice(2).length ? process.argv.slice(2) : Object.keys(NODE_VERSIONS);
+// Oldest first (Object.keys would put the integer-like majors before '20.19').
+const lines = process.argv.slice(2).length
+  ? process.argv.slice(2)
+  : Object.keys(NODE_VERSIONS).sort((a, b) => Number(a) - Number(b));
 let passed = 0;
 let failed = 0;
-for (const major of majors) {
-  const bin = await nodeBinDir(major);
-  console.log(`\n=== Node.js ${NODE_VERSIONS[major]}: npm test`);
+for (const line of lines) {
+  const bin = await nodeBinDir(line);
+  console.log(`\n=== Node.js ${NODE_VERSIONS[line]}: npm test`);
   const code = await run('npm', ['test'], { cwd: ROOT, env: onNode(bin) });
   if (code === 0) passed += 1;
   else failed += 1;
-  console.log(`=== Node.js ${major}: ${code === 0 ? 'passed' : 'FAILED'}`);
+  console.log(`=== Node.js ${NODE_VERSIONS[line]}: ${code === 0 ? 'passed' : 'FAILED'}`);
 }
 console.log(`node-versions: ${passed} passed, ${failed} failed`);
 process.exitCode = failed === 0 ? 0 : 1;

