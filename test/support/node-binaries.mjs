@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 export const NODE_VERSIONS = {
+  // A number key as Prettier writes it: the property is "20.19" (a "20.10" would become "20.1").
   20.19: '20.19.0',
   22: '22.23.3',
   24: '24.21.0',
