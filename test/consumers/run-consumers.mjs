@@ -186,13 +186,22 @@ function addJsSuffixes(dir) {
   }
 }
 
+/** The app's e2e runner, named as the README's table names it, from its `test:e2e` script. */
+function e2eRunnerOf(manifest) {
+  const script = manifest.scripts['test:e2e'];
+  if (script.includes('vitest')) return 'vitest';
+  if (script.includes('jest')) return 'Jest (ts-jest)';
+  return 'node:test';
+}
+
 function layOut(name, workDir, tarball) {
   const dir = join(workDir, name);
   cpSync(join(APPS, name), dir, { recursive: true });
   cpSync(join(SHARED, 'src'), join(dir, 'src'), { recursive: true });
   const manifest = manifestOf(name);
   const esm = manifest.type === 'module';
-  const e2e = esm ? 'app.e2e.test.ts' : 'app.e2e-spec.ts';
+  // Jest and vitest (with its globals, as nest new sets it) run one spec; node:test its own.
+  const e2e = e2eRunnerOf(manifest) === 'node:test' ? 'app.e2e.test.ts' : 'app.e2e-spec.ts';
   cpSync(join(SHARED, 'test', e2e), join(dir, 'test', e2e));
   if (esm) addJsSuffixes(dir);
   manifest.dependencies['nestjs-migration-lock'] = `file:${tarball}`;
@@ -307,7 +316,7 @@ async function checkApp(name, workDir, tarball, adminUrl) {
     typeorm: versionIn(dir, 'typeorm'),
     pg: versionIn(dir, 'pg'),
     typescript: versionIn(dir, 'typescript'),
-    e2e: manifest.scripts['test:e2e'].startsWith('jest') ? 'Jest (ts-jest)' : 'node:test',
+    e2e: e2eRunnerOf(manifest),
     node: node.trim(),
   };
 }
@@ -364,7 +373,7 @@ async function main() {
       server.url,
       async (c) => (await c.query('SHOW server_version')).rows[0].server_version.split(' ')[0],
     );
-    // The CommonJS apps' e2e tests make test-database templates (nestjs-migration-lock/testing).
+    // The Jest and vitest apps' e2e tests make test-database templates (nestjs-migration-lock/testing).
     const templatesBefore = await testTemplates(server.url);
     // Fetched before the apps run side by side, so that two never fetch the same binary at once.
     for (const app of apps) await appNodeBin(manifestOf(app));

@@ -10,7 +10,8 @@ import { ReportsService } from './../src/reports/reports.service';
 
 type TestOptions = Parameters<typeof createTestDatabase>[0]['dataSourceOptions'];
 
-// The `nest new` e2e test shape (ts-jest): app.init() runs the migrations under the lock.
+// The `nest new` e2e test shape, run by ts-jest (CommonJS apps) or by vitest with its globals (the
+// ESM app nest new v12 makes by default): app.init() runs the migrations under the lock.
 describe('AppModule (e2e)', () => {
   let app: INestApplication;
 
@@ -32,7 +33,8 @@ describe('AppModule (e2e)', () => {
   });
 });
 
-// nestjs-migration-lock/testing, required from CommonJS: a database of this file's own.
+// nestjs-migration-lock/testing (the CommonJS build under Jest, the ESM one under vitest): a
+// database of this file's own.
 describe('a test database of its own (nestjs-migration-lock/testing)', () => {
   let db: TestDatabase;
   let app: INestApplication;
@@ -60,7 +62,7 @@ describe('a test database of its own (nestjs-migration-lock/testing)', () => {
     expect(await app.get(ReportsService).bump()).toBe(1);
   });
 
-  it('@WithAdvisoryLock (CommonJS build): runs once, then skips for the rest of the day', async () => {
+  it('@WithAdvisoryLock: runs once, then skips for the rest of the day', async () => {
     const reports = app.get(ReportsService);
     expect(await reports.dailyBump()).toBe(101);
     expect(await reports.dailyBump()).toBeUndefined();
