@@ -3,15 +3,18 @@
 // tarball holds and that every shipped module loads with only the declared peers installed, then
 // installs it (no npm flags) into each app under test/consumers/apps/ and, per app: compiles with
 // tsc, starts 3 processes at once (every migration and a side effect outside the database exactly
-// once, withLock from a feature module), runs the CLI (`run`, `status`) and the app's e2e test.
+// once, withLock from a feature module), runs the CLI (`run`, `status`) and the app's e2e test,
+// then checks that the test databases it made are gone.
 // PostgreSQL: DATABASE_URL when set, else embedded. `--write-readme` rewrites the README's
 // compatibility table from what ran; `--only a,b` picks apps. An app whose `consumer.node` names a
 // pinned Node.js (a major, or 20.19: test/support/node-binaries.mjs) runs every step on that
 // version, the others on this process's.
 import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, relative } from 'node:path';
+import { setTimeout as delay } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
@@ -111,6 +114,28 @@ async function testTemplates(adminUrl) {
   );
 }
 
+/**
+ * Test databases and spares (nestjs-migration-lock/testing) an app's e2e run left on the server:
+ * named `mlt_<namespace>_d_…` and `…_s_…`, the namespace being the first 8 hex digits of the
+ * SHA-256 of the options' database path. Polled until none is left or 15 s have passed: the last
+ * spare is dropped by the testing entry's watcher just after the test runner's process ended.
+ */
+async function testDatabasesLeft(adminUrl, appUrl) {
+  const namespace = createHash('sha256').update(new URL(appUrl).pathname).digest('hex').slice(0, 8);
+  const deadline = performance.now() + 15_000;
+  for (;;) {
+    const left = await withClient(adminUrl, async (c) =>
+      (
+        await c.query(`SELECT datname FROM pg_database WHERE datname ~ $1 AND NOT datistemplate`, [
+          `^mlt_${namespace}_[ds]_`,
+        ])
+      ).rows.map((row) => row.datname),
+    );
+    if (left.length === 0 || performance.now() > deadline) return left;
+    await delay(100);
+  }
+}
+
 /** The templates this run's apps made: their databases were dropped, so they serve no one. */
 async function dropNewTemplates(adminUrl, before) {
   for (const name of await testTemplates(adminUrl)) {
@@ -200,9 +225,15 @@ function layOut(name, workDir, tarball) {
   cpSync(join(SHARED, 'src'), join(dir, 'src'), { recursive: true });
   const manifest = manifestOf(name);
   const esm = manifest.type === 'module';
-  // Jest and vitest (with its globals, as nest new sets it) run one spec; node:test its own.
-  const e2e = e2eRunnerOf(manifest) === 'node:test' ? 'app.e2e.test.ts' : 'app.e2e-spec.ts';
-  cpSync(join(SHARED, 'test', e2e), join(dir, 'test', e2e));
+  // Jest and vitest (with its globals, as nest new sets it) run one spec, node:test its own. The
+  // spec runs as two files, each with a test database of its own (nestjs-migration-lock/testing):
+  // the second claims the spare the first one's call cloned ahead, or (several workers) clones
+  // beside it; either way each must see only its own rows.
+  if (e2eRunnerOf(manifest) === 'node:test')
+    cpSync(join(SHARED, 'test', 'app.e2e.test.ts'), join(dir, 'test', 'app.e2e.test.ts'));
+  else
+    for (const file of ['app.e2e-spec.ts', 'second-file.e2e-spec.ts'])
+      cpSync(join(SHARED, 'test', 'app.e2e-spec.ts'), join(dir, 'test', file));
   if (esm) addJsSuffixes(dir);
   manifest.dependencies['nestjs-migration-lock'] = `file:${tarball}`;
   writeFileSync(join(dir, 'package.json'), `${JSON.stringify(manifest, null, 2)}\n`);
@@ -305,6 +336,8 @@ async function checkApp(name, workDir, tarball, adminUrl) {
       cwd: dir,
       env: onAppNode({ DATABASE_URL: e2eUrl }),
     });
+    const left = await testDatabasesLeft(adminUrl, e2eUrl);
+    check(left.length === 0, `the e2e run left test databases behind: ${left.join(', ')}`);
   } finally {
     await Promise.all(names.map((db) => dropDatabase(adminUrl, db)));
   }
