@@ -14,7 +14,7 @@ import { DEFAULT_OPTIONS } from '../module/migration-lock-options.js';
 import { dropOnExit, forget } from './exit-cleanup.js';
 import { claimSpare, prepareSpare } from './spare-clones.js';
 import { namespaceDatabases } from './namespace-databases.js';
-import { isLeftover, isTestDatabase, namesFor } from './test-database-names.js';
+import { isLeftover, isTestDatabase, namesFor, type Naming } from './test-database-names.js';
 import {
   cloneDatabaseSql,
   commentOnDatabaseSql,
@@ -45,8 +45,9 @@ export interface CreateTestDatabaseOptions {
   timeoutMs?: number;
   /**
    * Once this database is made, clone the next one in the background (one spare per process), so
-   * the next call — the next test file of this Jest worker, or of another — only renames it: a few
-   * milliseconds instead of a clone. A spare nobody claimed is dropped at exit.
+   * the next call — the next test file of this Jest worker, or of another, or (vitest, node --test)
+   * the next test file's own process — only renames it: a few milliseconds instead of a clone. A
+   * spare nobody claimed is dropped once the test runner has ended (at most 10 s after this process).
    * @default true
    */
   prepareNext?: boolean;
@@ -86,7 +87,7 @@ export async function createTestDatabase(
       if (!existing.get(naming.template)) {
         await buildTemplate(admin, dataSourceOptions, naming.template, existing);
       }
-      await dropLeftovers(admin, existing);
+      await dropLeftovers(admin, naming, existing);
       const name = naming.newDatabase();
       const server = [dataSourceOptions, pointedAt(dataSourceOptions, 'postgres')].map(
         connectionConfig,
@@ -283,12 +284,18 @@ function sourceDatabase(options: PostgresOptions): string | undefined {
 }
 
 /**
- * Test databases and spares of processes on this host that no longer run (killed, and their
- * cleanup with them), taken out of `existing` too: a spare dropped here is not one to claim.
+ * Test databases of processes on this host that no longer run (killed, and their cleanup with
+ * them), and such processes' spares of older templates; taken out of `existing` too.
  */
-async function dropLeftovers(admin: pg.Client, existing: Map<string, boolean>): Promise<void> {
+async function dropLeftovers(
+  admin: pg.Client,
+  naming: Naming,
+  existing: Map<string, boolean>,
+): Promise<void> {
   for (const name of [...existing.keys()]) {
-    if (!isLeftover(name)) continue;
+    // A spare of this template is a finished clone (a database exists only once its CREATE
+    // committed), whoever made it: claimed below, not dropped.
+    if (!isLeftover(name) || naming.isSpare(name)) continue;
     existing.delete(name);
     await admin.query(dropDatabaseSql(name)).catch(() => undefined);
   }

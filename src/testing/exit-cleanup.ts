@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import type { Socket } from 'node:net';
+import { isMainThread } from 'node:worker_threads';
 import type pg from 'pg';
 import { dropDatabaseSql, TERMINATE_SESSION_SQL } from './test-database.sql.js';
 
@@ -10,7 +11,14 @@ import { dropDatabaseSql, TERMINATE_SESSION_SQL } from './test-database.sql.js';
  * is gone, however it ended — ends any session still cloning a spare and drops what is left.
  * Not an 'exit' handler: inside a Jest test file `process` is a copy whose 'exit' never fires, and
  * a killed process runs no handler at all. A watcher killed with it leaves them behind; the next
- * createTestDatabase on this host drops those (their pid no longer runs).
+ * createTestDatabase on this host drops those (their pid no longer runs), or claims a spare.
+ *
+ * A finished spare is handed over rather than dropped at once: vitest (what nest new v12 sets up)
+ * and node --test run every test file in a process of its own, so the next file's call comes from
+ * a new process, a second or so after this one ended, and can rename the spare only if it is still
+ * there. The watcher keeps it while the test runner (this process's parent, or this process when
+ * the tests run in its worker threads) still runs, for at most HAND_OVER_MS, then drops it unless
+ * it was claimed (renamed) by then.
  */
 type Statement = [sql: string, params: unknown[]];
 
@@ -21,9 +29,16 @@ type Statement = [sql: string, params: unknown[]];
  */
 export type ServerConnections = readonly pg.ClientConfig[];
 
-/** Watcher script: pg resolved from the app (a peer of this package), one line per update. */
+/** The longest a finished spare outlives its process, waiting for the next test file's call. */
+export const HAND_OVER_MS = 10_000;
+
+/**
+ * Watcher script: pg resolved from the app (a peer of this package), one line per update; its
+ * argument is the test runner's pid.
+ */
 const WATCHER_SCRIPT = `
 const pg = require(require.resolve('pg', { paths: [process.cwd(), __dirname] }));
+const runner = Number(process.argv[1]);
 const pending = new Map();
 let input = '';
 process.stdin.setEncoding('utf8');
@@ -40,10 +55,35 @@ process.stdin.on('data', (chunk) => {
 // A connection failure (no SQLSTATE, or class 08 / 57P) moves on to the next way in; any other
 // error is the statement's own (nothing to drop) and is not retried.
 const lost = (error) => !error.code || /^(08|57P)/.test(error.code);
+const running = (pid) => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return error.code === 'EPERM';
+  }
+};
+// No event tells one process that another, not its child, has ended: its pid is polled.
+const runnerEnded = (deadline) =>
+  new Promise((resolve) => {
+    const poll = setInterval(() => {
+      if (running(runner) && Date.now() < deadline) return;
+      clearInterval(poll);
+      resolve();
+    }, 100);
+  });
 process.stdin.on('end', async () => {
   // Bounded: a server that does not answer, or a drop stuck behind a lock, ends it all the same.
-  setTimeout(() => process.exit(0), 60000).unref();
-  for (const { connections, statements } of pending.values()) {
+  setTimeout(() => process.exit(0), ${HAND_OVER_MS} + 60000).unref();
+  const updates = [...pending.values()];
+  await drop(updates.filter((update) => !update.handOver));
+  const handedOver = updates.filter((update) => update.handOver);
+  if (handedOver.length === 0) return;
+  await runnerEnded(Date.now() + ${HAND_OVER_MS});
+  await drop(handedOver);
+});
+async function drop(updates) {
+  for (const { connections, statements } of updates) {
     for (const config of connections) {
       const client = new pg.Client({ connectionTimeoutMillis: 10000, ...config });
       client.on('error', () => undefined);
@@ -61,7 +101,7 @@ process.stdin.on('end', async () => {
       }
     }
   }
-});`;
+}`;
 
 const connections = new Map<string, ServerConnections>();
 let watcher: ChildProcess | undefined;
@@ -81,20 +121,34 @@ export function cloningIn(name: string, session: number | undefined): void {
   ]);
 }
 
+/** A spare whose clone finished: at exit it is handed over to the next test file (see above). */
+export function spareMade(name: string): void {
+  if (!connections.has(name)) return;
+  send(name, [[dropDatabaseSql(name), []]], { handOver: true });
+}
+
 /** Dropped by its own drop() or renamed: nothing left to do at exit. */
 export function forget(name: string): void {
   if (!connections.delete(name)) return;
   send(name, undefined);
 }
 
-function send(name: string, statements: Statement[] | undefined): void {
+function send(
+  name: string,
+  statements: Statement[] | undefined,
+  { handOver = false }: { handOver?: boolean } = {},
+): void {
   const server = statements && connections.get(name);
-  watching().stdin?.write(`${JSON.stringify({ name, connections: server, statements })}\n`);
+  const update = { name, connections: server, statements, handOver };
+  watching().stdin?.write(`${JSON.stringify(update)}\n`);
 }
 
 function watching(): ChildProcess {
   if (watcher) return watcher;
-  watcher = spawn(process.execPath, ['-e', WATCHER_SCRIPT], {
+  // The test runner: the process that starts one per test file, or this one if it runs them in
+  // worker threads.
+  const runner = isMainThread ? process.ppid : process.pid;
+  watcher = spawn(process.execPath, ['-e', WATCHER_SCRIPT, String(runner)], {
     // Its own process group: a Ctrl-C on the test run must not end it before it has cleaned up.
     detached: true,
     stdio: ['pipe', 'ignore', 'ignore'],

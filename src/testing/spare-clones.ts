@@ -1,7 +1,13 @@
 import type { Socket } from 'node:net';
 import pg from 'pg';
 import { advisoryLockKey } from '../lock/lock-key.js';
-import { cloningIn, dropOnExit, forget, type ServerConnections } from './exit-cleanup.js';
+import {
+  cloningIn,
+  dropOnExit,
+  forget,
+  spareMade,
+  type ServerConnections,
+} from './exit-cleanup.js';
 import { namespaceDatabases } from './namespace-databases.js';
 import type { Naming } from './test-database-names.js';
 import {
@@ -17,7 +23,9 @@ import {
  * So each process keeps one clone of the template made ahead, in the background, while its tests
  * run; the next call (the next test file of this Jest worker, or of another) renames it into its
  * own test database, which only touches the catalog. Claims happen under the template lock, so two
- * callers never claim one spare. A spare nobody claimed is dropped at exit like a test database.
+ * callers never claim one spare. A spare nobody claimed is handed over at exit, for the next test
+ * file's process (exit-cleanup.ts), and dropped unless claimed; so is a finished spare whose
+ * process was killed with its watcher: any process's finished spare of this template may be claimed.
  *
  * A process's spare clones hold its spare lock while they clone: one at a time, and a call that
  * finds no spare ready waits for the one on its way (a clone half done) rather than cloning beside
@@ -144,7 +152,7 @@ async function cloneSpare(server: ServerConnections, naming: Naming): Promise<vo
     }
     await client.query(cloneDatabaseSql(name, naming.template));
     made = true;
-    cloningIn(name, undefined);
+    spareMade(name);
     // Released before the session ends, so the next clone or a waiting call goes on at once.
     await client.query(ADVISORY_UNLOCK_SQL, [...spareLock(naming)]);
   } catch {

@@ -5,6 +5,7 @@ import { promisify } from 'node:util';
 import type pg from 'pg';
 import { InvalidOptionsError } from '../../src/errors/migration-lock.errors.js';
 import { createTestDatabase } from '../../src/testing/index.js';
+import { HAND_OVER_MS } from '../../src/testing/exit-cleanup.js';
 import { namesFor } from '../../src/testing/test-database-names.js';
 import { spareAppOptions } from '../fixtures/testing-entry/spare-app.mjs';
 import { pollUntil } from '../support/observe.js';
@@ -60,12 +61,20 @@ describe('createTestDatabase spares (prepareNext)', () => {
       return spare;
     }, `a spare of process ${pid}`);
 
-  /** Until nothing of process `pid` is left: no session cloning a spare, no database of its own. */
+  /**
+   * Until nothing of process `pid` is left: no session cloning a spare, no database of its own. A
+   * finished spare is kept for the next test file's process until the process's parent has ended
+   * or HAND_OVER_MS have passed, hence the longer limit.
+   */
   const nothingLeftOf = (pid: number) =>
-    pollUntil(async () => {
-      const left = await databases(`${namespace}\\_%\\_${pid}\\_%`);
-      return (await cloning(pid)) || left.length ? undefined : true;
-    }, `the databases and sessions of process ${pid} to be gone`);
+    pollUntil(
+      async () => {
+        const left = await databases(`${namespace}\\_%\\_${pid}\\_%`);
+        return (await cloning(pid)) || left.length ? undefined : true;
+      },
+      `the databases and sessions of process ${pid} to be gone`,
+      HAND_OVER_MS + 20_000,
+    );
 
   beforeEach(async () => {
     base = await createBaseDatabase('spares');
@@ -145,6 +154,49 @@ describe('createTestDatabase spares (prepareNext)', () => {
     await client.end();
     await db.drop();
     await first.drop();
+  });
+
+  it("hands a finished spare over to the next test file's own process (vitest, node --test), then drops it", async () => {
+    // One file after another, each in a process of its own, started by a runner that outlives them.
+    const runner = spawn(process.execPath, ['test/fixtures/testing-entry/file-runner.mjs', '2'], {
+      env: { ...process.env, DATABASE_URL: base.url },
+      stdio: ['pipe', 'pipe', 'inherit'],
+    });
+    const files: Array<{ oid: number; pid: number; spare: Database }> = [];
+    for await (const line of createInterface({ input: runner.stdout })) {
+      if (line.startsWith('{')) files.push(JSON.parse(line) as (typeof files)[number]);
+      if (files.length === 2) break;
+    }
+    const [first, second] = files;
+    // The second file's database is the spare of the first, renamed after that process ended.
+    expect(second.oid).toBe(first.spare.oid);
+    // The second one's spare, unclaimed, goes once the runner has ended.
+    runner.stdin.end();
+    await once(runner, 'exit');
+    await nothingLeftOf(first.pid);
+    await nothingLeftOf(second.pid);
+  });
+
+  it('claims a finished spare whose process was killed with its cleanup, rather than drop it', async () => {
+    const first = await createTestDatabase({
+      dataSourceOptions: spareAppOptions(base.url),
+      prepareNext: false,
+    });
+    // A spare of this template, named as a process of this host that no longer runs names it.
+    const naming = await namesFor(spareAppOptions(base.url));
+    const gone = spawn(process.execPath, ['-e', '']);
+    await once(gone, 'exit');
+    const orphan = naming.newSpare().replace(`_${process.pid}_`, `_${gone.pid}_`);
+    await admin.query(`CREATE DATABASE "${orphan}" TEMPLATE "${naming.template}"`);
+    const [made] = await databases(orphan);
+
+    const second = await createTestDatabase({
+      dataSourceOptions: spareAppOptions(base.url),
+      prepareNext: false,
+    });
+    expect(await databases(second.name)).toEqual([{ oid: made.oid, name: second.name }]);
+    await first.drop();
+    await second.drop();
   });
 
   it('rejects a prepareNext that is not a boolean before any SQL runs', async () => {
