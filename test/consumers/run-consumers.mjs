@@ -219,6 +219,14 @@ function e2eRunnerOf(manifest) {
   return 'node:test';
 }
 
+/** The same, with the installed version of vitest or Jest: apps on different majors of one runner. */
+function e2eRunnerWithVersion(dir, manifest) {
+  const runner = e2eRunnerOf(manifest);
+  if (runner === 'vitest') return `vitest ${versionIn(dir, 'vitest')}`;
+  if (runner === 'Jest (ts-jest)') return `Jest ${versionIn(dir, 'jest')} (ts-jest)`;
+  return runner;
+}
+
 function layOut(name, workDir, tarball) {
   const dir = join(workDir, name);
   cpSync(join(APPS, name), dir, { recursive: true });
@@ -349,7 +357,7 @@ async function checkApp(name, workDir, tarball, adminUrl) {
     typeorm: versionIn(dir, 'typeorm'),
     pg: versionIn(dir, 'pg'),
     typescript: versionIn(dir, 'typescript'),
-    e2e: e2eRunnerOf(manifest),
+    e2e: e2eRunnerWithVersion(dir, manifest),
     node: node.trim(),
   };
 }
