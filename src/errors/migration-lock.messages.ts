@@ -61,8 +61,12 @@ export const messages = {
       ? `Lost the connection while waiting for advisory lock ${lock}: nothing was held and nothing ran. `
       : `Lost advisory lock ${lock}: its connection ended while the protected work was running, so the server released the lock and rolled the transaction back ` +
         '(unless the connection broke during COMMIT itself). ') +
-    'Potential solutions: check the PostgreSQL log for a terminated backend, a restart or failover, or a timeout ' +
+    'Potential solutions: check the PostgreSQL log for a terminated backend, a restart or failover, a server or network that stopped answering, or a timeout ' +
     '(idle_in_transaction_session_timeout, idle_session_timeout, transaction_timeout), and retry.',
+
+  serverSilent: (withinMs: number) =>
+    `PostgreSQL sent nothing for ${withinMs} ms on the connection of a lock wait that the server itself ends sooner (lock_timeout): ` +
+    'the connection is treated as lost (a failover, a network cut, a stopped server) and closed.',
 
   transactionRolledBack: (lock: string) =>
     `PostgreSQL rolled the transaction of advisory lock ${lock} back at COMMIT: a statement in it failed earlier and the error was caught without being rethrown. ` +

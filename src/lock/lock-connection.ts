@@ -2,6 +2,7 @@ import { connect } from 'node:net';
 import type { PoolClient } from 'pg';
 import type { DataSource, QueryRunner } from 'typeorm';
 import { SessionLockThroughPoolerError } from '../errors/migration-lock.errors.js';
+import { messages } from '../errors/migration-lock.messages.js';
 import { serverSeverity, sqlState } from '../errors/sql-state.js';
 import { BACKEND_PID_SQL } from './advisory-lock.sql.js';
 
@@ -111,6 +112,27 @@ export class LockConnection {
     else await this.queryRunner.release();
   }
 
+  /**
+   * Settles as `waiting` does, unless the server leaves it unanswered for `withinMs`: then the
+   * connection is marked lost and closed, which ends `waiting` with the loss. A server that stops
+   * answering (its host gone in a failover, a network cut) sends nothing, not even the lock_timeout
+   * error it owes, and pg would wait for it forever. Infinity: no bound (a wait without timeout).
+   */
+  async answeredWithin<T>(withinMs: number, waiting: Promise<T>): Promise<T> {
+    if (!Number.isFinite(withinMs)) return waiting;
+    const silent = setTimeout(() => {
+      this.markLost(new Error(messages.serverSilent(withinMs)));
+      (
+        this.client as { connection?: { stream?: { destroy(): void } } }
+      ).connection?.stream?.destroy();
+    }, withinMs);
+    try {
+      return await waiting;
+    } finally {
+      clearTimeout(silent);
+    }
+  }
+
   /** Called by the client's watch (see watchOf). */
   markLost(error: Error): void {
     this.lost ??= error;
@@ -169,6 +191,18 @@ export async function sendFirstStatement<T>(
       connection = await LockConnection.open(dataSource);
     }
   }
+}
+
+/**
+ * How long past the end of a lock wait, as the server bounds it, an answer may take before the
+ * connection counts as lost (see LockConnection.answeredWithin): room for a busy server and a slow
+ * network, far below "forever".
+ */
+export const SILENT_SERVER_GRACE_MS = 5_000;
+
+/** The bound for a wait that the server ends after `timeoutMs` (0: never, so no bound). */
+export function answerBoundMs(timeoutMs: number): number {
+  return timeoutMs === 0 ? Number.POSITIVE_INFINITY : timeoutMs + SILENT_SERVER_GRACE_MS;
 }
 
 /** How often a statement may meet a dead pooled connection in a row: once per pool slot. */

@@ -13,6 +13,7 @@ import {
 } from './advisory-lock.sql.js';
 import type { LockConnectionSettings } from './advisory-lock.sql.js';
 import {
+  answerBoundMs,
   assertDirectConnection,
   isOutsideTransaction,
   LockConnection,
@@ -81,15 +82,29 @@ export class SessionLock {
     stopOnRelease = false,
   ): Promise<SessionWaitEnd | undefined> {
     const deadline = timeoutMs === 0 ? Number.POSITIVE_INFINITY : performance.now() + timeoutMs;
-    const aborted = onAbort(signal);
-    // Waiters in line need the lock free: the holder's announcement, sent while it still holds the
-    // lock, does not wake them (its unlock's notice does). Followers stop at the announcement.
-    const wakesOn = (payload: string | undefined) => stopOnRelease || payload !== RELEASE_ANNOUNCED;
-    let woken = this.nextWake(wakesOn);
+    // Listening before the first try: a release in between is not missed.
+    const woken = this.nextWake(stopOnRelease);
     const first = await this.prepare(settings);
-    // After prepare(): it may have replaced a dead pooled connection.
+    if (first.at(-1)?.rows[0]?.acquired === true) return undefined;
+    // After prepare(), which may have replaced a dead pooled connection: a server that stops
+    // answering a poll well past the deadline has that connection closed, which ends the wait.
+    return this.connection.answeredWithin(
+      answerBoundMs(timeoutMs),
+      this.poll(deadline, signal, stopOnRelease, woken),
+    );
+  }
+
+  /** acquire()'s polls, woken by the holder's notices, until the lock is held or the wait ends. */
+  private async poll(
+    deadline: number,
+    signal: AbortSignal | undefined,
+    stopOnRelease: boolean,
+    firstWake: Promise<'released'>,
+  ): Promise<SessionWaitEnd | undefined> {
+    let woken = firstWake;
+    const aborted = onAbort(signal);
     const lost = onAbort(this.connection.lostSignal);
-    let acquired = first.at(-1)?.rows[0]?.acquired === true;
+    let acquired = false;
     while (!acquired) {
       const remaining = deadline - performance.now();
       if (signal?.aborted) return 'aborted';
@@ -103,7 +118,7 @@ export class SessionLock {
       ]);
       if (this.connection.lostCause) throw this.connection.lostCause;
       if (wake === 'released' && stopOnRelease) return 'released';
-      woken = this.nextWake(wakesOn);
+      woken = this.nextWake(stopOnRelease);
       let announced = false;
       void woken.then(() => (announced = true));
       const { rows } = await this.connection.client.query<{ acquired: boolean }>(
@@ -202,11 +217,15 @@ export class SessionLock {
     await this.connection.release();
   }
 
-  /** Resolves at the next release notice whose payload `wakesOn` accepts. */
-  private nextWake(wakesOn: (payload: string | undefined) => boolean): Promise<'released'> {
+  /**
+   * Resolves at the next release notice that wakes this wait. Waiters in line need the lock free:
+   * the holder's announcement, sent while it still holds the lock, does not wake them (its
+   * unlock's notice does). Followers (`stopOnRelease`) stop at the announcement.
+   */
+  private nextWake(stopOnRelease: boolean): Promise<'released'> {
     return new Promise((resolve) => {
       this.notified = (payload) => {
-        if (wakesOn(payload)) resolve('released');
+        if (stopOnRelease || payload !== RELEASE_ANNOUNCED) resolve('released');
       };
     });
   }

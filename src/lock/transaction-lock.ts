@@ -8,6 +8,7 @@ import {
 } from './advisory-lock.sql.js';
 import type { LockConnectionSettings } from './advisory-lock.sql.js';
 import {
+  answerBoundMs,
   LockConnection,
   sendFirstStatement,
   type PgClient,
@@ -49,7 +50,7 @@ export class TransactionLock {
     signal?: AbortSignal,
   ): Promise<void> {
     if (await this.tryAcquire(key, settings)) return;
-    await this.cancelledOnAbort(signal, () =>
+    await this.cancelledOnAbort(signal, timeoutMs, () =>
       this.connection.client.query(waitForLockSql(key, timeoutMs)),
     );
   }
@@ -65,26 +66,28 @@ export class TransactionLock {
    * the transaction. Cancelled at the server when `signal` fires, like acquire().
    */
   async awaitRelease(key: AdvisoryLockKey, timeoutMs: number, signal?: AbortSignal): Promise<void> {
-    await this.cancelledOnAbort(signal, () =>
+    await this.cancelledOnAbort(signal, timeoutMs, () =>
       this.connection.client.query(awaitReleaseAndCommitSql(key, timeoutMs)),
     );
     recordTransactionState(this.queryRunner, false);
   }
 
   /**
-   * Runs a waiting statement; when `signal` fires meanwhile, the server cancels it (57014). A signal
-   * that fired before (while the connection was checked out, or during the try) is not missed:
-   * then the wait does not start.
+   * Runs a waiting statement that the server ends after `timeoutMs`; when `signal` fires meanwhile,
+   * the server cancels it (57014). A signal that fired before (while the connection was checked
+   * out, or during the try) is not missed: then the wait does not start. A server that leaves the
+   * statement unanswered well past `timeoutMs` has its connection closed (answeredWithin).
    */
   private async cancelledOnAbort<T>(
     signal: AbortSignal | undefined,
+    timeoutMs: number,
     wait: () => Promise<T>,
   ): Promise<T> {
     signal?.throwIfAborted();
     const cancel = () => this.connection.cancelCurrentStatement();
     signal?.addEventListener('abort', cancel, { once: true });
     try {
-      return await wait();
+      return await this.connection.answeredWithin(answerBoundMs(timeoutMs), wait());
     } finally {
       signal?.removeEventListener('abort', cancel);
     }
