@@ -65,7 +65,7 @@ export const messages = {
     '(idle_in_transaction_session_timeout, idle_session_timeout, transaction_timeout), and retry.',
 
   serverSilent: (withinMs: number) =>
-    `PostgreSQL sent nothing for ${withinMs} ms on the connection of a lock wait that the server itself ends sooner (lock_timeout): ` +
+    `No answer from PostgreSQL for ${withinMs} ms (the lock timeout plus 5 s): ` +
     'the connection is treated as lost (a failover, a network cut, a stopped server) and closed.',
 
   transactionRolledBack: (lock: string) =>

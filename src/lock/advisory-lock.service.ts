@@ -17,6 +17,7 @@ import {
   transactionWaitFailure,
   waitingFailure,
 } from './lock-failures.js';
+import { answerBoundMs } from './lock-connection.js';
 import {
   createLockRequest,
   resolveLockDefaults,
@@ -208,7 +209,11 @@ export class AdvisoryLockService {
     request: LockRequest,
   ): Promise<boolean> {
     const { key, timeoutMs, signal } = request;
-    if (whenHeld !== 'wait' && (await tx.tryAcquire(key, this.settings()))) return true;
+    if (
+      whenHeld !== 'wait' &&
+      (await tx.tryAcquire(key, this.settings(), answerBoundMs(timeoutMs)))
+    )
+      return true;
     if (whenHeld === 'try') return false;
     try {
       if (whenHeld === 'wait') {

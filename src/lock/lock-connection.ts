@@ -112,31 +112,39 @@ export class LockConnection {
     else await this.queryRunner.release();
   }
 
-  /**
-   * Settles as `waiting` does, unless the server leaves it unanswered for `withinMs`: then the
-   * connection is marked lost and closed, which ends `waiting` with the loss. A server that stops
-   * answering (its host gone in a failover, a network cut) sends nothing, not even the lock_timeout
-   * error it owes, and pg would wait for it forever. Infinity: no bound (a wait without timeout).
-   */
-  async answeredWithin<T>(withinMs: number, waiting: Promise<T>): Promise<T> {
-    if (!Number.isFinite(withinMs)) return waiting;
-    const silent = setTimeout(() => {
-      this.markLost(new Error(messages.serverSilent(withinMs)));
-      (
-        this.client as { connection?: { stream?: { destroy(): void } } }
-      ).connection?.stream?.destroy();
-    }, withinMs);
-    try {
-      return await waiting;
-    } finally {
-      clearTimeout(silent);
-    }
+  /** closedIfSilent() on this lock's connection, which is then marked lost. */
+  answeredWithin<T>(withinMs: number, waiting: Promise<T>): Promise<T> {
+    return closedIfSilent(this.client, withinMs, waiting, (error) => this.markLost(error));
   }
 
   /** Called by the client's watch (see watchOf). */
   markLost(error: Error): void {
     this.lost ??= error;
     this.lostController?.abort(this.lost);
+  }
+}
+
+/**
+ * Settles as `waiting` does, unless the server leaves it unanswered for `withinMs`: then the
+ * client's socket is closed, which ends `waiting` with the loss of its connection. A server that
+ * stops answering (its host gone in a failover, a network cut) sends nothing, not even the
+ * lock_timeout error it owes, and pg would wait for it forever. Infinity: no bound.
+ */
+async function closedIfSilent<T>(
+  client: PgClient,
+  withinMs: number,
+  waiting: Promise<T>,
+  onSilent?: (error: Error) => void,
+): Promise<T> {
+  if (!Number.isFinite(withinMs)) return waiting;
+  const silent = setTimeout(() => {
+    onSilent?.(new Error(messages.serverSilent(withinMs)));
+    (client as { connection?: { stream?: { destroy(): void } } }).connection?.stream?.destroy();
+  }, withinMs);
+  try {
+    return await waiting;
+  } finally {
+    clearTimeout(silent);
   }
 }
 
@@ -149,18 +157,20 @@ type PrimaryPool = {
  * Runs `use` on a client of the DataSource's primary pool, checked out without a QueryRunner: for
  * one read that needs no lock (the followers' read of the migrations table). In a fresh replica
  * process, a QueryRunner's construction and bookkeeping cost a follower more CPU than that read.
- * A client whose connection `use` found lost is closed instead of pooled.
+ * A client whose connection `use` found lost, or whose server left it unanswered for
+ * `answerWithinMs`, is closed instead of pooled.
  */
 export async function onPooledClient<T>(
   dataSource: DataSource,
   use: (client: PgClient) => Promise<T>,
+  answerWithinMs = Number.POSITIVE_INFINITY,
 ): Promise<T> {
   const [client, release] = await (
     dataSource.driver as unknown as PrimaryPool
   ).obtainMasterConnection();
   watchOf(client);
   try {
-    const value = await use(client);
+    const value = await closedIfSilent(client, answerWithinMs, use(client));
     release();
     return value;
   } catch (error) {
@@ -175,16 +185,19 @@ export async function onPooledClient<T>(
  * held: then the statement goes again on a fresh connection. Every idle connection of the pool may
  * be dead, so up to one attempt per pooled connection, plus one. Any other error, or one attempt
  * too many, is thrown. `send` is given the connection of each attempt: the caller adopts it there,
- * before the statement, so that whatever ends, the caller closes the connection it last got.
+ * before the statement, so that whatever ends, the caller closes the connection it last got. So is
+ * a pooled connection whose server left the statement unanswered for `answerWithinMs` (one to a
+ * primary gone in a failover, while new connections reach the new one).
  */
 export async function sendFirstStatement<T>(
   dataSource: DataSource,
   connection: LockConnection,
   send: (connection: LockConnection) => Promise<T>,
+  answerWithinMs: number,
 ): Promise<T> {
   for (let attempt = 1; ; attempt++) {
     try {
-      return await send(connection);
+      return await connection.answeredWithin(answerWithinMs, send(connection));
     } catch (error) {
       if (!isConnectionLoss(error) || attempt > deadConnectionRetries(dataSource)) throw error;
       await connection.release({ destroy: error as Error });
@@ -194,9 +207,9 @@ export async function sendFirstStatement<T>(
 }
 
 /**
- * How long past the end of a lock wait, as the server bounds it, an answer may take before the
- * connection counts as lost (see LockConnection.answeredWithin): room for a busy server and a slow
- * network, far below "forever".
+ * How long past the lock timeout an answer may take before the connection counts as lost (see
+ * closedIfSilent): room for a busy server and a slow network, far below "forever". Statements sent
+ * before the lock is held are answered at once by a live server; a wait ends at the server by then.
  */
 export const SILENT_SERVER_GRACE_MS = 5_000;
 

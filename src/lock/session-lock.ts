@@ -84,7 +84,7 @@ export class SessionLock {
     const deadline = timeoutMs === 0 ? Number.POSITIVE_INFINITY : performance.now() + timeoutMs;
     // Listening before the first try: a release in between is not missed.
     const woken = this.nextWake(stopOnRelease);
-    const first = await this.prepare(settings);
+    const first = await this.prepare(settings, answerBoundMs(timeoutMs));
     if (first.at(-1)?.rows[0]?.acquired === true) return undefined;
     // After prepare(), which may have replaced a dead pooled connection: a server that stops
     // answering a poll well past the deadline has that connection closed, which ends the wait.
@@ -146,13 +146,18 @@ export class SessionLock {
 
   /**
    * The first round trip: again on a fresh connection while the pool hands out connections the
-   * server closed while they sat idle.
+   * server closed while they sat idle, or that it leaves unanswered for `answerWithinMs`.
    */
-  private prepare(settings: LockConnectionSettings): Promise<TryResults> {
-    return sendFirstStatement(this.dataSource, this.current, (connection) => {
-      this.current = connection;
-      return this.sendPrepare(connection, settings);
-    });
+  private prepare(settings: LockConnectionSettings, answerWithinMs: number): Promise<TryResults> {
+    return sendFirstStatement(
+      this.dataSource,
+      this.current,
+      (connection) => {
+        this.current = connection;
+        return this.sendPrepare(connection, settings);
+      },
+      answerWithinMs,
+    );
   }
 
   private async sendPrepare(

@@ -49,15 +49,22 @@ export class TransactionLock {
     settings: LockConnectionSettings,
     signal?: AbortSignal,
   ): Promise<void> {
-    if (await this.tryAcquire(key, settings)) return;
+    if (await this.tryAcquire(key, settings, answerBoundMs(timeoutMs))) return;
     await this.cancelledOnAbort(signal, timeoutMs, () =>
       this.connection.client.query(waitForLockSql(key, timeoutMs)),
     );
   }
 
-  /** Starts the transaction and tries the lock once, without waiting. */
-  async tryAcquire(key: AdvisoryLockKey, settings: LockConnectionSettings): Promise<boolean> {
-    const results = await this.begin(beginAndTryLockSql(key, settings));
+  /**
+   * Starts the transaction and tries the lock once, without waiting; a pooled connection whose
+   * server leaves it unanswered for `answerWithinMs` is replaced (see sendFirstStatement).
+   */
+  async tryAcquire(
+    key: AdvisoryLockKey,
+    settings: LockConnectionSettings,
+    answerWithinMs: number,
+  ): Promise<boolean> {
+    const results = await this.begin(beginAndTryLockSql(key, settings), answerWithinMs);
     return results.at(-1)?.rows[0]?.acquired === true;
   }
 
@@ -116,12 +123,17 @@ export class TransactionLock {
   }
 
   /** The first statement: again on a fresh connection while the pool hands out dead ones. */
-  private begin(sql: string): Promise<QueryResults> {
-    return sendFirstStatement(this.dataSource, this.current, (connection) => {
-      this.current = connection;
-      recordTransactionState(connection.queryRunner, true);
-      return connection.client.query(sql) as unknown as Promise<QueryResults>;
-    });
+  private begin(sql: string, answerWithinMs: number): Promise<QueryResults> {
+    return sendFirstStatement(
+      this.dataSource,
+      this.current,
+      (connection) => {
+        this.current = connection;
+        recordTransactionState(connection.queryRunner, true);
+        return connection.client.query(sql) as unknown as Promise<QueryResults>;
+      },
+      answerWithinMs,
+    );
   }
 }
 

@@ -1,7 +1,7 @@
 import type { DataSource } from 'typeorm';
 import type { HeldLock } from '../lock/advisory-lock.interfaces.js';
 import type { AdvisoryLockService, LockMode } from '../lock/advisory-lock.service.js';
-import type { PostgresQueryRunner } from '../lock/lock-connection.js';
+import { answerBoundMs, type PostgresQueryRunner } from '../lock/lock-connection.js';
 import type { LockIdentity, LockRequest } from '../lock/lock-request.js';
 import type { MigrationStateTracker } from './migration-events.js';
 import type {
@@ -81,7 +81,9 @@ export class MigrationRun {
       const remaining = timeoutMs === 0 ? 0 : Math.max(1, Math.round(deadline - performance.now()));
       const attempt = await this.lock('follow', work, remaining, signal);
       if (attempt.acquired) return this.released(attempt.value);
-      if ((await pendingMigrationNames(this.context.dataSource)).length === 0) return undefined;
+      const answerWithinMs = answerBoundMs(timeoutMs);
+      if ((await pendingMigrationNames(this.context.dataSource, answerWithinMs)).length === 0)
+        return undefined;
     }
   }
 

@@ -5,7 +5,7 @@ import { messages } from '../errors/migration-lock.messages.js';
 import { checkAbortSignal, checkTimeoutMs } from '../errors/option-checks.js';
 import type { AdvisoryLockService } from '../lock/advisory-lock.service.js';
 import type { HeldLock } from '../lock/advisory-lock.interfaces.js';
-import type { PostgresQueryRunner } from '../lock/lock-connection.js';
+import { answerBoundMs, type PostgresQueryRunner } from '../lock/lock-connection.js';
 import { holdIsStopping } from '../lock/locked-work.js';
 import { lockIdentity, type LockIdentity } from '../lock/lock-request.js';
 import { MigrationStateTracker, type MigrationState } from './migration-events.js';
@@ -79,7 +79,8 @@ export class MigrationRunnerService {
     try {
       const apply = (queryRunner: PostgresQueryRunner, lock: HeldLock) =>
         this.applyPending(queryRunner, lock);
-      if ((await pendingMigrationNames(this.dataSource)).length === 0)
+      const answerWithinMs = answerBoundMs(this.options.timeoutMs);
+      if ((await pendingMigrationNames(this.dataSource, answerWithinMs)).length === 0)
         return this.finish(followed(0));
       const lockRun = this.startLockRun();
       const held = await lockRun.holdOrFollow(apply, signal);

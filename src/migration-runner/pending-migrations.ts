@@ -15,11 +15,14 @@ const UNDEFINED_TABLE = '42P01';
  * trust; replicas starting after a rollout, and waiters woken by the end of one, follow at once
  * instead of queueing for the lock.
  */
-export async function pendingMigrationNames(dataSource: DataSource): Promise<string[]> {
+export async function pendingMigrationNames(
+  dataSource: DataSource,
+  answerWithinMs = Number.POSITIVE_INFINITY,
+): Promise<string[]> {
   const inCode = dataSource.migrations.map(
     (migration) => migration.name ?? migration.constructor.name,
   );
-  const applied = new Set(await appliedNames(dataSource));
+  const applied = new Set(await appliedNames(dataSource, answerWithinMs));
   return inCode.filter((name) => !applied.has(name));
 }
 
@@ -28,12 +31,14 @@ export async function pendingMigrationNames(dataSource: DataSource): Promise<str
  * lock, and TypeORM's QueryRunner and query() around the same statement (logging, subscribers'
  * broadcasts, its result object) cost more than the read itself.
  */
-async function appliedNames(dataSource: DataSource): Promise<string[]> {
+async function appliedNames(dataSource: DataSource, answerWithinMs: number): Promise<string[]> {
   const sql = appliedNamesSql(dataSource);
   for (let attempt = 1; ; attempt++) {
     try {
-      const { rows } = await onPooledClient(dataSource, (client) =>
-        client.query<{ name: string }>(sql),
+      const { rows } = await onPooledClient(
+        dataSource,
+        (client) => client.query<{ name: string }>(sql),
+        answerWithinMs,
       );
       return rows.map((row) => row.name);
     } catch (error) {
