@@ -122,7 +122,7 @@ export class TransactionLock {
     await this.connection.release();
   }
 
-  /** The first statement: again on a fresh connection while the pool hands out dead ones. */
+  /** The first statement: again on a fresh connection while the pool hands out dead or silent ones. */
   private begin(sql: string, answerWithinMs: number): Promise<QueryResults> {
     return sendFirstStatement(
       this.dataSource,
