@@ -97,7 +97,7 @@ export class LockLostError extends MigrationLockError {
     readonly lock: string,
     options?: { cause?: unknown; phase?: 'waiting' | 'running' },
   ) {
-    super(messages.lockLost(lock, options?.phase ?? 'running'), options);
+    super(messages.lockLost(lock, options?.phase ?? 'running', options?.cause), options);
     this.phase = options?.phase ?? 'running';
   }
 

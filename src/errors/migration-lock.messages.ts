@@ -56,11 +56,13 @@ export const messages = {
     'someone ran pg_cancel_backend on the waiting session, or a timeout the module cannot lift cut it. Nothing was held and nothing was done. ' +
     'Potential solutions: retry; check who cancels backends (pg_stat_activity, the server log).',
 
-  lockLost: (lock: string, phase: 'waiting' | 'running') =>
+  lockLost: (lock: string, phase: 'waiting' | 'running', cause: unknown) =>
     (phase === 'waiting'
       ? `Lost the connection while waiting for advisory lock ${lock}: nothing was held and nothing ran. `
       : `Lost advisory lock ${lock}: its connection ended while the protected work was running, so the server released the lock and rolled the transaction back ` +
         '(unless the connection broke during COMMIT itself). ') +
+    // The cause in the message too: the CLI, and most loggers, print the message alone.
+    (cause === undefined ? '' : `What ended it: ${causeText(cause).replace(/\.$/, '')}. `) +
     'Potential solutions: check the PostgreSQL log for a terminated backend, a restart or failover, a server or network that stopped answering, or a timeout ' +
     '(idle_in_transaction_session_timeout, idle_session_timeout, transaction_timeout), and retry.',
 

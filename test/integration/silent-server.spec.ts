@@ -101,6 +101,8 @@ describe('a server that stops answering during a lock wait', () => {
     expect(error).toBeInstanceOf(LockLostError);
     expect(error).toMatchObject({ phase: 'waiting' });
     expect(String((error as Error).cause)).toContain('No answer from PostgreSQL for');
+    // What a CLI user reads: the message alone.
+    expect((error as Error).message).toContain('What ended it: No answer from PostgreSQL for');
   });
 
   it("mode all: the follower's shared wait ends as LockLostError (waiting)", async () => {
