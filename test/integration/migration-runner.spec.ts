@@ -21,7 +21,13 @@ import {
   referenceMigrations,
   seedGeneration,
 } from '../support/migration-fixtures.js';
-import { advisoryLockRows, pollUntil, waiterOnGate, waitersFor } from '../support/observe.js';
+import {
+  advisoryLockRows,
+  pollUntil,
+  sessionLockPollers,
+  waiterOnGate,
+  waitersFor,
+} from '../support/observe.js';
 import {
   connectClient,
   createTestDatabase,
@@ -261,12 +267,10 @@ describe('MigrationRunnerService on a real PostgreSQL', () => {
     await holder.query('BEGIN');
     await holder.query('SELECT pg_advisory_xact_lock(457026696, -1494325336)');
     const run = (await runner(referenceMigrations, { transaction: 'none' })).run();
-    await pollUntil(async () => {
-      const { rows } = await observer.query(
-        `SELECT 1 FROM pg_stat_activity WHERE datname = current_database() AND query LIKE '%pg_try_advisory_lock%'`,
-      );
-      return rows.length > 0 ? true : undefined;
-    }, 'the none-mode runner to wait');
+    await pollUntil(
+      async () => ((await sessionLockPollers(observer)).length > 0 ? true : undefined),
+      'the none-mode runner to wait',
+    );
     expect((await observer.query(`SELECT to_regclass('migrations') AS t`)).rows[0].t).toBeNull();
     await holder.query('COMMIT');
     await holder.end();
@@ -288,16 +292,12 @@ describe('MigrationRunnerService on a real PostgreSQL', () => {
       );
       const waiting = waiters.map((w) => w.run());
       // Mode all waits in pg_locks (shared form); each/none polls with pg_try_advisory_lock.
-      await pollUntil(async () => {
-        const { rows } = await observer.query<{ n: number }>(
-          transaction === 'all'
-            ? `SELECT count(*)::int AS n FROM pg_locks WHERE locktype = 'advisory' AND objsubid = 2 AND NOT granted
-                AND database = (SELECT oid FROM pg_database WHERE datname = current_database())`
-            : `SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database()
-                AND query LIKE '%pg_try_advisory_lock%' AND pid <> pg_backend_pid()`,
+      if (transaction === 'all') await waitersFor(observer, MIGRATIONS_KEY, 3);
+      else
+        await pollUntil(
+          async () => ((await sessionLockPollers(observer)).length >= 3 ? true : undefined),
+          'three waiters',
         );
-        return rows[0].n >= 3 ? true : undefined;
-      }, 'three waiters');
       await observer.query('SELECT pg_advisory_unlock($1)', [GATE_LOCK]);
       expect((await holder).outcome).toBe('applied');
       for (const result of await Promise.all(waiting)) {

@@ -11,7 +11,7 @@ import {
   migrationCounts,
   referenceMigrations,
 } from '../support/migration-fixtures.js';
-import { pollUntil, waitersFor } from '../support/observe.js';
+import { pollUntil, sessionLockPollers, waitersFor } from '../support/observe.js';
 import {
   connectClient,
   createTestDatabase,
@@ -61,13 +61,8 @@ describe('a server that stops answering during a lock wait', () => {
   /** The waiter's session, idle after its last try of the session lock (it waits between polls). */
   const sessionWaiterPolled = () =>
     pollUntil(async () => {
-      const { rows } = await observer.query(
-        `SELECT pid FROM pg_stat_activity WHERE datname = current_database()
-            AND pid NOT IN ($1, pg_backend_pid()) AND state = 'idle'
-            AND query ILIKE '%pg_try_advisory_lock%'`,
-        [holderPid],
-      );
-      return rows[0]?.pid as number | undefined;
+      const pollers = await sessionLockPollers(observer, [holderPid]);
+      return pollers.find((poller) => poller.idle)?.pid;
     }, 'a session-lock waiter');
 
   const runner = (transaction: 'all' | 'each') =>
