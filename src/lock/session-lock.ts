@@ -84,12 +84,13 @@ export class SessionLock {
     const deadline = timeoutMs === 0 ? Number.POSITIVE_INFINITY : performance.now() + timeoutMs;
     // Listening before the first try: a release in between is not missed.
     const woken = this.nextWake(stopOnRelease);
-    const first = await this.prepare(settings, answerBoundMs(timeoutMs));
+    const answerWithinMs = answerBoundMs(timeoutMs);
+    const first = await this.prepare(settings, answerWithinMs);
     if (first.at(-1)?.rows[0]?.acquired === true) return undefined;
     // After prepare(), which may have replaced a dead pooled connection: a server that stops
     // answering a poll well past the deadline has that connection closed, which ends the wait.
     return this.connection.answeredWithin(
-      answerBoundMs(timeoutMs),
+      answerWithinMs,
       this.poll(deadline, signal, stopOnRelease, woken),
     );
   }
