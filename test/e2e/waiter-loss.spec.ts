@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import type pg from 'pg';
 import { advisoryLockKey } from '../../src/lock/lock-key.js';
-import { rowsAppear, waitersFor } from '../support/observe.js';
+import { pollUntil, sessionLockPollers, waitersFor } from '../support/observe.js';
 import { connectClient, createTestDatabase, type TestDatabase } from '../support/test-database.js';
 
 /*
@@ -53,14 +53,10 @@ describe('a waiting replica whose connections are all terminated', () => {
 
   /** The process's session-mode waiter, polling with pg_try_advisory_lock. */
   const pollingWaiter = (prefix: string) =>
-    rowsAppear(
-      observer,
-      'the session-mode waiter',
-      `SELECT pid FROM pg_stat_activity WHERE datname = current_database()
-        AND application_name LIKE $1 AND query LIKE '%pg_try_advisory_lock%'`,
-      [`${prefix}%`],
-      1,
-    );
+    pollUntil(async () => {
+      const [poller] = await sessionLockPollers(observer, { applicationName: `${prefix}%` });
+      return poller?.pid;
+    }, 'the session-mode waiter');
 
   it.each(['each', 'all'] as const)(
     'mode %s, a usual main.ts (bootstrap() not awaited): exits non-zero and prints the LockLostError',

@@ -20,7 +20,12 @@ import {
   runCounterWorkload,
 } from '../support/counter-workload.js';
 import { deferred } from '../support/deferred.js';
-import { advisoryLockRows, holderOf, pollUntil } from '../support/observe.js';
+import {
+  advisoryLockRows,
+  holderOf,
+  pollUntil,
+  sessionLockPollers,
+} from '../support/observe.js';
 import {
   connectClient,
   createTestDatabase,
@@ -57,12 +62,8 @@ describe('withSessionLock (session-level lock, step-by-step work) on a real Post
   /** Waits until a session-lock waiter has tried the lock at least once and sits idle between tries. */
   function waiterPolling(): Promise<number> {
     return pollUntil(async () => {
-      const { rows } = await observer.query<{ pid: number }>(
-        `SELECT pid FROM pg_stat_activity WHERE datname = current_database()
-          AND application_name = 'session-test' AND query LIKE '%pg_try_advisory_lock%'
-          AND state = 'idle'`,
-      );
-      return rows[0]?.pid;
+      const pollers = await sessionLockPollers(observer, { applicationName: 'session-test' });
+      return pollers.find((poller) => poller.idle)?.pid;
     }, 'a session-lock waiter');
   }
 
@@ -246,11 +247,7 @@ describe('withSessionLock (session-level lock, step-by-step work) on a real Post
   });
 
   async function waiterCount(): Promise<number> {
-    const { rows } = await observer.query(
-      `SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database()
-        AND application_name = 'session-test' AND query LIKE '%pg_try_advisory_lock%'`,
-    );
-    return rows[0].n as number;
+    return (await sessionLockPollers(observer, { applicationName: 'session-test' })).length;
   }
 
   it('gives its connection back to the pool reset: no LISTEN, no session settings, no lock', async () => {

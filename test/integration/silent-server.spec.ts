@@ -61,7 +61,7 @@ describe('a server that stops answering during a lock wait', () => {
   /** The waiter's session, idle after its last try of the session lock (it waits between polls). */
   const sessionWaiterPolled = () =>
     pollUntil(async () => {
-      const pollers = await sessionLockPollers(observer, [holderPid]);
+      const pollers = await sessionLockPollers(observer, { except: [holderPid] });
       return pollers.find((poller) => poller.idle)?.pid;
     }, 'a session-lock waiter');
 

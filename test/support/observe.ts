@@ -84,17 +84,18 @@ export function rowsAppear<R extends Record<string, unknown>>(
 /**
  * Sessions of the client's database, other than its own and `except`, whose last statement tried a
  * session lock (pg_try_advisory_lock): waiters in modes each / none, which poll instead of waiting
- * in pg_locks. `idle`: that statement has been answered (the waiter sits between polls).
+ * in pg_locks. `applicationName`: only sessions whose application_name is LIKE it. `idle`: that
+ * statement has been answered (the waiter sits between polls).
  */
 export async function sessionLockPollers(
   client: pg.Client,
-  except: readonly number[] = [],
+  filter: { except?: readonly number[]; applicationName?: string } = {},
 ): Promise<Array<{ pid: number; idle: boolean }>> {
   const { rows } = await client.query<{ pid: number; idle: boolean }>(
     `SELECT pid, state = 'idle' AS idle FROM pg_stat_activity
       WHERE datname = current_database() AND pid <> pg_backend_pid() AND NOT pid = ANY($1::int[])
-        AND query LIKE '%pg_try_advisory_lock%'`,
-    [except],
+        AND application_name LIKE $2 AND query LIKE '%pg_try_advisory_lock%'`,
+    [filter.except ?? [], filter.applicationName ?? '%'],
   );
   return rows;
 }
