@@ -5,6 +5,7 @@ import { SessionLockThroughPoolerError } from '../errors/migration-lock.errors.j
 import { messages } from '../errors/migration-lock.messages.js';
 import { serverSeverity, sqlState } from '../errors/sql-state.js';
 import { BACKEND_PID_SQL } from './advisory-lock.sql.js';
+import { keepAliveWhileInUse } from './connection-keepalive.js';
 
 /*
  * The connection a lock is taken on, and everything that concerns it as a connection: the one
@@ -55,6 +56,7 @@ export class LockConnection {
   /** Made on first use (see lostSignal): most locks never need it. */
   private lostController: AbortController | undefined;
   private readonly watch: ClientWatch;
+  private readonly keepAliveOff: () => void;
 
   private constructor(
     private readonly dataSource: DataSource,
@@ -63,6 +65,7 @@ export class LockConnection {
   ) {
     this.watch = watchOf(client);
     this.watch.owner = this;
+    this.keepAliveOff = keepAliveWhileInUse(client);
   }
 
   static async open(dataSource: DataSource): Promise<LockConnection> {
@@ -108,8 +111,9 @@ export class LockConnection {
     this.watch.owner = undefined;
     await this.cancelling;
     const reason = this.lost ?? options.destroy;
-    if (reason) await this.queryRunner.releasePostgresConnection(reason);
-    else await this.queryRunner.release();
+    if (reason) return this.queryRunner.releasePostgresConnection(reason);
+    this.keepAliveOff();
+    await this.queryRunner.release();
   }
 
   /** closedIfSilent() on this lock's connection, which is then marked lost. */
@@ -169,11 +173,14 @@ export async function onPooledClient<T>(
     dataSource.driver as unknown as PrimaryPool
   ).obtainMasterConnection();
   watchOf(client);
+  const keepAliveOff = keepAliveWhileInUse(client);
   try {
     const value = await closedIfSilent(client, answerWithinMs, use(client));
+    keepAliveOff();
     release();
     return value;
   } catch (error) {
+    keepAliveOff();
     release(isConnectionLoss(error) ? (error as Error) : undefined);
     throw error;
   }
