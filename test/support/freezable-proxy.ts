@@ -9,12 +9,17 @@ import { connect, createServer, type Server, type Socket } from 'node:net';
 export interface FreezableProxy {
   /** `url` with its host and port replaced by the proxy's. */
   readonly url: string;
+  readonly port: number;
   /** Silences every connection open now. */
   freeze(): void;
   close(): Promise<void>;
 }
 
-export async function startFreezableProxy(url: string): Promise<FreezableProxy> {
+/** Listens on `listenOn` (an address of this machine), forwarding to `url`'s server. */
+export async function startFreezableProxy(
+  url: string,
+  listenOn = '127.0.0.1',
+): Promise<FreezableProxy> {
   const target = new URL(url);
   const open = new Set<{ frozen: boolean; sockets: Socket[] }>();
   const server: Server = createServer((client) => {
@@ -29,12 +34,13 @@ export async function startFreezableProxy(url: string): Promise<FreezableProxy> 
     forward(client, upstream);
     forward(upstream, client);
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  await new Promise<void>((resolve) => server.listen(0, listenOn, resolve));
   const proxied = new URL(url);
-  proxied.hostname = '127.0.0.1';
+  proxied.hostname = listenOn;
   proxied.port = String((server.address() as { port: number }).port);
   return {
     url: proxied.toString(),
+    port: Number(proxied.port),
     freeze: () => {
       for (const pair of open) pair.frozen = true;
     },
