@@ -1,0 +1,69 @@
+import { execFile, spawnSync } from 'node:child_process';
+import { promisify } from 'node:util';
+import type { DataSource, EntityManager } from 'typeorm';
+import { AdvisoryLockService } from '../../src/lock/advisory-lock.service.js';
+import { createTestDatabase, openDataSource, type TestDatabase } from '../support/test-database.js';
+
+/*
+ * The module switches TCP keepalive on for a connection while a lock uses it (see
+ * connection-keepalive.ts), and off again when the connection goes back to the app's pool, unless
+ * the app set keepAlive itself. Read off the kernel: `ss -o` shows a keepalive timer on a socket
+ * that has keepalive on. What keepalive then does for a vanished server: e2e/vanished-server.spec.
+ */
+const run = promisify(execFile);
+const ssAvailable = spawnSync('ss', ['-V'], { stdio: 'ignore' }).status === 0;
+const describeWithSs = ssAvailable ? describe : describe.skip;
+
+/** Whether this machine's socket from local `port` to PostgreSQL has keepalive on. */
+async function keepAliveOn(port: number): Promise<boolean> {
+  const { stdout } = await run('ss', ['-tnoH', 'state', 'established', `( sport = :${port} )`]);
+  if (!stdout.trim()) throw new Error(`no established socket from local port ${port}`);
+  return stdout.includes('timer:(keepalive');
+}
+
+/** The local port of the connection `manager` runs on, as the server sees it (no proxy here). */
+async function localPort(manager: Pick<EntityManager, 'query'>): Promise<number> {
+  const [row] = (await manager.query('SELECT inet_client_port() AS port')) as [{ port: number }];
+  return row.port;
+}
+
+describeWithSs('TCP keepalive on the connections a lock uses', () => {
+  let db: TestDatabase;
+  const dataSources: DataSource[] = [];
+
+  beforeAll(async () => {
+    db = await createTestDatabase('keepalive');
+  });
+
+  afterAll(async () => {
+    await Promise.all(dataSources.map((dataSource) => dataSource.destroy()));
+    await db.drop();
+  });
+
+  async function onePooledConnection(extra: Record<string, unknown> = {}) {
+    const dataSource = await openDataSource(db.url, { poolSize: 1, extra });
+    dataSources.push(dataSource);
+    return dataSource;
+  }
+
+  it('is on while the lock holds the connection, and off again once the pool has it back', async () => {
+    const dataSource = await onePooledConnection();
+    const port = await localPort(dataSource);
+    expect(await keepAliveOn(port)).toBe(false);
+    const locks = new AdvisoryLockService(dataSource);
+    const onWhileHeld = await locks.withLock('keepalive', 'test', async (manager) => {
+      expect(await localPort(manager)).toBe(port);
+      return keepAliveOn(port);
+    });
+    expect(onWhileHeld).toBe(true);
+    expect(await keepAliveOn(port)).toBe(false);
+  });
+
+  it("is left as the app set it: the pg pool's keepAlive stays on after the lock", async () => {
+    const dataSource = await onePooledConnection({ keepAlive: true });
+    const port = await localPort(dataSource);
+    expect(await keepAliveOn(port)).toBe(true);
+    await new AdvisoryLockService(dataSource).withLock('keepalive', 'test', async () => undefined);
+    expect(await keepAliveOn(port)).toBe(true);
+  });
+});
