@@ -20,12 +20,7 @@ import {
   runCounterWorkload,
 } from '../support/counter-workload.js';
 import { deferred } from '../support/deferred.js';
-import {
-  advisoryLockRows,
-  holderOf,
-  pollUntil,
-  sessionLockPollers,
-} from '../support/observe.js';
+import { advisoryLockRows, holderOf, pollUntil, sessionLockPollers } from '../support/observe.js';
 import {
   connectClient,
   createTestDatabase,
