@@ -1,13 +1,17 @@
 /*
- * TCP keepalive on the connections the module uses, while it uses them. A statement the server has
- * received leaves the client's socket idle until the answer: when the server's host then vanishes
- * (a failover that moves the address, a cut network), no FIN or RST ever comes and pg waits for the
- * answer forever. That is the one wait the module cannot bound by a timer: the work under a lock
- * (a migration may rightly run for hours) and a wait with timeoutMs 0 ("forever"). Keepalive probes
- * end such a connection once the peer stops acknowledging them, while a live server doing long
- * work keeps acknowledging. They also keep NATs and load balancers from dropping a long, quiet
- * statement. pg leaves keepalive off unless the app sets `keepAlive`; an app that set it keeps its
- * own settings, and sockets the module switched on are switched off again when given back.
+ * TCP keepalive on the connections the module uses. A statement the server has received leaves
+ * the client's socket idle until the answer: when the server's host then vanishes (a failover that
+ * moves the address, a cut network), no FIN or RST ever comes and pg waits for the answer forever.
+ * That is the one wait the module cannot bound by a timer: the work under a lock (a migration may
+ * rightly run for hours) and a wait with timeoutMs 0 ("forever"). Keepalive probes end such a
+ * connection once the peer stops acknowledging them, while a live server doing long work keeps
+ * acknowledging. They also keep NATs and load balancers from dropping a long, quiet statement.
+ *
+ * pg leaves keepalive off unless the app sets `keepAlive`, where libpq has it on. The module
+ * switches it on once per pooled connection and leaves it on: switching it off again on every
+ * release cost a withLock about 6 % (five setsockopt calls, measured), and a pooled connection
+ * with keepalive costs one small probe per KEEPALIVE_IDLE_MS while idle (and its pool then learns
+ * of its death while idle too). An app that set `keepAlive` itself, true or false, keeps its choice.
  */
 
 /**
@@ -16,26 +20,16 @@
  */
 export const KEEPALIVE_IDLE_MS = 10_000;
 
-interface KeepAliveSocket {
-  setKeepAlive(enable?: boolean, initialDelayMs?: number): unknown;
+/** The parts of a pg Client read here (pg 8.11 and later). */
+interface PgClientSocket {
+  /** 1 or 0 when the app set `keepAlive` to true or false; absent when it did not. */
+  connectionParameters?: { keepalives?: number };
+  connection?: { stream?: { setKeepAlive?(enable: boolean, initialDelayMs: number): unknown } };
 }
 
-/** pg's Connection: `_keepAlive` is the client's `keepAlive` option (pg 8.x). */
-interface PgConnection {
-  _keepAlive?: boolean;
-  stream?: Partial<KeepAliveSocket>;
-}
-
-const KEEPALIVE_LEFT_AS_IS = (): void => undefined;
-
-/**
- * Switches keepalive on for `client`'s socket, unless its app configured it; returns what switches
- * it back off when the client goes back to the pool.
- */
-export function keepAliveWhileInUse(client: object): () => void {
-  const connection = (client as { connection?: PgConnection }).connection;
-  const socket = connection?.stream;
-  if (!socket?.setKeepAlive || connection?._keepAlive) return KEEPALIVE_LEFT_AS_IS;
-  socket.setKeepAlive(true, KEEPALIVE_IDLE_MS);
-  return () => socket.setKeepAlive?.(false);
+/** Switches keepalive on for `client`'s socket; called once per client, when the module first uses it. */
+export function keepAliveOn(client: object): void {
+  const { connectionParameters, connection } = client as PgClientSocket;
+  if (connectionParameters?.keepalives !== undefined) return;
+  connection?.stream?.setKeepAlive?.(true, KEEPALIVE_IDLE_MS);
 }

@@ -5,7 +5,7 @@ import { SessionLockThroughPoolerError } from '../errors/migration-lock.errors.j
 import { messages } from '../errors/migration-lock.messages.js';
 import { serverSeverity, sqlState } from '../errors/sql-state.js';
 import { BACKEND_PID_SQL } from './advisory-lock.sql.js';
-import { keepAliveWhileInUse } from './connection-keepalive.js';
+import { keepAliveOn } from './connection-keepalive.js';
 
 /*
  * The connection a lock is taken on, and everything that concerns it as a connection: the one
@@ -31,7 +31,8 @@ interface ClientWatch {
  * record the loss, so that success is never reported after the server released the lock, and keep
  * an error on a client checked out without a QueryRunner from crashing the process. They are
  * attached once per pg client, which then reports to whichever lock uses it: adding and removing
- * listeners on every lock cost more than the rest of LockConnection.
+ * listeners on every lock cost more than the rest of LockConnection. The client's TCP keepalive is
+ * switched on then too (see connection-keepalive.ts).
  */
 const watches = new WeakMap<PgClient, ClientWatch>();
 
@@ -42,6 +43,7 @@ function watchOf(client: PgClient): ClientWatch {
   client.on('error', (error: Error) => watch.owner?.markLost(error));
   client.on('end', () => watch.owner?.markLost(new Error('Connection terminated')));
   watches.set(client, watch);
+  keepAliveOn(client);
   return watch;
 }
 
@@ -56,7 +58,6 @@ export class LockConnection {
   /** Made on first use (see lostSignal): most locks never need it. */
   private lostController: AbortController | undefined;
   private readonly watch: ClientWatch;
-  private readonly keepAliveOff: () => void;
 
   private constructor(
     private readonly dataSource: DataSource,
@@ -65,7 +66,6 @@ export class LockConnection {
   ) {
     this.watch = watchOf(client);
     this.watch.owner = this;
-    this.keepAliveOff = keepAliveWhileInUse(client);
   }
 
   static async open(dataSource: DataSource): Promise<LockConnection> {
@@ -111,9 +111,8 @@ export class LockConnection {
     this.watch.owner = undefined;
     await this.cancelling;
     const reason = this.lost ?? options.destroy;
-    if (reason) return this.queryRunner.releasePostgresConnection(reason);
-    this.keepAliveOff();
-    await this.queryRunner.release();
+    if (reason) await this.queryRunner.releasePostgresConnection(reason);
+    else await this.queryRunner.release();
   }
 
   /** closedIfSilent() on this lock's connection, which is then marked lost. */
@@ -173,14 +172,11 @@ export async function onPooledClient<T>(
     dataSource.driver as unknown as PrimaryPool
   ).obtainMasterConnection();
   watchOf(client);
-  const keepAliveOff = keepAliveWhileInUse(client);
   try {
     const value = await closedIfSilent(client, answerWithinMs, use(client));
-    keepAliveOff();
     release();
     return value;
   } catch (error) {
-    keepAliveOff();
     release(isConnectionLoss(error) ? (error as Error) : undefined);
     throw error;
   }

@@ -5,10 +5,10 @@ import { AdvisoryLockService } from '../../src/lock/advisory-lock.service.js';
 import { createTestDatabase, openDataSource, type TestDatabase } from '../support/test-database.js';
 
 /*
- * The module switches TCP keepalive on for a connection while a lock uses it (see
- * connection-keepalive.ts), and off again when the connection goes back to the app's pool, unless
- * the app set keepAlive itself. Read off the kernel: `ss -o` shows a keepalive timer on a socket
- * that has keepalive on. What keepalive then does for a vanished server: e2e/vanished-server.spec.
+ * The module switches TCP keepalive on for a pooled connection when a lock first uses it, and
+ * leaves it on (see connection-keepalive.ts), unless the app set keepAlive itself, true or false.
+ * Read off the kernel: `ss -o` shows a keepalive timer on a socket that has keepalive on. What
+ * keepalive then does for a vanished server: e2e/vanished-server.spec.
  */
 const run = promisify(execFile);
 const ssAvailable = spawnSync('ss', ['-V'], { stdio: 'ignore' }).status === 0;
@@ -46,7 +46,7 @@ describeWithSs('TCP keepalive on the connections a lock uses', () => {
     return dataSource;
   }
 
-  it('is on while the lock holds the connection, and off again once the pool has it back', async () => {
+  it('is switched on when a lock first uses a connection, and stays on in the pool', async () => {
     const dataSource = await onePooledConnection();
     const port = await localPort(dataSource);
     expect(await keepAliveOn(port)).toBe(false);
@@ -56,14 +56,21 @@ describeWithSs('TCP keepalive on the connections a lock uses', () => {
       return keepAliveOn(port);
     });
     expect(onWhileHeld).toBe(true);
-    expect(await keepAliveOn(port)).toBe(false);
+    expect(await keepAliveOn(port)).toBe(true);
   });
 
-  it("is left as the app set it: the pg pool's keepAlive stays on after the lock", async () => {
-    const dataSource = await onePooledConnection({ keepAlive: true });
-    const port = await localPort(dataSource);
-    expect(await keepAliveOn(port)).toBe(true);
-    await new AdvisoryLockService(dataSource).withLock('keepalive', 'test', async () => undefined);
-    expect(await keepAliveOn(port)).toBe(true);
-  });
+  it.each([true, false])(
+    "is left as the app set it: the pg pool's keepAlive %s stays so",
+    async (keepAlive) => {
+      const dataSource = await onePooledConnection({ keepAlive });
+      const port = await localPort(dataSource);
+      expect(await keepAliveOn(port)).toBe(keepAlive);
+      await new AdvisoryLockService(dataSource).withLock(
+        'keepalive',
+        'test',
+        async () => undefined,
+      );
+      expect(await keepAliveOn(port)).toBe(keepAlive);
+    },
+  );
 });
