@@ -1,4 +1,9 @@
 import type { AdvisoryLockKey } from './lock-key.js';
+import {
+  KEEPALIVE_IDLE_MS,
+  KEEPALIVE_INTERVAL_MS,
+  KEEPALIVE_PROBES,
+} from './connection-keepalive.js';
 
 /*
  * Every SQL statement the lock sends, in one place.
@@ -14,10 +19,15 @@ import type { AdvisoryLockKey } from './lock-key.js';
  * A free lock is taken here, in one round trip, with nothing to undo: only a lock that is held
  * needs the bounded wait below, and its extra round trip comes before the wait, not after it.
  */
-export function beginAndTryLockSql(key: AdvisoryLockKey, settings: LockConnectionSettings): string {
+export function beginAndTryLockSql(
+  key: AdvisoryLockKey,
+  settings: LockConnectionSettings,
+  withServerProbes: boolean,
+): string {
   return [
     'START TRANSACTION',
     ...settingsSql('LOCAL', settings),
+    ...(withServerProbes ? serverProbesSql() : []),
     `SELECT pg_try_advisory_xact_lock(${int(key[0])}::int4, ${int(key[1])}::int4) AS acquired`,
   ].join('; ');
 }
@@ -92,6 +102,22 @@ function settingsSql(scope: 'LOCAL' | 'SESSION', settings: LockConnectionSetting
   ];
 }
 
+/**
+ * The server's side of the client's keepalive (connection-keepalive.ts). A holder whose host
+ * vanished (a node failure, a network partition) sends no FIN: without probes the server keeps its
+ * backend, and the lock, for the kernel's default of over two hours while every other replica
+ * times out behind it; with them, about 20 s. Ignored on a Unix-domain socket. Session settings,
+ * sent once per pooled connection (LockConnection.serverProbes): they stay with it, and three
+ * statements (and the setsockopt calls behind them) on every lock cost a withLock about 15 %.
+ */
+export function serverProbesSql(): string[] {
+  return [
+    `SET SESSION tcp_keepalives_idle = ${KEEPALIVE_IDLE_MS / 1000}`,
+    `SET SESSION tcp_keepalives_interval = ${KEEPALIVE_INTERVAL_MS / 1000}`,
+    `SET SESSION tcp_keepalives_count = ${KEEPALIVE_PROBES}`,
+  ];
+}
+
 /** The LISTEN/NOTIFY channel on which a session-lock holder announces its release. */
 export function releaseChannel(key: AdvisoryLockKey): string {
   return `migration_lock_${int(key[0] >>> 0)}_${int(key[1] >>> 0)}`;
@@ -108,6 +134,8 @@ export function prepareAndTrySessionLockSql(
 ): string {
   return [
     ...settingsSql('SESSION', settings),
+    // Always: the session lock ends with DISCARD ALL, which resets them.
+    ...serverProbesSql(),
     `LISTEN ${releaseChannel(key)}`,
     trySessionLockSql(key),
   ].join('; ');

@@ -16,9 +16,13 @@
 
 /**
  * Idle time before the first probe. Node.js (libuv) then probes every second, 10 times: a vanished
- * peer is noticed about 20 s after the socket last heard from it.
+ * peer is noticed about 20 s after the socket last heard from it. The lock connections ask the
+ * server to probe the same way (advisory-lock.sql.ts).
  */
 export const KEEPALIVE_IDLE_MS = 10_000;
+/** What libuv sets on every socket it switches keepalive on for (TCP_KEEPINTVL, TCP_KEEPCNT). */
+export const KEEPALIVE_INTERVAL_MS = 1_000;
+export const KEEPALIVE_PROBES = 10;
 
 /** The parts of a pg Client read here (pg 8.11 and later). */
 interface PgClientSocket {

@@ -24,6 +24,8 @@ export type PostgresQueryRunner = QueryRunner & {
 /** The lock a pooled client serves now, if any: told of the client's loss. */
 interface ClientWatch {
   owner?: LockConnection;
+  /** The client's server session has the lock connections' keepalive probes (serverProbesSql). */
+  serverProbes?: boolean;
 }
 
 /*
@@ -82,6 +84,18 @@ export class LockConnection {
   /** The server process id of the connection (what pg_locks.pid shows). */
   get backendPid(): number {
     return this.client.processID;
+  }
+
+  /**
+   * Whether the server already probes this connection (serverProbesSql, committed on it earlier):
+   * set once a transaction that sent them commits, cleared when the session is reset.
+   */
+  get serverProbes(): boolean {
+    return this.watch.serverProbes === true;
+  }
+
+  set serverProbes(probes: boolean) {
+    this.watch.serverProbes = probes;
   }
 
   /** Why the connection is gone, if it is. */

@@ -220,6 +220,8 @@ export class SessionLock {
     } catch (error) {
       return this.connection.release({ destroy: error as Error });
     }
+    // DISCARD ALL reset the server probes too.
+    this.connection.serverProbes = false;
     await this.connection.release();
   }
 

@@ -21,6 +21,8 @@ import type { AdvisoryLockKey } from './lock-key.js';
  * The lock ends with the transaction, so a crash or a lost connection frees it and rolls back.
  */
 export class TransactionLock {
+  private sentServerProbes = false;
+
   private constructor(
     private readonly lockName: string,
     private readonly dataSource: DataSource,
@@ -64,7 +66,10 @@ export class TransactionLock {
     settings: LockConnectionSettings,
     answerWithinMs: number,
   ): Promise<boolean> {
-    const results = await this.begin(beginAndTryLockSql(key, settings), answerWithinMs);
+    const results = await this.begin(
+      (withServerProbes) => beginAndTryLockSql(key, settings, withServerProbes),
+      answerWithinMs,
+    );
     return results.at(-1)?.rows[0]?.acquired === true;
   }
 
@@ -77,6 +82,7 @@ export class TransactionLock {
       this.connection.client.query(awaitReleaseAndCommitSql(key, timeoutMs)),
     );
     recordTransactionState(this.queryRunner, false);
+    this.committed();
   }
 
   /**
@@ -101,8 +107,14 @@ export class TransactionLock {
   }
 
   /** Commits; a COMMIT that PostgreSQL turned into ROLLBACK is thrown, never swallowed. */
-  commit(): Promise<void> {
-    return commitOn(this.connection.client, this.queryRunner, this.lockName);
+  async commit(): Promise<void> {
+    await commitOn(this.connection.client, this.queryRunner, this.lockName);
+    this.committed();
+  }
+
+  /** Server probes sent in this transaction stay with the connection once it commits. */
+  private committed(): void {
+    if (this.sentServerProbes) this.connection.serverProbes = true;
   }
 
   /**
@@ -122,15 +134,24 @@ export class TransactionLock {
     await this.connection.release();
   }
 
-  /** The first statement: again on a fresh connection while the pool hands out dead or silent ones. */
-  private begin(sql: string, answerWithinMs: number): Promise<QueryResults> {
+  /**
+   * The first statement: again on a fresh connection while the pool hands out dead or silent ones.
+   * `sql` is told whether to send the server probes: only where the connection lacks them.
+   */
+  private begin(
+    sql: (withServerProbes: boolean) => string,
+    answerWithinMs: number,
+  ): Promise<QueryResults> {
     return sendFirstStatement(
       this.dataSource,
       this.current,
       (connection) => {
         this.current = connection;
+        this.sentServerProbes = !connection.serverProbes;
         recordTransactionState(connection.queryRunner, true);
-        return connection.client.query(sql) as unknown as Promise<QueryResults>;
+        return connection.client.query(
+          sql(this.sentServerProbes),
+        ) as unknown as Promise<QueryResults>;
       },
       answerWithinMs,
     );

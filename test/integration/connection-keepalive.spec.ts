@@ -7,8 +7,10 @@ import { createTestDatabase, openDataSource, type TestDatabase } from '../suppor
 /*
  * The module switches TCP keepalive on for a pooled connection when a lock first uses it, and
  * leaves it on (see connection-keepalive.ts), unless the app set keepAlive itself, true or false.
- * Read off the kernel: `ss -o` shows a keepalive timer on a socket that has keepalive on. What
- * keepalive then does for a vanished server: e2e/vanished-server.spec.
+ * Read off the kernel: `ss -o` shows a keepalive timer on a socket that has keepalive on. The
+ * server is asked to probe the connection too (serverProbesSql), once per connection: read off
+ * the session. What the probes then do for a vanished host: e2e/vanished-server.spec (the
+ * client's) and e2e/vanished-holder.spec (the server's).
  */
 const run = promisify(execFile);
 const ssAvailable = spawnSync('ss', ['-V'], { stdio: 'ignore' }).status === 0;
@@ -73,4 +75,32 @@ describeWithSs('TCP keepalive on the connections a lock uses', () => {
       expect(await keepAliveOn(port)).toBe(keepAlive);
     },
   );
+
+  describe("the server's probes", () => {
+    const probeIdle = async (manager: Pick<EntityManager, 'query'>) =>
+      ((await manager.query('SHOW tcp_keepalives_idle')) as [{ tcp_keepalives_idle: string }])[0]
+        .tcp_keepalives_idle;
+
+    it('stay with the session once a lock that sent them commits', async () => {
+      const dataSource = await onePooledConnection();
+      const before = await probeIdle(dataSource);
+      expect(before).not.toBe('10');
+      const locks = new AdvisoryLockService(dataSource);
+      expect(await locks.withLock('probes', 'test', (manager) => probeIdle(manager))).toBe('10');
+      expect(await probeIdle(dataSource)).toBe('10');
+    });
+
+    it('are sent again by the next lock when the one that sent them rolled back', async () => {
+      const dataSource = await onePooledConnection();
+      const before = await probeIdle(dataSource);
+      const locks = new AdvisoryLockService(dataSource);
+      const failing = locks.withLock('probes', 'test', async () => {
+        throw new Error('work failed');
+      });
+      await expect(failing).rejects.toThrow('work failed');
+      // The rollback undid them: a connection marked as probed here would never be probed.
+      expect(await probeIdle(dataSource)).toBe(before);
+      expect(await locks.withLock('probes', 'test', (manager) => probeIdle(manager))).toBe('10');
+    });
+  });
 });

@@ -2,6 +2,7 @@ import {
   beginAndTryLockSql,
   prepareAndTrySessionLockSql,
   releaseChannel,
+  serverProbesSql,
   unlockAndNotifySql,
   announceReleaseSql,
   announceAndReleaseSql,
@@ -13,10 +14,11 @@ describe('lock statements', () => {
   const key = advisoryLockKey('migrations', 'Migrations');
 
   it('starts the transaction, protects it and tries the two-int4 lock in one round trip', () => {
-    const statements = beginAndTryLockSql(key, {
-      applicationName: 'replica-1',
-      postgres14: true,
-    }).split('; ');
+    const statements = beginAndTryLockSql(
+      key,
+      { applicationName: 'replica-1', postgres14: true },
+      false,
+    ).split('; ');
     expect(statements[0]).toBe('START TRANSACTION');
     expect(statements).toContain("SET LOCAL application_name = 'replica-1'");
     expect(statements).toContain('SET LOCAL idle_in_transaction_session_timeout = 0');
@@ -26,6 +28,23 @@ describe('lock statements', () => {
     );
     // Nothing to undo when the lock is free: the wait's timeout is only set when there is a wait.
     expect(statements.join('; ')).not.toContain('lock_timeout');
+    expect(statements.join('; ')).not.toContain('tcp_keepalives');
+  });
+
+  it('asks the server to probe the client when the connection does not have it yet', () => {
+    const probes = [
+      'SET SESSION tcp_keepalives_idle = 10',
+      'SET SESSION tcp_keepalives_interval = 1',
+      'SET SESSION tcp_keepalives_count = 10',
+    ];
+    expect(serverProbesSql()).toEqual(probes);
+    const settings = { applicationName: 'r', postgres14: true };
+    expect(beginAndTryLockSql(key, settings, true).split('; ')).toEqual(
+      expect.arrayContaining(probes),
+    );
+    expect(prepareAndTrySessionLockSql(key, settings).split('; ')).toEqual(
+      expect.arrayContaining(probes),
+    );
   });
 
   it("bounds the wait by timeoutMs alone (not the role's statement_timeout), and restores both once held", () => {
@@ -72,21 +91,21 @@ describe('lock statements', () => {
   });
 
   it('quotes the application name as a literal', () => {
-    expect(beginAndTryLockSql(key, { applicationName: "o'brien", postgres14: false })).toContain(
-      "SET LOCAL application_name = 'o''brien'",
-    );
-    expect(beginAndTryLockSql(key, { applicationName: 'a\\b', postgres14: false })).toContain(
-      "SET LOCAL application_name = E'a\\\\b'",
-    );
+    expect(
+      beginAndTryLockSql(key, { applicationName: "o'brien", postgres14: false }, false),
+    ).toContain("SET LOCAL application_name = 'o''brien'");
+    expect(
+      beginAndTryLockSql(key, { applicationName: 'a\\b', postgres14: false }, false),
+    ).toContain("SET LOCAL application_name = E'a\\\\b'");
     expect(() =>
-      beginAndTryLockSql(key, { applicationName: 'caf\u00e9', postgres14: false }),
+      beginAndTryLockSql(key, { applicationName: 'caf\u00e9', postgres14: false }, false),
     ).toThrow(TypeError);
   });
 
   it('refuses anything but integers in the statement', () => {
     expect(() => waitForLockSql(key, 1.5)).toThrow(TypeError);
     expect(() =>
-      beginAndTryLockSql([1, Number.NaN], { applicationName: 'r', postgres14: false }),
+      beginAndTryLockSql([1, Number.NaN], { applicationName: 'r', postgres14: false }, false),
     ).toThrow(TypeError);
   });
 });
