@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { appendFile, mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -17,9 +17,14 @@ export interface EmbeddedPostgresOptions {
   dataDir?: string;
   /** Trade durability for speed (tests): fsync and synchronous_commit off. */
   fast?: boolean;
+  /**
+   * Also listen on `address` (one of this machine's), for clients in `clients` (CIDR), with the
+   * same password: for tests whose clients reach the server over a network link of their own.
+   */
+  alsoListenOn?: { address: string; clients: string };
 }
 
-// Local-only throwaway server: it listens on 127.0.0.1 alone, so a fixed password is fine.
+// Local-only throwaway server: it listens on 127.0.0.1 (and a test's own link), so a fixed password is fine.
 const USER = 'postgres';
 const PASSWORD = 'postgres';
 
@@ -49,7 +54,11 @@ export async function startEmbeddedPostgres(
     // PostgreSQL refuses to run as root; as root the package runs it as a `postgres` user.
     createPostgresUser: process.getuid?.() === 0,
     postgresFlags: [
-      ...['-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories='],
+      ...[
+        '-c',
+        `listen_addresses=${['127.0.0.1', options.alsoListenOn?.address].filter(Boolean).join(',')}`,
+      ],
+      ...['-c', 'unix_socket_directories='],
       ...['-c', 'max_connections=300'],
       ...(options.fast
         ? ['-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off']
@@ -60,6 +69,10 @@ export async function startEmbeddedPostgres(
   });
   try {
     if (!existsSync(join(databaseDir, 'PG_VERSION'))) await server.initialise();
+    if (options.alsoListenOn) {
+      const rule = `host all all ${options.alsoListenOn.clients} scram-sha-256\n`;
+      await appendFile(join(databaseDir, 'pg_hba.conf'), rule);
+    }
     await server.start();
   } catch (error) {
     throw new Error(

@@ -14,6 +14,8 @@ const run = promisify(execFile);
 export interface NetworkNamespace {
   /** This side's address on the link, to listen on for the namespace's processes. */
   readonly hostAddress: string;
+  /** The namespace's address on the link, where its processes' connections come from. */
+  readonly namespaceAddress: string;
   /** `command` and `args` as run in the namespace (`ip netns exec …`), for spawn(). */
   command(command: string, args: readonly string[]): [string, string[]];
   /**
@@ -68,6 +70,7 @@ export async function createNetworkNamespace(): Promise<NetworkNamespace> {
   }
   return {
     hostAddress: address(1),
+    namespaceAddress: address(2),
     command: (command, args) => ['ip', ['netns', 'exec', namespace, command, ...args]],
     unacknowledgedBytes: async (port) => {
       const { stdout } = await run('ip', [
