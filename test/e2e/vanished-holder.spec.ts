@@ -11,7 +11,8 @@ import { advisoryLockKey } from '../../src/lock/lock-key.js';
 import { appliedOnce, migrationCounts } from '../support/migration-fixtures.js';
 import {
   createNetworkNamespace,
-  networkNamespacesAvailable,
+  networkNamespaceTestsRun,
+  sentBytesAcknowledged,
   type NetworkNamespace,
 } from '../support/network-namespace.js';
 import { advisoryLockRows, pollUntil, waiterOnGate } from '../support/observe.js';
@@ -32,11 +33,9 @@ const runFile = promisify(execFile);
 // The server's probes take about 20 s (KEEPALIVE_IDLE_MS + 10 × 1 s); its default is hours.
 const SERVER_NOTICES_WITHIN_MS = 60_000;
 
-const namespacesAvailable = networkNamespacesAvailable();
-const describeWithNamespaces = namespacesAvailable ? describe : describe.skip;
-if (!namespacesAvailable) {
-  console.warn('vanished-holder.spec: skipped, it needs root and `ip netns` (CI runs as root).');
-}
+const describeWithNamespaces = networkNamespaceTestsRun('vanished-holder.spec')
+  ? describe
+  : describe.skip;
 
 describeWithNamespaces('a lock holder whose host vanishes mid-migration', () => {
   let network: NetworkNamespace;
@@ -77,11 +76,7 @@ describeWithNamespaces('a lock holder whose host vanishes mid-migration', () => 
     try {
       // Mid-migration (waiting at the gate), every byte it sent acknowledged: then the link goes.
       await waiterOnGate(observer, GATE_LOCK);
-      const port = Number(overTheLink.port);
-      await pollUntil(
-        async () => ((await network.unacknowledgedBytes(port)) === 0 ? true : undefined),
-        "the server's acknowledgement of everything the holder sent",
-      );
+      await sentBytesAcknowledged(network, Number(overTheLink.port));
       await network.vanish();
       // The gate is still closed: the lock can only be free because the server ended the holder.
       await pollUntil(

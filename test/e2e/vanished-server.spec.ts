@@ -5,7 +5,8 @@ import { advisoryLockKey } from '../../src/lock/lock-key.js';
 import { startFreezableProxy, type FreezableProxy } from '../support/freezable-proxy.js';
 import {
   createNetworkNamespace,
-  networkNamespacesAvailable,
+  networkNamespaceTestsRun,
+  sentBytesAcknowledged,
   type NetworkNamespace,
 } from '../support/network-namespace.js';
 import { advisoryLockRows, pollUntil, waiterOnGate, waitersFor } from '../support/observe.js';
@@ -28,11 +29,9 @@ interface Exit {
   stderr: string;
 }
 
-const namespacesAvailable = networkNamespacesAvailable();
-const describeWithNamespaces = namespacesAvailable ? describe : describe.skip;
-if (!namespacesAvailable) {
-  console.warn('vanished-server.spec: skipped, it needs root and `ip netns` (CI runs as root).');
-}
+const describeWithNamespaces = networkNamespaceTestsRun('vanished-server.spec')
+  ? describe
+  : describe.skip;
 
 describeWithNamespaces('a server host that vanishes while the CLI waits for its answer', () => {
   let db: TestDatabase;
@@ -70,12 +69,6 @@ describeWithNamespaces('a server host that vanishes while the CLI waits for its 
     return new Promise((resolve) => child.once('close', (code) => resolve({ code, stderr })));
   }
 
-  const everySentByteAcknowledged = () =>
-    pollUntil(
-      async () => ((await network.unacknowledgedBytes(proxy.port)) === 0 ? true : undefined),
-      "the server's acknowledgement of everything the CLI sent",
-    );
-
   /** Resolves once no session holds or waits for the migration lock. */
   const migrationLockFree = () =>
     pollUntil(
@@ -89,7 +82,7 @@ describeWithNamespaces('a server host that vanishes while the CLI waits for its 
     // The Gate migration's statement has reached the server and waits there: once the server's
     // acknowledgement is in, the CLI waits for an answer on an idle socket.
     await waiterOnGate(observer, GATE_LOCK);
-    await everySentByteAcknowledged();
+    await sentBytesAcknowledged(network, proxy.port);
     await network.vanish();
     const { code, stderr } = await exited;
     expect(stderr).toContain('Lost advisory lock "migrations/Migrations"');
@@ -108,7 +101,7 @@ describeWithNamespaces('a server host that vanishes while the CLI waits for its 
     await observer.query('SELECT pg_advisory_xact_lock($1::int4, $2::int4)', [...KEY]);
     const exited = cliInNamespace(['run', '-d', DATA_SOURCE, '--timeout', '0']);
     await waitersFor(observer, KEY);
-    await everySentByteAcknowledged();
+    await sentBytesAcknowledged(network, proxy.port);
     await network.vanish();
     const { code, stderr } = await exited;
     expect(stderr).toContain('Lost the connection while waiting for advisory lock');

@@ -29,7 +29,7 @@ async function localPort(manager: Pick<EntityManager, 'query'>): Promise<number>
   return row.port;
 }
 
-describeWithSs('TCP keepalive on the connections a lock uses', () => {
+describe('TCP keepalive on the connections a lock uses', () => {
   let db: TestDatabase;
   const dataSources: DataSource[] = [];
 
@@ -48,33 +48,35 @@ describeWithSs('TCP keepalive on the connections a lock uses', () => {
     return dataSource;
   }
 
-  it('is switched on when a lock first uses a connection, and stays on in the pool', async () => {
-    const dataSource = await onePooledConnection();
-    const port = await localPort(dataSource);
-    expect(await keepAliveOn(port)).toBe(false);
-    const locks = new AdvisoryLockService(dataSource);
-    const onWhileHeld = await locks.withLock('keepalive', 'test', async (manager) => {
-      expect(await localPort(manager)).toBe(port);
-      return keepAliveOn(port);
-    });
-    expect(onWhileHeld).toBe(true);
-    expect(await keepAliveOn(port)).toBe(true);
-  });
-
-  it.each([true, false])(
-    "is left as the app set it: the pg pool's keepAlive %s stays so",
-    async (keepAlive) => {
-      const dataSource = await onePooledConnection({ keepAlive });
+  describeWithSs("the client's socket (read off ss)", () => {
+    it('is switched on when a lock first uses a connection, and stays on in the pool', async () => {
+      const dataSource = await onePooledConnection();
       const port = await localPort(dataSource);
-      expect(await keepAliveOn(port)).toBe(keepAlive);
-      await new AdvisoryLockService(dataSource).withLock(
-        'keepalive',
-        'test',
-        async () => undefined,
-      );
-      expect(await keepAliveOn(port)).toBe(keepAlive);
-    },
-  );
+      expect(await keepAliveOn(port)).toBe(false);
+      const locks = new AdvisoryLockService(dataSource);
+      const onWhileHeld = await locks.withLock('keepalive', 'test', async (manager) => {
+        expect(await localPort(manager)).toBe(port);
+        return keepAliveOn(port);
+      });
+      expect(onWhileHeld).toBe(true);
+      expect(await keepAliveOn(port)).toBe(true);
+    });
+
+    it.each([true, false])(
+      "is left as the app set it: the pg pool's keepAlive %s stays so",
+      async (keepAlive) => {
+        const dataSource = await onePooledConnection({ keepAlive });
+        const port = await localPort(dataSource);
+        expect(await keepAliveOn(port)).toBe(keepAlive);
+        await new AdvisoryLockService(dataSource).withLock(
+          'keepalive',
+          'test',
+          async () => undefined,
+        );
+        expect(await keepAliveOn(port)).toBe(keepAlive);
+      },
+    );
+  });
 
   describe("the server's probes", () => {
     const probeIdle = async (manager: Pick<EntityManager, 'query'>) =>

@@ -1,5 +1,6 @@
 import { execFile, spawnSync } from 'node:child_process';
 import { promisify } from 'node:util';
+import { pollUntil } from './observe.js';
 
 const run = promisify(execFile);
 
@@ -31,13 +32,29 @@ export interface NetworkNamespace {
   remove(): Promise<void>;
 }
 
-/**
- * Whether this machine lets the tests make namespaces: root with iproute2 (CI runs as root), and a
- * kernel that has them. Elsewhere the tests that need one are skipped, saying why.
- */
-export function networkNamespacesAvailable(): boolean {
+/** Whether this machine lets the tests make namespaces: root, iproute2, and a kernel with them. */
+function networkNamespacesAvailable(): boolean {
   if (process.getuid?.() !== 0) return false;
   return spawnSync('ip', ['netns', 'list'], { stdio: 'ignore' }).status === 0;
+}
+
+/**
+ * Whether the tests that need a namespace run: where one can be made, and always in CI (which runs
+ * as root and installs iproute2), where a machine that cannot make one fails them instead of
+ * skipping. Elsewhere they are skipped, and `file` says so.
+ */
+export function networkNamespaceTestsRun(file: string): boolean {
+  const runs = networkNamespacesAvailable() || process.env.CI === 'true';
+  if (!runs) console.warn(`${file}: skipped, it needs root and \`ip netns\` (iproute2).`);
+  return runs;
+}
+
+/** Waits until the namespace's connections to `port` have nothing unacknowledged (see unacknowledgedBytes). */
+export function sentBytesAcknowledged(network: NetworkNamespace, port: number): Promise<true> {
+  return pollUntil(
+    async () => ((await network.unacknowledgedBytes(port)) === 0 ? true : undefined),
+    `the acknowledgement of everything the namespace sent to port ${port}`,
+  );
 }
 
 /**
