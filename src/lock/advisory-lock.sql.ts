@@ -14,6 +14,17 @@ import {
  * is ever interpolated.
  */
 
+/*
+ * Read committed whatever default_transaction_isolation says (a database, role or connection may
+ * set repeatable read or serializable). The lock is taken by a SELECT, and in those levels the
+ * transaction's one snapshot is taken by its first SELECT: the try, before a held lock is waited
+ * for. The work under the lock would then not see what the previous holder committed (measured:
+ * a waiter's count missed the holder's row, a second revert undid the same migration again, a
+ * waiting job's period claim failed with a serialization error). In read committed each statement
+ * of the work sees everything committed before it, the previous holder's commit included.
+ */
+const START_LOCK_TRANSACTION_SQL = 'START TRANSACTION ISOLATION LEVEL READ COMMITTED';
+
 /**
  * Starts the lock transaction and tries the lock once; the last result row says whether it got it.
  * A free lock is taken here, in one round trip, with nothing to undo: only a lock that is held
@@ -25,7 +36,7 @@ export function beginAndTryLockSql(
   withServerProbes: boolean,
 ): string {
   return [
-    'START TRANSACTION',
+    START_LOCK_TRANSACTION_SQL,
     ...settingsSql('LOCAL', settings),
     ...(withServerProbes ? serverProbesSql() : []),
     `SELECT pg_try_advisory_xact_lock(${int(key[0])}::int4, ${int(key[1])}::int4) AS acquired`,

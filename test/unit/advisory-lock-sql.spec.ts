@@ -19,7 +19,8 @@ describe('lock statements', () => {
       { applicationName: 'replica-1', postgres14: true },
       false,
     ).split('; ');
-    expect(statements[0]).toBe('START TRANSACTION');
+    // Whatever default_transaction_isolation says: see the isolation-level integration test.
+    expect(statements[0]).toBe('START TRANSACTION ISOLATION LEVEL READ COMMITTED');
     expect(statements).toContain("SET LOCAL application_name = 'replica-1'");
     expect(statements).toContain('SET LOCAL idle_in_transaction_session_timeout = 0');
     expect(statements).toContain("SET LOCAL client_connection_check_interval = '500ms'");
