@@ -220,7 +220,7 @@ export class AdvisoryLockService {
         await tx.acquire(key, timeoutMs, this.settings(), signal);
         return true;
       }
-      await tx.awaitRelease(key, timeoutMs, signal);
+      await tx.awaitRelease(key, timeoutMs, this.settings(), signal);
       return false;
     } catch (error) {
       throw await transactionWaitFailure(tx, request, timeoutMs, error);
@@ -271,10 +271,17 @@ export class AdvisoryLockService {
   /** Known once the DataSource is connected (TypeORM reads the server version then). */
   private settings(): LockConnectionSettings {
     const version = (this.dataSource.driver as { version?: string }).version;
-    this.connectionSettings ??= version
-      ? { applicationName: this.applicationName, postgres14: Number.parseInt(version, 10) >= 14 }
+    const major = version ? Number.parseInt(version, 10) : undefined;
+    this.connectionSettings ??= major
+      ? { applicationName: this.applicationName, postgres14: major >= 14, postgres17: major >= 17 }
       : undefined;
-    return this.connectionSettings ?? { applicationName: this.applicationName, postgres14: false };
+    return (
+      this.connectionSettings ?? {
+        applicationName: this.applicationName,
+        postgres14: false,
+        postgres17: false,
+      }
+    );
   }
 }
 

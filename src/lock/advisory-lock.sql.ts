@@ -48,12 +48,17 @@ export function beginAndTryLockSql(
  * the server with millisecond precision, and a failed wait leaves nothing in pg_locks; it is put
  * back to the session default once the lock is held, so it does not limit the protected work.
  */
-export function waitForLockSql(key: AdvisoryLockKey, timeoutMs: number): string {
+export function waitForLockSql(
+  key: AdvisoryLockKey,
+  timeoutMs: number,
+  settings: LockConnectionSettings,
+): string {
   return [
-    ...boundWaitSql(timeoutMs),
+    ...boundWaitSql(timeoutMs, settings),
     `SELECT pg_advisory_xact_lock(${int(key[0])}::int4, ${int(key[1])}::int4)`,
     'SET LOCAL lock_timeout TO DEFAULT',
     'SET LOCAL statement_timeout TO DEFAULT',
+    ...(settings.postgres17 ? ['SET LOCAL transaction_timeout TO DEFAULT'] : []),
   ].join('; ');
 }
 
@@ -63,9 +68,16 @@ export function waitForLockSql(key: AdvisoryLockKey, timeoutMs: number): string 
  * for the waiting statement. Both go back to their defaults before the protected work, which the
  * user's statement_timeout still bounds. Each statement of one simple query gets its own timer
  * (PostgreSQL 13+), so the lifted value applies to the statement after it.
+ * transaction_timeout (17+) is lifted too: it counts from the transaction's start, so it would cut
+ * the wait (measured: 2 s ended an 8 s wait by terminating the connection). Set back to its default
+ * once the lock is held, its timer starts again from there: the work gets the whole of it.
  */
-function boundWaitSql(timeoutMs: number): string[] {
-  return [`SET LOCAL lock_timeout = '${int(timeoutMs)}ms'`, 'SET LOCAL statement_timeout = 0'];
+function boundWaitSql(timeoutMs: number, settings: LockConnectionSettings): string[] {
+  return [
+    `SET LOCAL lock_timeout = '${int(timeoutMs)}ms'`,
+    'SET LOCAL statement_timeout = 0',
+    ...(settings.postgres17 ? ['SET LOCAL transaction_timeout = 0'] : []),
+  ];
 }
 
 /**
@@ -73,9 +85,13 @@ function boundWaitSql(timeoutMs: number): string[] {
  * lock (the shared form, granted to every waiter at once), and ends the transaction, which lets the
  * shared lock go at once. One round trip from the try to the end of the wait.
  */
-export function awaitReleaseAndCommitSql(key: AdvisoryLockKey, timeoutMs: number): string {
+export function awaitReleaseAndCommitSql(
+  key: AdvisoryLockKey,
+  timeoutMs: number,
+  settings: LockConnectionSettings,
+): string {
   return [
-    ...boundWaitSql(timeoutMs),
+    ...boundWaitSql(timeoutMs, settings),
     `SELECT pg_advisory_xact_lock_shared(${int(key[0])}::int4, ${int(key[1])}::int4)`,
     COMMIT_SQL,
   ].join('; ');
@@ -90,6 +106,8 @@ export interface LockConnectionSettings {
   readonly applicationName: string;
   /** PostgreSQL 14 or newer: client_connection_check_interval and idle_session_timeout exist. */
   readonly postgres14: boolean;
+  /** PostgreSQL 17 or newer: transaction_timeout exists. */
+  readonly postgres17: boolean;
 }
 
 /*

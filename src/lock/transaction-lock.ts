@@ -53,7 +53,7 @@ export class TransactionLock {
   ): Promise<void> {
     if (await this.tryAcquire(key, settings, answerBoundMs(timeoutMs))) return;
     await this.cancelledOnAbort(signal, timeoutMs, () =>
-      this.connection.client.query(waitForLockSql(key, timeoutMs)),
+      this.connection.client.query(waitForLockSql(key, timeoutMs, settings)),
     );
   }
 
@@ -77,9 +77,14 @@ export class TransactionLock {
    * After a failed tryAcquire(): waits until the holder is done, without taking the lock, and ends
    * the transaction. Cancelled at the server when `signal` fires, like acquire().
    */
-  async awaitRelease(key: AdvisoryLockKey, timeoutMs: number, signal?: AbortSignal): Promise<void> {
+  async awaitRelease(
+    key: AdvisoryLockKey,
+    timeoutMs: number,
+    settings: LockConnectionSettings,
+    signal?: AbortSignal,
+  ): Promise<void> {
     await this.cancelledOnAbort(signal, timeoutMs, () =>
-      this.connection.client.query(awaitReleaseAndCommitSql(key, timeoutMs)),
+      this.connection.client.query(awaitReleaseAndCommitSql(key, timeoutMs, settings)),
     );
     recordTransactionState(this.queryRunner, false);
     this.committed();

@@ -63,3 +63,13 @@ export async function openDataSource(
   const dataSource = new DataSource({ type: 'postgres', url, ...options });
   return dataSource.initialize();
 }
+
+/** Whether the run's server is PostgreSQL `major` or newer (known from jest's globalSetup). */
+export function serverIsAtLeast(major: number): boolean {
+  const versionNum = Number(process.env.MIGRATION_LOCK_TEST_SERVER_VERSION_NUM);
+  if (!versionNum)
+    throw new Error(
+      'MIGRATION_LOCK_TEST_SERVER_VERSION_NUM is not set: run the tests through jest.',
+    );
+  return versionNum >= major * 10_000;
+}

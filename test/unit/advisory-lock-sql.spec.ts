@@ -6,6 +6,7 @@ import {
   unlockAndNotifySql,
   announceReleaseSql,
   announceAndReleaseSql,
+  awaitReleaseAndCommitSql,
   waitForLockSql,
 } from '../../src/lock/advisory-lock.sql.js';
 import { advisoryLockKey } from '../../src/lock/lock-key.js';
@@ -16,7 +17,7 @@ describe('lock statements', () => {
   it('starts the transaction, protects it and tries the two-int4 lock in one round trip', () => {
     const statements = beginAndTryLockSql(
       key,
-      { applicationName: 'replica-1', postgres14: true },
+      { applicationName: 'replica-1', postgres14: true, postgres17: false },
       false,
     ).split('; ');
     // Whatever default_transaction_isolation says: see the isolation-level integration test.
@@ -39,7 +40,7 @@ describe('lock statements', () => {
       'SET SESSION tcp_keepalives_count = 10',
     ];
     expect(serverProbesSql()).toEqual(probes);
-    const settings = { applicationName: 'r', postgres14: true };
+    const settings = { applicationName: 'r', postgres14: true, postgres17: false };
     expect(beginAndTryLockSql(key, settings, true).split('; ')).toEqual(
       expect.arrayContaining(probes),
     );
@@ -49,12 +50,35 @@ describe('lock statements', () => {
   });
 
   it("bounds the wait by timeoutMs alone (not the role's statement_timeout), and restores both once held", () => {
-    expect(waitForLockSql(key, 1500).split('; ')).toEqual([
+    const settings = { applicationName: 'r', postgres14: true, postgres17: false };
+    expect(waitForLockSql(key, 1500, settings).split('; ')).toEqual([
       "SET LOCAL lock_timeout = '1500ms'",
       'SET LOCAL statement_timeout = 0',
       'SELECT pg_advisory_xact_lock(457026696::int4, -1494325336::int4)',
       'SET LOCAL lock_timeout TO DEFAULT',
       'SET LOCAL statement_timeout TO DEFAULT',
+    ]);
+    expect(awaitReleaseAndCommitSql(key, 1500, settings)).not.toContain('transaction_timeout');
+  });
+
+  it('lifts transaction_timeout for the wait on PostgreSQL 17+, and restores it once held', () => {
+    const settings = { applicationName: 'r', postgres14: true, postgres17: true };
+    expect(waitForLockSql(key, 1500, settings).split('; ')).toEqual([
+      "SET LOCAL lock_timeout = '1500ms'",
+      'SET LOCAL statement_timeout = 0',
+      'SET LOCAL transaction_timeout = 0',
+      'SELECT pg_advisory_xact_lock(457026696::int4, -1494325336::int4)',
+      'SET LOCAL lock_timeout TO DEFAULT',
+      'SET LOCAL statement_timeout TO DEFAULT',
+      'SET LOCAL transaction_timeout TO DEFAULT',
+    ]);
+    // The follower's wait ends its transaction: nothing to restore.
+    expect(awaitReleaseAndCommitSql(key, 1500, settings).split('; ')).toEqual([
+      "SET LOCAL lock_timeout = '1500ms'",
+      'SET LOCAL statement_timeout = 0',
+      'SET LOCAL transaction_timeout = 0',
+      'SELECT pg_advisory_xact_lock_shared(457026696::int4, -1494325336::int4)',
+      'COMMIT',
     ]);
   });
 
@@ -62,6 +86,7 @@ describe('lock statements', () => {
     const statements = prepareAndTrySessionLockSql(key, {
       applicationName: 'r',
       postgres14: true,
+      postgres17: false,
     }).split('; ');
     expect(statements).toEqual(
       expect.arrayContaining([
@@ -87,26 +112,48 @@ describe('lock statements', () => {
   });
 
   it('leaves out settings PostgreSQL 13 does not have', () => {
-    const sql = prepareAndTrySessionLockSql(key, { applicationName: 'r', postgres14: false });
+    const sql = prepareAndTrySessionLockSql(key, {
+      applicationName: 'r',
+      postgres14: false,
+      postgres17: false,
+    });
     expect(sql).not.toMatch(/client_connection_check_interval|idle_session_timeout/);
   });
 
   it('quotes the application name as a literal', () => {
     expect(
-      beginAndTryLockSql(key, { applicationName: "o'brien", postgres14: false }, false),
+      beginAndTryLockSql(
+        key,
+        { applicationName: "o'brien", postgres14: false, postgres17: false },
+        false,
+      ),
     ).toContain("SET LOCAL application_name = 'o''brien'");
     expect(
-      beginAndTryLockSql(key, { applicationName: 'a\\b', postgres14: false }, false),
+      beginAndTryLockSql(
+        key,
+        { applicationName: 'a\\b', postgres14: false, postgres17: false },
+        false,
+      ),
     ).toContain("SET LOCAL application_name = E'a\\\\b'");
     expect(() =>
-      beginAndTryLockSql(key, { applicationName: 'caf\u00e9', postgres14: false }, false),
+      beginAndTryLockSql(
+        key,
+        { applicationName: 'caf\u00e9', postgres14: false, postgres17: false },
+        false,
+      ),
     ).toThrow(TypeError);
   });
 
   it('refuses anything but integers in the statement', () => {
-    expect(() => waitForLockSql(key, 1.5)).toThrow(TypeError);
     expect(() =>
-      beginAndTryLockSql([1, Number.NaN], { applicationName: 'r', postgres14: false }, false),
+      waitForLockSql(key, 1.5, { applicationName: 'r', postgres14: true, postgres17: true }),
+    ).toThrow(TypeError);
+    expect(() =>
+      beginAndTryLockSql(
+        [1, Number.NaN],
+        { applicationName: 'r', postgres14: false, postgres17: false },
+        false,
+      ),
     ).toThrow(TypeError);
   });
 });
