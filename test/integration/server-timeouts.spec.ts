@@ -21,6 +21,8 @@ import {
  */
 const KEY = advisoryLockKey('migrations', 'Migrations');
 const [CLASSID, OBJID] = lockKeyAsOids(KEY);
+/** A one-number advisory lock the observer holds, for work that must wait on it. */
+const GATE = 4_242_017;
 
 const SERVER_TIMEOUTS = [
   { setting: 'statement_timeout', value: '300ms', runs: true },
@@ -101,15 +103,20 @@ for (const { setting, value, runs } of SERVER_TIMEOUTS) {
       });
     } else {
       it('still bounds the work: work longer than transaction_timeout after the wait loses the lock', async () => {
+        // The work waits on a gate the observer holds, and would wait for ever: only the
+        // restored transaction_timeout can end it.
+        await observer.query('SELECT pg_advisory_lock($1)', [GATE]);
         const running = locks
           .withLock('migrations', 'Migrations', async (manager) => {
-            await manager.query('SELECT pg_sleep(5)');
+            await manager.query('SELECT pg_advisory_lock($1)', [GATE]);
           })
           .catch((error: unknown) => error);
         await waitersFor(observer, KEY);
         await holder.query('COMMIT');
         const error = await running;
+        await observer.query('SELECT pg_advisory_unlock($1)', [GATE]);
         expect(error).toBeInstanceOf(LockLostError);
+        expect((error as LockLostError).phase).toBe('running');
         expect((error as Error).message).toContain('transaction timeout');
       });
     }
