@@ -270,18 +270,17 @@ export class AdvisoryLockService {
 
   /** Known once the DataSource is connected (TypeORM reads the server version then). */
   private settings(): LockConnectionSettings {
+    if (this.connectionSettings) return this.connectionSettings;
     const version = (this.dataSource.driver as { version?: string }).version;
-    const major = version ? Number.parseInt(version, 10) : undefined;
-    this.connectionSettings ??= major
-      ? { applicationName: this.applicationName, postgres14: major >= 14, postgres17: major >= 17 }
-      : undefined;
-    return (
-      this.connectionSettings ?? {
-        applicationName: this.applicationName,
-        postgres14: false,
-        postgres17: false,
-      }
-    );
+    const major = version ? Number.parseInt(version, 10) : 0;
+    const settings = {
+      applicationName: this.applicationName,
+      postgres14: major >= 14,
+      postgres17: major >= 17,
+    };
+    // Kept once the version is known; until then, only what every supported server has.
+    if (version) this.connectionSettings = settings;
+    return settings;
   }
 }
 
