@@ -9,7 +9,16 @@ import {
   awaitReleaseAndCommitSql,
   waitForLockSql,
 } from '../../src/lock/advisory-lock.sql.js';
+import type { LockConnectionSettings } from '../../src/lock/advisory-lock.sql.js';
 import { advisoryLockKey } from '../../src/lock/lock-key.js';
+
+/** A lock connection's settings on PostgreSQL 14–16, with `changes` on top. */
+const settingsWith = (changes: Partial<LockConnectionSettings> = {}): LockConnectionSettings => ({
+  applicationName: 'r',
+  postgres14: true,
+  postgres17: false,
+  ...changes,
+});
 
 describe('lock statements', () => {
   const key = advisoryLockKey('migrations', 'Migrations');
@@ -17,7 +26,7 @@ describe('lock statements', () => {
   it('starts the transaction, protects it and tries the two-int4 lock in one round trip', () => {
     const statements = beginAndTryLockSql(
       key,
-      { applicationName: 'replica-1', postgres14: true, postgres17: false },
+      settingsWith({ applicationName: 'replica-1' }),
       false,
     ).split('; ');
     // Whatever default_transaction_isolation says: see the isolation-level integration test.
@@ -40,7 +49,7 @@ describe('lock statements', () => {
       'SET SESSION tcp_keepalives_count = 10',
     ];
     expect(serverProbesSql()).toEqual(probes);
-    const settings = { applicationName: 'r', postgres14: true, postgres17: false };
+    const settings = settingsWith();
     expect(beginAndTryLockSql(key, settings, true).split('; ')).toEqual(
       expect.arrayContaining(probes),
     );
@@ -50,7 +59,7 @@ describe('lock statements', () => {
   });
 
   it("bounds the wait by timeoutMs alone (not the role's statement_timeout), and restores both once held", () => {
-    const settings = { applicationName: 'r', postgres14: true, postgres17: false };
+    const settings = settingsWith();
     expect(waitForLockSql(key, 1500, settings).split('; ')).toEqual([
       "SET LOCAL lock_timeout = '1500ms'",
       'SET LOCAL statement_timeout = 0',
@@ -62,7 +71,7 @@ describe('lock statements', () => {
   });
 
   it('lifts transaction_timeout for the wait on PostgreSQL 17+, and restores it once held', () => {
-    const settings = { applicationName: 'r', postgres14: true, postgres17: true };
+    const settings = settingsWith({ postgres17: true });
     expect(waitForLockSql(key, 1500, settings).split('; ')).toEqual([
       "SET LOCAL lock_timeout = '1500ms'",
       'SET LOCAL statement_timeout = 0',
@@ -83,11 +92,7 @@ describe('lock statements', () => {
   });
 
   it('prepares a session lock in one round trip: settings, LISTEN on the release channel, one try', () => {
-    const statements = prepareAndTrySessionLockSql(key, {
-      applicationName: 'r',
-      postgres14: true,
-      postgres17: false,
-    }).split('; ');
+    const statements = prepareAndTrySessionLockSql(key, settingsWith()).split('; ');
     expect(statements).toEqual(
       expect.arrayContaining([
         "SET SESSION application_name = 'r'",
@@ -112,11 +117,7 @@ describe('lock statements', () => {
   });
 
   it('leaves out settings PostgreSQL 13 does not have', () => {
-    const sql = prepareAndTrySessionLockSql(key, {
-      applicationName: 'r',
-      postgres14: false,
-      postgres17: false,
-    });
+    const sql = prepareAndTrySessionLockSql(key, settingsWith({ postgres14: false }));
     expect(sql).not.toMatch(/client_connection_check_interval|idle_session_timeout/);
   });
 
@@ -124,36 +125,26 @@ describe('lock statements', () => {
     expect(
       beginAndTryLockSql(
         key,
-        { applicationName: "o'brien", postgres14: false, postgres17: false },
+        settingsWith({ applicationName: "o'brien", postgres14: false }),
         false,
       ),
     ).toContain("SET LOCAL application_name = 'o''brien'");
     expect(
-      beginAndTryLockSql(
-        key,
-        { applicationName: 'a\\b', postgres14: false, postgres17: false },
-        false,
-      ),
+      beginAndTryLockSql(key, settingsWith({ applicationName: 'a\\b', postgres14: false }), false),
     ).toContain("SET LOCAL application_name = E'a\\\\b'");
     expect(() =>
       beginAndTryLockSql(
         key,
-        { applicationName: 'caf\u00e9', postgres14: false, postgres17: false },
+        settingsWith({ applicationName: 'caf\u00e9', postgres14: false }),
         false,
       ),
     ).toThrow(TypeError);
   });
 
   it('refuses anything but integers in the statement', () => {
+    expect(() => waitForLockSql(key, 1.5, settingsWith({ postgres17: true }))).toThrow(TypeError);
     expect(() =>
-      waitForLockSql(key, 1.5, { applicationName: 'r', postgres14: true, postgres17: true }),
-    ).toThrow(TypeError);
-    expect(() =>
-      beginAndTryLockSql(
-        [1, Number.NaN],
-        { applicationName: 'r', postgres14: false, postgres17: false },
-        false,
-      ),
+      beginAndTryLockSql([1, Number.NaN], settingsWith({ postgres14: false }), false),
     ).toThrow(TypeError);
   });
 });
