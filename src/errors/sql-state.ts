@@ -20,3 +20,6 @@ export function sqlState(error: unknown): string | undefined {
 export function serverSeverity(error: unknown): string | undefined {
   return pgErrorField(error, 'severity');
 }
+
+/** SQLSTATE 42P01: a statement named a table that does not exist. */
+export const UNDEFINED_TABLE = '42P01';

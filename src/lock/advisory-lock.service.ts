@@ -36,8 +36,21 @@ import { TransactionLock } from './transaction-lock.js';
  * resolve `{ acquired: false }` so the caller looks at what the holder did).
  */
 export type LockMode =
-  | { readonly form: 'transaction'; readonly whenHeld: 'wait' | 'try' | 'follow' }
+  | {
+      readonly form: 'transaction';
+      readonly whenHeld: 'wait' | 'try' | 'follow';
+      /** `follow` only: a read-only statement sent with the wait, run once the holder is done (see HoldResult). */
+      readonly thenRead?: string;
+    }
   | { readonly form: 'session'; readonly whenHeld: 'wait' | 'follow' };
+
+/**
+ * What hold() did. A transaction-form follow that waited for a holder and was given `thenRead`
+ * brings that statement's rows: what the holder left, read in the round trip that ended the wait.
+ */
+export type HoldResult<T> =
+  | { acquired: true; value: T }
+  | { acquired: false; readAfterRelease?: ReadonlyArray<Record<string, unknown>> };
 
 /** Work run under the lock, on the lock's own QueryRunner (inside its transaction in the transaction form). */
 export type QueryRunnerWork<T> = (queryRunner: QueryRunner, lock: HeldLock) => Promise<T>;
@@ -160,12 +173,12 @@ export class AdvisoryLockService {
     mode: LockMode,
     request: LockRequest,
     work: QueryRunnerWork<T>,
-  ): Promise<TryLockResult<T>> {
+  ): Promise<HoldResult<T>> {
     if (request.signal?.aborted) throw abortedWhileWaiting(request);
     const outer = findHeldLock(this.dataSource, request.key);
     if (outer) return { acquired: true, value: await work(outer.queryRunner, outer.lock) };
     return mode.form === 'transaction'
-      ? this.holdTransactionLock(mode.whenHeld, request, work)
+      ? this.holdTransactionLock(mode, request, work)
       : this.holdSessionLock(mode.whenHeld === 'follow', request, work);
   }
 
@@ -178,20 +191,21 @@ export class AdvisoryLockService {
   }
 
   private async holdTransactionLock<T>(
-    whenHeld: 'wait' | 'try' | 'follow',
+    mode: LockMode & { form: 'transaction' },
     request: LockRequest,
     work: QueryRunnerWork<T>,
-  ): Promise<TryLockResult<T>> {
+  ): Promise<HoldResult<T>> {
     const tx = await TransactionLock.open(this.dataSource, request.name);
     try {
       const started = performance.now();
-      if (!(await this.takeTransactionLock(tx, whenHeld, request))) return NOT_ACQUIRED;
+      const taken = await this.takeTransactionLock(tx, mode, request);
+      if (taken !== true) return taken;
       const value = await runLockedWork({
         dataSource: this.dataSource,
         connection: tx.connection,
         request,
         // The forms that try first report no wait when the try got the lock.
-        waitedMs: whenHeld === 'wait' ? performance.now() - started : 0,
+        waitedMs: mode.whenHeld === 'wait' ? performance.now() - started : 0,
         cancelStatementOnAbort: true,
         work: (lock) => work(tx.queryRunner, lock),
         finish: () => tx.commit(),
@@ -202,26 +216,30 @@ export class AdvisoryLockService {
     }
   }
 
-  /** Starts the lock's transaction and takes the lock as `whenHeld` says; false when it is not held. */
+  /**
+   * Starts the lock's transaction and takes the lock as the mode says: true when held, otherwise
+   * what hold() answers for a lock it did not take.
+   */
   private async takeTransactionLock(
     tx: TransactionLock,
-    whenHeld: 'wait' | 'try' | 'follow',
+    mode: LockMode & { form: 'transaction' },
     request: LockRequest,
-  ): Promise<boolean> {
+  ): Promise<true | HoldResult<never>> {
     const { key, timeoutMs, signal } = request;
     if (
-      whenHeld !== 'wait' &&
+      mode.whenHeld !== 'wait' &&
       (await tx.tryAcquire(key, this.settings(), answerBoundMs(timeoutMs)))
     )
       return true;
-    if (whenHeld === 'try') return false;
+    if (mode.whenHeld === 'try') return NOT_ACQUIRED;
     try {
-      if (whenHeld === 'wait') {
+      if (mode.whenHeld === 'wait') {
         await tx.acquire(key, timeoutMs, this.settings(), signal);
         return true;
       }
-      await tx.awaitRelease(key, timeoutMs, this.settings(), signal);
-      return false;
+      const { thenRead } = mode;
+      const read = await tx.awaitRelease(key, timeoutMs, this.settings(), signal, thenRead);
+      return read === undefined ? NOT_ACQUIRED : { acquired: false, readAfterRelease: read };
     } catch (error) {
       throw await transactionWaitFailure(tx, request, timeoutMs, error);
     }

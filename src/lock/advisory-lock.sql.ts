@@ -84,16 +84,22 @@ function boundWaitSql(timeoutMs: number, settings: LockConnectionSettings): stri
  * After a failed try, in the same transaction: waits until the holder is done without taking the
  * lock (the shared form, granted to every waiter at once), and ends the transaction, which lets the
  * shared lock go at once. One round trip from the try to the end of the wait.
+ * `thenRead`, a read-only statement the caller owns, runs after the COMMIT in the same round trip:
+ * what the holder left is in the answer that ends the wait. After an explicit COMMIT, a simple
+ * query's next statement runs in an implicit transaction of its own: if it fails, the wait's
+ * transaction is committed all the same and the connection is idle.
  */
 export function awaitReleaseAndCommitSql(
   key: AdvisoryLockKey,
   timeoutMs: number,
   settings: LockConnectionSettings,
+  thenRead?: string,
 ): string {
   return [
     ...boundWaitSql(timeoutMs, settings),
     `SELECT pg_advisory_xact_lock_shared(${int(key[0])}::int4, ${int(key[1])}::int4)`,
     COMMIT_SQL,
+    ...(thenRead === undefined ? [] : [thenRead]),
   ].join('; ');
 }
 

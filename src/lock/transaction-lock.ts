@@ -1,5 +1,6 @@
 import type { DataSource } from 'typeorm';
 import { TransactionRolledBackError } from '../errors/migration-lock.errors.js';
+import { sqlState, UNDEFINED_TABLE } from '../errors/sql-state.js';
 import {
   awaitReleaseAndCommitSql,
   beginAndTryLockSql,
@@ -75,19 +76,33 @@ export class TransactionLock {
 
   /**
    * After a failed tryAcquire(): waits until the holder is done, without taking the lock, and ends
-   * the transaction. Cancelled at the server when `signal` fires, like acquire().
+   * the transaction. Cancelled at the server when `signal` fires, like acquire(). With `thenRead`,
+   * resolves to that statement's rows, read in the same round trip once the holder is done;
+   * undefined when its table does not exist (the only error that statement can meet and the
+   * statements before it cannot).
    */
   async awaitRelease(
     key: AdvisoryLockKey,
     timeoutMs: number,
     settings: LockConnectionSettings,
     signal?: AbortSignal,
-  ): Promise<void> {
-    await this.cancelledOnAbort(signal, timeoutMs, () =>
-      this.connection.client.query(awaitReleaseAndCommitSql(key, timeoutMs, settings)),
-    );
+    thenRead?: string,
+  ): Promise<ReadonlyArray<Record<string, unknown>> | undefined> {
+    const sql = awaitReleaseAndCommitSql(key, timeoutMs, settings, thenRead);
+    let rows: ReadonlyArray<Record<string, unknown>> | undefined;
+    try {
+      const results = await this.cancelledOnAbort(
+        signal,
+        timeoutMs,
+        () => this.connection.client.query(sql) as unknown as Promise<QueryResults>,
+      );
+      if (thenRead !== undefined) rows = results.at(-1)?.rows;
+    } catch (error) {
+      if (thenRead === undefined || sqlState(error) !== UNDEFINED_TABLE) throw error;
+    }
     recordTransactionState(this.queryRunner, false);
     this.committed();
+    return rows;
   }
 
   /**

@@ -8,7 +8,8 @@ import type {
   MigrationRunnerOptions,
   MigrationTransactionMode,
 } from './migration-runner.options.js';
-import { pendingMigrationNames } from './pending-migrations.js';
+import { appliedNamesSql } from './migrations-table.sql.js';
+import { appliedNamesIn, notApplied, pendingMigrationNames } from './pending-migrations.js';
 
 /** Work done while holding the migration lock: resolves to the names of what it applied. */
 export type LockedMigrationWork = (
@@ -81,10 +82,20 @@ export class MigrationRun {
       const remaining = timeoutMs === 0 ? 0 : Math.max(1, Math.round(deadline - performance.now()));
       const attempt = await this.lock('follow', work, remaining, signal);
       if (attempt.acquired) return this.released(attempt.value);
-      const answerWithinMs = answerBoundMs(timeoutMs);
-      if ((await pendingMigrationNames(this.context.dataSource, answerWithinMs)).length === 0)
-        return undefined;
+      if ((await this.pendingAfterRelease(attempt.readAfterRelease)).length === 0) return undefined;
     }
+  }
+
+  /**
+   * What is still pending once the holder is done: from the rows read in the round trip that ended
+   * the wait (mode `all`), or read now (`each` / `none`, or no migrations table after the wait).
+   */
+  private pendingAfterRelease(
+    readAfterRelease: ReadonlyArray<Record<string, unknown>> | undefined,
+  ): Promise<string[]> | string[] {
+    const { dataSource, options } = this.context;
+    if (readAfterRelease) return notApplied(dataSource, appliedNamesIn(readAfterRelease));
+    return pendingMigrationNames(dataSource, answerBoundMs(options.timeoutMs));
   }
 
   /** Runs `work` holding the migration lock, waiting in line for it. */
@@ -104,8 +115,12 @@ export class MigrationRun {
     timeoutMs: number,
     signal: AbortSignal | undefined,
   ) {
-    const { locks, options } = this.context;
-    const mode = { form: LOCK_FORM[options.transaction], whenHeld } as LockMode;
+    const { locks, options, dataSource } = this.context;
+    const form = LOCK_FORM[options.transaction];
+    // The transaction form's shared wait reads the migrations table in the round trip that ends it.
+    const thenRead =
+      form === 'transaction' && whenHeld === 'follow' ? appliedNamesSql(dataSource) : undefined;
+    const mode = { form, whenHeld, thenRead } as LockMode;
     // The signal was checked by run() or revert(), the timeout is the runner's checked option.
     const request: LockRequest = { ...this.context.lock, signal, timeoutMs };
     return locks.hold(mode, request, (queryRunner, lock) =>

@@ -1,13 +1,11 @@
 import type { DataSource } from 'typeorm';
-import { sqlState } from '../errors/sql-state.js';
+import { sqlState, UNDEFINED_TABLE } from '../errors/sql-state.js';
 import {
   deadConnectionRetries,
   isConnectionLoss,
   onPooledClient,
 } from '../lock/lock-connection.js';
 import { appliedNamesSql } from './migrations-table.sql.js';
-
-const UNDEFINED_TABLE = '42P01';
 
 /**
  * Names of the migrations in the code that the migrations table does not list, read with one cheap
@@ -19,11 +17,20 @@ export async function pendingMigrationNames(
   dataSource: DataSource,
   answerWithinMs = Number.POSITIVE_INFINITY,
 ): Promise<string[]> {
-  const inCode = dataSource.migrations.map(
-    (migration) => migration.name ?? migration.constructor.name,
-  );
-  const applied = new Set(await appliedNames(dataSource, answerWithinMs));
-  return inCode.filter((name) => !applied.has(name));
+  return notApplied(dataSource, await appliedNames(dataSource, answerWithinMs));
+}
+
+/** Names of the migrations in the code that are not among `applied`. */
+export function notApplied(dataSource: DataSource, applied: Iterable<string>): string[] {
+  const done = new Set(applied);
+  return dataSource.migrations
+    .map((migration) => migration.name ?? migration.constructor.name)
+    .filter((name) => !done.has(name));
+}
+
+/** The names in rows read with appliedNamesSql. */
+export function appliedNamesIn(rows: ReadonlyArray<Record<string, unknown>>): string[] {
+  return rows.map((row) => row.name as string);
 }
 
 /*
@@ -40,7 +47,7 @@ async function appliedNames(dataSource: DataSource, answerWithinMs: number): Pro
         (client) => client.query<{ name: string }>(sql),
         answerWithinMs,
       );
-      return rows.map((row) => row.name);
+      return appliedNamesIn(rows);
     } catch (error) {
       if (sqlState(error) === UNDEFINED_TABLE) return [];
       // A pooled connection the server closed while idle: a read is safe to repeat, and every

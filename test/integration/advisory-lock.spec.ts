@@ -13,6 +13,7 @@ import { AdvisoryLockService } from '../../src/lock/advisory-lock.service.js';
 import type { HeldLock } from '../../src/lock/advisory-lock.interfaces.js';
 import { holdIsStopping } from '../../src/lock/locked-work.js';
 import { advisoryLockKey } from '../../src/lock/lock-key.js';
+import { lockIdentity } from '../../src/lock/lock-request.js';
 import { pendingMigrationNames } from '../../src/migration-runner/pending-migrations.js';
 import {
   CREATE_COUNTER_SQL,
@@ -431,6 +432,40 @@ describe('AdvisoryLockService on a real PostgreSQL', () => {
       await holder;
       expect(await Promise.all(attempts)).toEqual([{ acquired: false }, { acquired: false }]);
       expect(ran).toEqual([]);
+      expect(await advisoryLockRows(observer, KEY)).toEqual([]);
+    });
+
+    it('a follow given thenRead brings what the holder committed, read in the answer that ends the wait; a missing table is no failure', async () => {
+      const { dataSource, locks } = await service({ poolSize: 1 });
+      const request = { ...lockIdentity(ID, TYPE), signal: undefined, timeoutMs: 10_000 };
+      const follow = (table: string) =>
+        locks.hold(
+          { form: 'transaction', whenHeld: 'follow', thenRead: `SELECT body FROM ${table}` },
+          request,
+          async () => 'never',
+        );
+      const holder = await xactHolder();
+      const afterHolder = follow('written_by_holder');
+      await waitersFor(observer, KEY, 1);
+      // Made while the follower waits: only a read after the holder's commit can see it.
+      await holder.query('CREATE TABLE written_by_holder (body text NOT NULL)');
+      await holder.query(`INSERT INTO written_by_holder VALUES ('holder')`);
+      await holder.query('COMMIT');
+      expect(await afterHolder).toEqual({
+        acquired: false,
+        readAfterRelease: [{ body: 'holder' }],
+      });
+      const secondHolder = await xactHolder();
+      const missingTable = follow('never_created');
+      await waitersFor(observer, KEY, 1);
+      await secondHolder.query('COMMIT');
+      expect(await missingTable).toEqual({ acquired: false });
+      await Promise.all([holder.end(), secondHolder.end()]);
+      // The pool's one connection came back outside any transaction, holding nothing.
+      expect(await locks.withLock(ID, TYPE, async () => 'next')).toBe('next');
+      expect(await dataSource.query('SELECT pg_current_xact_id_if_assigned() AS xid')).toEqual([
+        { xid: null },
+      ]);
       expect(await advisoryLockRows(observer, KEY)).toEqual([]);
     });
 

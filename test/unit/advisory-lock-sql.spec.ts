@@ -91,6 +91,16 @@ describe('lock statements', () => {
     ]);
   });
 
+  it("sends a follower's read after the COMMIT that ends its wait, in the same round trip", () => {
+    const statements = awaitReleaseAndCommitSql(key, 1500, settingsWith(), 'SELECT name FROM m');
+    // After the COMMIT: its failure (no table yet) cannot undo the wait's transaction.
+    expect(statements.split('; ').slice(-3)).toEqual([
+      'SELECT pg_advisory_xact_lock_shared(457026696::int4, -1494325336::int4)',
+      'COMMIT',
+      'SELECT name FROM m',
+    ]);
+  });
+
   it('prepares a session lock in one round trip: settings, LISTEN on the release channel, one try', () => {
     const statements = prepareAndTrySessionLockSql(key, settingsWith()).split('; ');
     expect(statements).toEqual(
