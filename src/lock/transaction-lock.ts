@@ -78,8 +78,8 @@ export class TransactionLock {
    * After a failed tryAcquire(): waits until the holder is done, without taking the lock, and ends
    * the transaction. Cancelled at the server when `signal` fires, like acquire(). With `thenRead`,
    * resolves to that statement's rows, read in the same round trip once the holder is done;
-   * undefined when its table does not exist (the only error that statement can meet and the
-   * statements before it cannot).
+   * undefined when its table does not exist (no holder made it yet). That SQLSTATE can only come
+   * from the read, so the wait is known to have ended; any other error is the wait's, as before.
    */
   async awaitRelease(
     key: AdvisoryLockKey,
