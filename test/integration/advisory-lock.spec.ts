@@ -462,11 +462,16 @@ describe('AdvisoryLockService on a real PostgreSQL', () => {
       expect(await missingTable).toEqual({ acquired: false });
       await Promise.all([holder.end(), secondHolder.end()]);
       // The pool's one connection came back outside any transaction, holding nothing.
-      expect(await locks.withLock(ID, TYPE, async () => 'next')).toBe('next');
-      expect(await dataSource.query('SELECT pg_current_xact_id_if_assigned() AS xid')).toEqual([
-        { xid: null },
-      ]);
+      const [{ pid }] = (await dataSource.query('SELECT pg_backend_pid() AS pid')) as [
+        { pid: number },
+      ];
+      const { rows: states } = await observer.query(
+        'SELECT state FROM pg_stat_activity WHERE pid = $1',
+        [pid],
+      );
+      expect(states).toEqual([{ state: 'idle' }]);
       expect(await advisoryLockRows(observer, KEY)).toEqual([]);
+      expect(await locks.withLock(ID, TYPE, async () => 'next')).toBe('next');
     });
 
     it('times out with LockTimeoutError naming the holder, leaving nothing behind', async () => {
