@@ -259,8 +259,10 @@ migrations table's, on one client with nothing around them; \`moduleVsRaw\` and 
 each side over it, per run. A side cannot go below the floor, so the best ratio any runner can
 reach against TypeORM is 1 ÷ \`typeormVsRaw\`. When the server's I/O is slow (the floor doubles
 for minutes after heavy churn on this machine), every side is mostly that and the ratios tend to
-1: both TypeORM versions are measured one mode at a time (\`bench/many-migrations-versions.ts\`),
-so that neither gets all of the slow stretch after the \`each\` runs.
+1. So this figure is measured first, before the rollouts make and drop hundreds of databases
+(\`bench/run-bench.ts\`), and both TypeORM versions one mode at a time
+(\`bench/many-migrations-versions.ts\`), so that neither gets all of the slow stretch after the
+\`each\` runs.
 
 How each figure is taken: \`bench/lock-latency.bench.ts\` (withLock and hand-off, interleaved with
 raw \`pg\` clients; the waiter runs in its own process, as a waiting replica does, and is measured
