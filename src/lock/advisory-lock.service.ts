@@ -28,29 +28,29 @@ import {
 import { runLockedWork } from './locked-work.js';
 import { findHeldLock } from './reentrancy.js';
 import { SessionLock } from './session-lock.js';
-import { TransactionLock } from './transaction-lock.js';
+import { TransactionLock, type ReadAfterRelease } from './transaction-lock.js';
+
+export type { ReadAfterRelease } from './transaction-lock.js';
 
 /**
  * Which lock a call takes and what it does while another session holds it: `wait` in line for it,
  * `try` (give up at once), or `follow` (wait until the holder is done without taking the lock, then
  * resolve `{ acquired: false }` so the caller looks at what the holder did).
  */
-export type LockMode =
+export type LockMode<R = never> =
   | {
       readonly form: 'transaction';
       readonly whenHeld: 'wait' | 'try' | 'follow';
-      /** `follow` only: a read-only statement sent with the wait, run once the holder is done (see HoldResult). */
-      readonly thenRead?: string;
+      /** `follow` only: what to read once the holder is done, in the same round trip. */
+      readonly readAfterRelease?: ReadAfterRelease<R>;
     }
   | { readonly form: 'session'; readonly whenHeld: 'wait' | 'follow' };
 
 /**
- * What hold() did. A transaction-form follow that waited for a holder and was given `thenRead`
- * brings that statement's rows: what the holder left, read in the round trip that ended the wait.
+ * What hold() did. A transaction-form follow that waited for a holder and was given a
+ * `readAfterRelease` brings its answer in `read`.
  */
-export type HoldResult<T> =
-  | { acquired: true; value: T }
-  | { acquired: false; readAfterRelease?: ReadonlyArray<Record<string, unknown>> };
+export type HoldResult<T, R = never> = { acquired: true; value: T } | { acquired: false; read?: R };
 
 /** Work run under the lock, on the lock's own QueryRunner (inside its transaction in the transaction form). */
 export type QueryRunnerWork<T> = (queryRunner: QueryRunner, lock: HeldLock) => Promise<T>;
@@ -169,11 +169,11 @@ export class AdvisoryLockService {
    * lock's QueryRunner itself in both forms: a lock this async context already holds runs the work
    * inside it; otherwise the lock is taken in `mode` on a connection of its own.
    */
-  async hold<T>(
-    mode: LockMode,
+  async hold<T, R = never>(
+    mode: LockMode<R>,
     request: LockRequest,
     work: QueryRunnerWork<T>,
-  ): Promise<HoldResult<T>> {
+  ): Promise<HoldResult<T, R>> {
     if (request.signal?.aborted) throw abortedWhileWaiting(request);
     const outer = findHeldLock(this.dataSource, request.key);
     if (outer) return { acquired: true, value: await work(outer.queryRunner, outer.lock) };
@@ -190,11 +190,11 @@ export class AdvisoryLockService {
     return resolveWithLockOptions(options, this.defaultTimeoutMs);
   }
 
-  private async holdTransactionLock<T>(
-    mode: LockMode & { form: 'transaction' },
+  private async holdTransactionLock<T, R>(
+    mode: LockMode<R> & { form: 'transaction' },
     request: LockRequest,
     work: QueryRunnerWork<T>,
-  ): Promise<HoldResult<T>> {
+  ): Promise<HoldResult<T, R>> {
     const tx = await TransactionLock.open(this.dataSource, request.name);
     try {
       const started = performance.now();
@@ -220,11 +220,11 @@ export class AdvisoryLockService {
    * Starts the lock's transaction and takes the lock as the mode says: true when held, otherwise
    * what hold() answers for a lock it did not take.
    */
-  private async takeTransactionLock(
+  private async takeTransactionLock<R>(
     tx: TransactionLock,
-    mode: LockMode & { form: 'transaction' },
+    mode: LockMode<R> & { form: 'transaction' },
     request: LockRequest,
-  ): Promise<true | HoldResult<never>> {
+  ): Promise<true | HoldResult<never, R>> {
     const { key, timeoutMs, signal } = request;
     if (
       mode.whenHeld !== 'wait' &&
@@ -237,9 +237,13 @@ export class AdvisoryLockService {
         await tx.acquire(key, timeoutMs, this.settings(), signal);
         return true;
       }
-      const { thenRead } = mode;
-      const read = await tx.awaitRelease(key, timeoutMs, this.settings(), signal, thenRead);
-      return read === undefined ? NOT_ACQUIRED : { acquired: false, readAfterRelease: read };
+      const { readAfterRelease } = mode;
+      if (!readAfterRelease) {
+        await tx.awaitRelease(key, timeoutMs, this.settings(), signal);
+        return NOT_ACQUIRED;
+      }
+      const read = await tx.awaitRelease(key, timeoutMs, this.settings(), signal, readAfterRelease);
+      return { acquired: false, read };
     } catch (error) {
       throw await transactionWaitFailure(tx, request, timeoutMs, error);
     }

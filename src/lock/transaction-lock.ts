@@ -1,6 +1,5 @@
 import type { DataSource } from 'typeorm';
 import { TransactionRolledBackError } from '../errors/migration-lock.errors.js';
-import { sqlState, UNDEFINED_TABLE } from '../errors/sql-state.js';
 import {
   awaitReleaseAndCommitSql,
   beginAndTryLockSql,
@@ -16,6 +15,20 @@ import {
   type PostgresQueryRunner,
 } from './lock-connection.js';
 import type { AdvisoryLockKey } from './lock-key.js';
+
+/**
+ * A read the caller hands a transaction-form `follow`: sent in the round trip that ends the wait,
+ * once the holder is done, so what the holder left comes back with the answer. The lock knows
+ * nothing of what is read; the caller parses the rows, and may take an error of its own statement
+ * (a table no holder made yet) as an answer instead of a failed wait.
+ */
+export interface ReadAfterRelease<R> {
+  /** One read-only statement, sent after the wait's COMMIT in the same simple query. */
+  readonly sql: string;
+  parse(rows: ReadonlyArray<Record<string, unknown>>): R;
+  /** An error only `sql` can raise, as the caller's answer; undefined: the error is the wait's. */
+  answerFor?(error: unknown): R | undefined;
+}
 
 /**
  * A transaction-level advisory lock (`pg_advisory_xact_lock`): one connection, one transaction.
@@ -76,33 +89,34 @@ export class TransactionLock {
 
   /**
    * After a failed tryAcquire(): waits until the holder is done, without taking the lock, and ends
-   * the transaction. Cancelled at the server when `signal` fires, like acquire(). With `thenRead`,
-   * resolves to that statement's rows, read in the same round trip once the holder is done;
-   * undefined when its table does not exist (no holder made it yet). That SQLSTATE can only come
-   * from the read, so the wait is known to have ended; any other error is the wait's, as before.
+   * the transaction. Cancelled at the server when `signal` fires, like acquire(). With `read`,
+   * resolves to its answer, read in the same round trip once the holder is done. An error that
+   * `read.answerFor` takes as its own can only come from the read, so the wait is known to have
+   * ended; any other error is the wait's.
    */
-  async awaitRelease(
+  async awaitRelease<R>(
     key: AdvisoryLockKey,
     timeoutMs: number,
     settings: LockConnectionSettings,
     signal?: AbortSignal,
-    thenRead?: string,
-  ): Promise<ReadonlyArray<Record<string, unknown>> | undefined> {
-    const sql = awaitReleaseAndCommitSql(key, timeoutMs, settings, thenRead);
-    let rows: ReadonlyArray<Record<string, unknown>> | undefined;
+    read?: ReadAfterRelease<R>,
+  ): Promise<R | undefined> {
+    const sql = awaitReleaseAndCommitSql(key, timeoutMs, settings, read?.sql);
+    let answer: R | undefined;
     try {
       const results = await this.cancelledOnAbort(
         signal,
         timeoutMs,
         () => this.connection.client.query(sql) as unknown as Promise<QueryResults>,
       );
-      if (thenRead !== undefined) rows = results.at(-1)?.rows;
+      if (read) answer = read.parse(results.at(-1)?.rows ?? []);
     } catch (error) {
-      if (thenRead === undefined || sqlState(error) !== UNDEFINED_TABLE) throw error;
+      answer = read?.answerFor?.(error);
+      if (answer === undefined) throw error;
     }
     recordTransactionState(this.queryRunner, false);
     this.committed();
-    return rows;
+    return answer;
   }
 
   /**

@@ -435,12 +435,21 @@ describe('AdvisoryLockService on a real PostgreSQL', () => {
       expect(await advisoryLockRows(observer, KEY)).toEqual([]);
     });
 
-    it('a follow given thenRead brings what the holder committed, read in the answer that ends the wait; a missing table is no failure', async () => {
+    it('a follow given readAfterRelease brings what the holder committed, read in the answer that ends the wait; an error its answerFor takes is its answer', async () => {
       const { dataSource, locks } = await service({ poolSize: 1 });
       const request = { ...lockIdentity(ID, TYPE), signal: undefined, timeoutMs: 10_000 };
       const follow = (table: string) =>
         locks.hold(
-          { form: 'transaction', whenHeld: 'follow', thenRead: `SELECT body FROM ${table}` },
+          {
+            form: 'transaction',
+            whenHeld: 'follow',
+            readAfterRelease: {
+              sql: `SELECT body FROM ${table}`,
+              parse: (rows) => rows.map((row) => row.body),
+              answerFor: (error) =>
+                (error as { code?: string }).code === '42P01' ? ['no table'] : undefined,
+            },
+          },
           request,
           async () => 'never',
         );
@@ -451,15 +460,12 @@ describe('AdvisoryLockService on a real PostgreSQL', () => {
       await holder.query('CREATE TABLE written_by_holder (body text NOT NULL)');
       await holder.query(`INSERT INTO written_by_holder VALUES ('holder')`);
       await holder.query('COMMIT');
-      expect(await afterHolder).toEqual({
-        acquired: false,
-        readAfterRelease: [{ body: 'holder' }],
-      });
+      expect(await afterHolder).toEqual({ acquired: false, read: ['holder'] });
       const secondHolder = await xactHolder();
       const missingTable = follow('never_created');
       await waitersFor(observer, KEY, 1);
       await secondHolder.query('COMMIT');
-      expect(await missingTable).toEqual({ acquired: false });
+      expect(await missingTable).toEqual({ acquired: false, read: ['no table'] });
       await Promise.all([holder.end(), secondHolder.end()]);
       // The pool's one connection came back outside any transaction, holding nothing.
       const [{ pid }] = (await dataSource.query('SELECT pg_backend_pid() AS pid')) as [
