@@ -1,5 +1,6 @@
 import type { DataSource } from 'typeorm';
 import type { MigrationLockEvents } from '../migration-runner/migration-events.js';
+import type { MigrationRunResult } from '../migration-runner/migration-run-result.js';
 import { describeSession, type LockSession } from '../errors/lock-session.js';
 import { readAllAdvisoryLocks, readLockStatus } from '../status/lock-status.js';
 import { openCliContext, type CommonOptions } from './cli-context.js';
@@ -27,16 +28,21 @@ const withProgress =
       ? undefined
       : new WaitProgress(dataSource, { id: options.lockId, type: options.lockType });
 
+const RUN_TEXT: Record<MigrationRunResult['outcome'], (result: MigrationRunResult) => string> = {
+  applied: (result) =>
+    `Applied ${result.applied.length} migration(s): ${result.applied.join(', ')} (waited ${result.waitedMs} ms, held ${result.heldMs} ms).`,
+  followed: (result) =>
+    `No pending migrations: another replica applied them (waited ${result.waitedMs} ms).`,
+  upToDate: () => 'No pending migrations.',
+};
+
 export async function runCommand(options: CommonOptions): Promise<CommandOutput> {
   const context = await openCliContext(options, withProgress(options));
   try {
     const result = await context.runner.run({ signal: signalOnTermination() });
     return {
       json: { status: result.outcome, ...result },
-      text:
-        result.outcome === 'applied'
-          ? `Applied ${result.applied.length} migration(s): ${result.applied.join(', ')} (waited ${result.waitedMs} ms, held ${result.heldMs} ms).`
-          : 'No pending migrations.',
+      text: RUN_TEXT[result.outcome](result),
     };
   } finally {
     await context.close();

@@ -1,5 +1,5 @@
 import type { DataSource } from 'typeorm';
-import type { MigrationLockEvents } from '../migration-runner/migration-events.js';
+import type { MigrationLockEvents, WaitOutcome } from '../migration-runner/migration-events.js';
 import { describeSession, type LockSession } from '../errors/lock-session.js';
 import { readLockStatus } from '../status/lock-status.js';
 
@@ -27,10 +27,16 @@ export class WaitProgress implements MigrationLockEvents {
     this.timer.unref();
   }
 
-  lockAcquired(event: { waitedMs: number }): void {
+  /** Every wait ends here (acquired, followed, timed out, aborted, lost): the live line goes. */
+  waitEnded(event: { waitedMs: number; outcome: WaitOutcome }): void {
     this.stop();
-    if (event.waitedMs >= TTY_TICK_MS)
+    if (event.waitedMs < TTY_TICK_MS) return;
+    if (event.outcome === 'acquired')
       this.out.write(`acquired the migration lock after ${seconds(event.waitedMs)} s\n`);
+    if (event.outcome === 'followed')
+      this.out.write(
+        `the holder applied everything; followed after ${seconds(event.waitedMs)} s\n`,
+      );
   }
 
   migrationApplied(event: { name: string; durationMs: number }): void {

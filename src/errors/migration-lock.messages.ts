@@ -127,6 +127,10 @@ export const messages = {
 
   notPostgres: (type: string) =>
     `MigrationLockModule needs a PostgreSQL DataSource (type "postgres"), got type "${type}". Advisory locks are a PostgreSQL feature.`,
+
+  noMigrations: (given: unknown) =>
+    `The DataSource lists no migrations (its migrations option: ${Array.isArray(given) ? given.map((entry) => (typeof entry === 'string' ? JSON.stringify(shown(entry)) : 'a class')).join(', ') || 'empty' : preview(given)}), so there is nothing to run. ` +
+    'A glob of compiled files such as "dist/migrations/*.js" matches nothing before the build: build first, or point it at the files that exist.',
 };
 
 /**

@@ -1,4 +1,5 @@
 import { Logger } from '@nestjs/common';
+import type { MigrationRunResult } from './migration-run-result.js';
 
 /**
  * Listener for metrics and tracing: every method is optional. Pass it as the module option
@@ -7,6 +8,11 @@ import { Logger } from '@nestjs/common';
 export interface MigrationLockEvents {
   /** The replica found pending migrations and asked for the lock. */
   waitStarted?(event: { lock: string }): void;
+  /**
+   * Every wait that started ends here, once: `acquired` (this replica holds the lock now),
+   * `followed` (the holder applied everything), `timeout`, `aborted`, `lost` or `failed`.
+   */
+  waitEnded?(event: { lock: string; waitedMs: number; outcome: WaitOutcome }): void;
   lockAcquired?(event: { lock: string; waitedMs: number }): void;
   migrationApplied?(event: { name: string; durationMs: number }): void;
   lockReleased?(event: { lock: string; heldMs: number }): void;
@@ -21,14 +27,17 @@ export interface MigrationLockEvents {
   jobFailed?(event: { job: string; error: Error; durationMs: number }): void;
 }
 
+/** How a replica's wait for the migration lock ended (see `waitEnded`). */
+export type WaitOutcome = 'acquired' | 'followed' | 'timeout' | 'aborted' | 'lost' | 'failed';
+
 /** Where a replica's migration run is; `since` is when it got there. */
 export type MigrationPhase = 'idle' | 'waiting' | 'migrating' | 'done' | 'failed';
 
 export interface MigrationState {
   readonly phase: MigrationPhase;
   readonly since: Date;
-  /** `applied` or `followed` once done. */
-  readonly outcome?: 'applied' | 'followed';
+  /** Once done: what the run did (see MigrationRunResult). */
+  readonly outcome?: MigrationRunResult['outcome'];
   readonly applied: readonly string[];
   readonly waitedMs?: number;
   readonly heldMs?: number;

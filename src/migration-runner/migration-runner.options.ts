@@ -12,6 +12,13 @@ import type { MigrationLockEvents } from './migration-events.js';
  */
 export type MigrationTransactionMode = 'all' | 'each' | 'none';
 
+/** `all` runs inside the lock's transaction; `each` and `none` commit step by step under the session lock. */
+export const LOCK_FORM: Record<MigrationTransactionMode, 'transaction' | 'session'> = {
+  all: 'transaction',
+  each: 'session',
+  none: 'session',
+};
+
 /** What a MigrationRunnerService needs of the module options (which satisfy it). */
 export interface MigrationRunnerOptions {
   readonly lockId: string;

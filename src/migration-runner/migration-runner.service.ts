@@ -3,32 +3,32 @@ import { MigrationExecutor, type DataSource } from 'typeorm';
 import { InvalidIndexError, MigrationFailedError } from '../errors/migration-lock.errors.js';
 import { messages } from '../errors/migration-lock.messages.js';
 import { checkAbortSignal, checkTimeoutMs } from '../errors/option-checks.js';
-import type { AdvisoryLockService } from '../lock/advisory-lock.service.js';
+import type { AdvisoryLockService, LockMode } from '../lock/advisory-lock.service.js';
 import type { HeldLock } from '../lock/advisory-lock.interfaces.js';
 import { answerBoundMs, type PostgresQueryRunner } from '../lock/lock-connection.js';
 import { holdIsStopping } from '../lock/locked-work.js';
 import { lockIdentity, type LockIdentity } from '../lock/lock-request.js';
 import { MigrationStateTracker, type MigrationState } from './migration-events.js';
 import { MigrationRun } from './migration-run.js';
-import type { MigrationRunResult } from './migration-run-result.js';
-import type {
-  MigrationRunnerOptions,
-  MigrationTransactionMode,
+import { describeResult, type MigrationRunResult } from './migration-run-result.js';
+import {
+  LOCK_FORM,
+  type MigrationRunnerOptions,
+  type MigrationTransactionMode,
 } from './migration-runner.options.js';
 import { assertNoInvalidIndexes } from './invalid-indexes.js';
 import { MigrationSteps } from './migration-steps.js';
-import { pendingMigrationNames } from './pending-migrations.js';
+import {
+  pendingAfterRelease,
+  pendingMigrationNames,
+  warnIfNoMigrations,
+} from './pending-migrations.js';
 
 export type { MigrationRunnerOptions } from './migration-runner.options.js';
 
 type Migration = Awaited<ReturnType<MigrationExecutor['getPendingMigrations']>>[number];
 
-const followed = (waitedMs: number): MigrationRunResult => ({
-  outcome: 'followed',
-  applied: [],
-  waitedMs,
-  heldMs: 0,
-});
+const UP_TO_DATE: MigrationRunResult = { outcome: 'upToDate', applied: [], waitedMs: 0, heldMs: 0 };
 
 /** Whether a migration runs in its own transaction in a step-by-step mode, unless it says otherwise. */
 const OWN_TRANSACTION_BY_DEFAULT: Record<Exclude<MigrationTransactionMode, 'all'>, boolean> = {
@@ -46,6 +46,10 @@ export class MigrationRunnerService {
   private readonly logger = new Logger('MigrationLock');
   private readonly tracker: MigrationStateTracker;
   private readonly lock: LockIdentity;
+  /** `"id/type"`, as events and logs name the lock. */
+  private readonly lockName: string;
+  /** How run() waits for a holder: in mode `all` with the migrations table read in the same round trip. */
+  private readonly follow: LockMode<string[]>;
   private last: MigrationRunResult | undefined;
 
   constructor(
@@ -57,6 +61,15 @@ export class MigrationRunnerService {
     // Checked here too: the runner can be made without the module, and must fail before any SQL.
     this.lock = lockIdentity(options.lockId, options.lockType);
     checkTimeoutMs('MigrationRunnerService', 'timeoutMs', options.timeoutMs);
+    this.lockName = `${options.lockId}/${options.lockType}`;
+    this.follow =
+      options.transaction === 'all'
+        ? {
+            form: 'transaction',
+            whenHeld: 'follow',
+            readAfterRelease: pendingAfterRelease(dataSource),
+          }
+        : { form: 'session', whenHeld: 'follow' };
   }
 
   /** What the last successful run() did, if any. */
@@ -70,6 +83,10 @@ export class MigrationRunnerService {
   }
 
   /**
+   * Applies what is pending, or follows the replica that does. Nothing pending: no lock at all.
+   * Otherwise the lock is taken when free; when held, this replica waits until the holder is done
+   * (without taking the lock: every waiter is let go at once) and looks at the migrations table
+   * again, in mode `all` in the round trip that ends the wait.
    * Aborting `signal` while waiting stops the wait; while migrating, `all` rolls everything back and
    * `each` / `none` finish the current migration and stop before the next.
    * @throws MigrationFailedError (names the migration), LockTimeoutError, LockLostError, LockAbortedError
@@ -77,21 +94,11 @@ export class MigrationRunnerService {
   async run(options: { signal?: AbortSignal } = {}): Promise<MigrationRunResult> {
     const signal = checkAbortSignal('run', options.signal);
     try {
-      const apply = (queryRunner: PostgresQueryRunner, lock: HeldLock) =>
-        this.applyPending(queryRunner, lock);
+      warnIfNoMigrations(this.dataSource, this.logger);
       const answerWithinMs = answerBoundMs(this.options.timeoutMs);
       if ((await pendingMigrationNames(this.dataSource, answerWithinMs)).length === 0)
-        return this.finish(followed(0));
-      const lockRun = this.startLockRun();
-      const held = await lockRun.holdOrFollow(apply, signal);
-      if (!held) return this.finish(followed(lockRun.waitedMs()));
-      const { applied, waitedMs, heldMs } = held;
-      return this.finish({
-        outcome: applied.length > 0 ? 'applied' : 'followed',
-        applied,
-        waitedMs,
-        heldMs,
-      });
+        return this.finish(UP_TO_DATE);
+      return this.finish(await this.applyOrFollow(signal));
     } catch (error) {
       this.fail(error as Error);
       throw error;
@@ -101,13 +108,19 @@ export class MigrationRunnerService {
   /** Reverts the last applied migration under the same lock; resolves to its name, if there was one. */
   async revert(options: { signal?: AbortSignal } = {}): Promise<string | undefined> {
     const signal = checkAbortSignal('revert', options.signal);
-    const { applied } = await this.startLockRun().inLine(async (queryRunner) => {
-      const executor = this.executor(queryRunner);
-      const [last] = await executor.getExecutedMigrations();
-      await executor.undoLastMigration();
-      return last ? [last.name] : [];
-    }, signal);
-    return applied[0];
+    const run = new MigrationRun(this.tracker, this.lockName);
+    const { timeoutMs } = this.options;
+    try {
+      const { value } = (await this.locks.hold(
+        { form: LOCK_FORM[this.options.transaction], whenHeld: 'wait' },
+        { ...this.lock, signal, timeoutMs },
+        (queryRunner) => this.revertLast(run, queryRunner as PostgresQueryRunner),
+      )) as { value: string[] };
+      return run.released(value).applied[0];
+    } catch (error) {
+      run.failed(error);
+      throw error;
+    }
   }
 
   /** Applied migrations (oldest first) and pending ones, read without the lock. */
@@ -117,9 +130,34 @@ export class MigrationRunnerService {
     return { applied, pending: (await executor.getPendingMigrations()).map((m) => m.name) };
   }
 
-  private startLockRun(): MigrationRun {
-    const { lock, dataSource, locks, options, tracker } = this;
-    return MigrationRun.start({ lock, dataSource, locks, options, tracker });
+  /**
+   * Takes the lock when free and applies; when held, follows its holder and looks again, until this
+   * replica applied, or the holder left nothing pending. One timeout budget for every round.
+   */
+  private async applyOrFollow(signal: AbortSignal | undefined): Promise<MigrationRunResult> {
+    const run = new MigrationRun(this.tracker, this.lockName);
+    const { timeoutMs } = this.options;
+    const deadline = timeoutMs === 0 ? Number.POSITIVE_INFINITY : performance.now() + timeoutMs;
+    try {
+      for (;;) {
+        // 0 means "forever" to the server; a spent budget waits 1 ms and times out naming the holder.
+        const remaining =
+          timeoutMs === 0 ? 0 : Math.max(1, Math.round(deadline - performance.now()));
+        const attempt = await this.locks.hold(
+          this.follow,
+          { ...this.lock, signal, timeoutMs: remaining },
+          (queryRunner, lock) => this.applyPending(run, queryRunner as PostgresQueryRunner, lock),
+        );
+        if (attempt.acquired) return run.released(attempt.value);
+        const pending =
+          attempt.read ??
+          (await pendingMigrationNames(this.dataSource, answerBoundMs(this.options.timeoutMs)));
+        if (pending.length === 0) return run.followed();
+      }
+    } catch (error) {
+      run.failed(error);
+      throw error;
+    }
   }
 
   private executor(queryRunner: PostgresQueryRunner): MigrationExecutor {
@@ -128,7 +166,20 @@ export class MigrationRunnerService {
     return executor;
   }
 
-  private async applyPending(queryRunner: PostgresQueryRunner, lock: HeldLock): Promise<string[]> {
+  private async revertLast(run: MigrationRun, queryRunner: PostgresQueryRunner): Promise<string[]> {
+    run.held();
+    const executor = this.executor(queryRunner);
+    const [last] = await executor.getExecutedMigrations();
+    await executor.undoLastMigration();
+    return last ? [last.name] : [];
+  }
+
+  private async applyPending(
+    run: MigrationRun,
+    queryRunner: PostgresQueryRunner,
+    lock: HeldLock,
+  ): Promise<string[]> {
+    run.held();
     const steps = new MigrationSteps(this.executor(queryRunner), this.dataSource);
     // Re-read under the lock: whoever held it before may have applied everything.
     const { pending, tableExists } = await steps.pending(queryRunner);
@@ -197,12 +248,7 @@ export class MigrationRunnerService {
   }
 
   private finish(result: MigrationRunResult): MigrationRunResult {
-    const lock = `"${this.options.lockId}/${this.options.lockType}"`;
-    this.logger.log(
-      result.outcome === 'applied'
-        ? `Applied ${result.applied.length} migration(s) under lock ${lock} (transaction: ${this.options.transaction}): waited ${result.waitedMs} ms, held ${result.heldMs} ms`
-        : `No pending migrations (followed)${result.heldMs ? `: waited ${result.waitedMs} ms for lock ${lock}, held ${result.heldMs} ms` : ''}`,
-    );
+    this.logger.log(describeResult(result, this.lockName, this.options.transaction));
     this.tracker.update('done', { ...result });
     this.last = result;
     return result;

@@ -1,10 +1,13 @@
+import type { Logger } from '@nestjs/common';
 import type { DataSource } from 'typeorm';
+import { messages } from '../errors/migration-lock.messages.js';
 import { sqlState, UNDEFINED_TABLE } from '../errors/sql-state.js';
 import {
   deadConnectionRetries,
   isConnectionLoss,
   onPooledClient,
 } from '../lock/lock-connection.js';
+import type { ReadAfterRelease } from '../lock/advisory-lock.service.js';
 import { appliedNamesSql } from './migrations-table.sql.js';
 
 /**
@@ -29,8 +32,34 @@ export function notApplied(dataSource: DataSource, applied: Iterable<string>): s
 }
 
 /** The names in rows read with appliedNamesSql. */
-export function appliedNamesIn(rows: ReadonlyArray<Record<string, unknown>>): string[] {
+function appliedNamesIn(rows: ReadonlyArray<Record<string, unknown>>): string[] {
   return rows.map((row) => row.name as string);
+}
+
+/**
+ * What is still pending once a holder is done, read in the round trip that ends a follower's wait
+ * (mode `all`). No migrations table yet means no holder got that far: everything is pending.
+ */
+export function pendingAfterRelease(dataSource: DataSource): ReadAfterRelease<string[]> {
+  return {
+    sql: appliedNamesSql(dataSource),
+    parse: (rows) => notApplied(dataSource, appliedNamesIn(rows)),
+    answerFor: (error) =>
+      sqlState(error) === UNDEFINED_TABLE ? notApplied(dataSource, []) : undefined,
+  };
+}
+
+const warnedEmpty = new WeakSet<DataSource>();
+
+/**
+ * A DataSource with no migrations at all is almost always a glob that matched nothing (the
+ * compiled `dist/migrations/*.js` before a build): said once, as a warning, instead of a silent
+ * "nothing pending" followed by tests failing on a missing table.
+ */
+export function warnIfNoMigrations(dataSource: DataSource, logger: Pick<Logger, 'warn'>): void {
+  if (dataSource.migrations.length > 0 || warnedEmpty.has(dataSource)) return;
+  warnedEmpty.add(dataSource);
+  logger.warn(messages.noMigrations(dataSource.options.migrations));
 }
 
 /*

@@ -83,7 +83,7 @@ describe('migration-lock CLI (a process, like an init container)', () => {
     expect(`${result.stdout}${result.stderr}`).not.toMatch(/postgres(ql)?:\/\//);
   };
 
-  it('run applies pending migrations (exit 0); again, it follows; --json prints one object only', async () => {
+  it('run applies pending migrations (exit 0); again, nothing is pending; --json prints one object only', async () => {
     const first = await cli(['run', '-d', DATA_SOURCE], env);
     expect(first.code).toBe(0);
     expect(first.stdout).toContain('Applied 4 migration(s)');
@@ -92,7 +92,7 @@ describe('migration-lock CLI (a process, like an init container)', () => {
     const second = await cli(['run', '-d', DATA_SOURCE, '--json'], env);
     expect(second.code).toBe(0);
     expect(second.stderr).toBe('');
-    expect(JSON.parse(second.stdout)).toMatchObject({ status: 'followed', applied: [] });
+    expect(JSON.parse(second.stdout)).toMatchObject({ status: 'upToDate', applied: [] });
     expectNoSecret(first);
   });
 

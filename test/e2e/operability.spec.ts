@@ -48,6 +48,7 @@ describe('operability: migration state, health indicator, events', () => {
     const seen: Array<[string, unknown]> = [];
     const events: MigrationLockEvents = {
       waitStarted: (e) => void seen.push(['waitStarted', e]),
+      waitEnded: (e) => void seen.push(['waitEnded', e]),
       lockAcquired: (e) => void seen.push(['lockAcquired', e]),
       migrationApplied: (e) => void seen.push(['migrationApplied', e]),
       lockReleased: (e) => void seen.push(['lockReleased', e]),
@@ -67,12 +68,13 @@ describe('operability: migration state, health indicator, events', () => {
     await db.drop();
   });
 
-  it('emits wait started, lock acquired, each migration applied, lock released — in order', async () => {
+  it('emits wait started, wait ended, lock acquired, each migration applied, lock released — in order', async () => {
     const { seen, events } = recorder();
     const app = await createApp({ events });
     await app.init();
     expect(seen.map(([name]) => name)).toEqual([
       'waitStarted',
+      'waitEnded',
       'lockAcquired',
       'migrationApplied',
       'migrationApplied',
@@ -81,7 +83,8 @@ describe('operability: migration state, health indicator, events', () => {
       'lockReleased',
     ]);
     expect(seen[0][1]).toEqual({ lock: 'migrations/Migrations' });
-    expect(seen[2][1]).toMatchObject({
+    expect(seen[1][1]).toMatchObject({ lock: 'migrations/Migrations', outcome: 'acquired' });
+    expect(seen[3][1]).toMatchObject({
       name: 'CreateClusters1732500000001',
       durationMs: expect.any(Number),
     });

@@ -78,7 +78,7 @@ describe('MigrationRunnerService on a real PostgreSQL', () => {
     expect(first.outcome).toBe('applied');
     expect(first.applied).toEqual(Object.keys(appliedOnce));
     const second = await (await runner()).run();
-    expect(second).toMatchObject({ outcome: 'followed', applied: [], waitedMs: 0, heldMs: 0 });
+    expect(second).toMatchObject({ outcome: 'upToDate', applied: [], waitedMs: 0, heldMs: 0 });
     expect(await migrationCounts((sql) => observer.query(sql))).toEqual(appliedOnce);
     expect(await seedGeneration((sql) => observer.query(sql))).toBe(1);
   });
@@ -202,14 +202,19 @@ describe('MigrationRunnerService on a real PostgreSQL', () => {
     expect(await seedGeneration((sql) => observer.query(sql))).toBe(1);
   });
 
-  it('times out with LockTimeoutError naming the holder', async () => {
+  it('times out with LockTimeoutError naming the holder; the wait ends with waitEnded timeout', async () => {
     const holder = await connectClient(db.url, 'stuck-replica');
     await holder.query('BEGIN');
     await holder.query('SELECT pg_advisory_xact_lock(457026696, -1494325336)');
-    const attempt = (await runner(referenceMigrations, { timeoutMs: 100 })).run();
+    const ended: unknown[] = [];
+    const events = { waitEnded: (event: unknown) => void ended.push(event) };
+    const attempt = (await runner(referenceMigrations, { timeoutMs: 100, events })).run();
     const error = (await attempt.catch((e: unknown) => e)) as LockTimeoutError;
     expect(error).toBeInstanceOf(LockTimeoutError);
     expect(error.holder?.applicationName).toBe('stuck-replica');
+    expect(ended).toEqual([
+      { lock: 'migrations/Migrations', waitedMs: expect.any(Number), outcome: 'timeout' },
+    ]);
     await holder.end();
   });
 
@@ -283,7 +288,11 @@ describe('MigrationRunnerService on a real PostgreSQL', () => {
     async (transaction) => {
       const migrations = [...referenceMigrations, ...SCENARIOS.gate];
       let acquired = 0;
-      const events = { lockAcquired: () => void acquired++ };
+      const ended: string[] = [];
+      const events: MigrationLockEvents = {
+        lockAcquired: () => void acquired++,
+        waitEnded: ({ outcome }) => void ended.push(outcome),
+      };
       await observer.query('SELECT pg_advisory_lock($1)', [GATE_LOCK]);
       const holder = (await runner(migrations, { transaction, events })).run();
       await waiterOnGate(observer, GATE_LOCK);
@@ -304,6 +313,8 @@ describe('MigrationRunnerService on a real PostgreSQL', () => {
         expect(result).toMatchObject({ outcome: 'followed', applied: [], heldMs: 0 });
       }
       expect(acquired).toBe(1);
+      // Every wait ended once: the holder's with the lock, each follower's by following.
+      expect(ended.sort()).toEqual(['acquired', 'followed', 'followed', 'followed']);
       expect(await migrationCounts((sql) => observer.query(sql))).toMatchObject(appliedOnce);
     },
   );

@@ -62,7 +62,7 @@ describe('with TypeORM replication configured', () => {
       ...DEFAULT_OPTIONS,
       events: { waitStarted: (event) => waits.push(event) },
     }).run();
-    expect(second).toMatchObject({ outcome: 'followed', heldMs: 0 });
+    expect(second).toMatchObject({ outcome: 'upToDate', heldMs: 0 });
     expect(waits).toEqual([]);
   });
 
