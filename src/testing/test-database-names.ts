@@ -1,6 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { DataSource, type DataSourceOptions } from 'typeorm';
+import { messages } from '../errors/migration-lock.messages.js';
 
 type PostgresOptions = Extract<DataSourceOptions, { type: 'postgres' }>;
 
@@ -67,6 +68,10 @@ async function migrationSetHash(options: PostgresOptions): Promise<string> {
     migrations: Array<{ name?: string; constructor: { name: string; toString(): string } }>;
   };
   await loader.buildMetadatas();
+  // A glob of compiled files before the build: the template would be empty, and every test would
+  // fail later on a missing table. Said on stderr (a test runner shows it), once per migration set.
+  if (loader.migrations.length === 0)
+    process.emitWarning(messages.noMigrations(options.migrations));
   const text = loader.migrations
     .map(
       (migration) =>

@@ -1,3 +1,4 @@
+import { jest } from '@jest/globals';
 import type pg from 'pg';
 import { createTestDatabase } from '../../src/testing/index.js';
 import { namesFor } from '../../src/testing/test-database-names.js';
@@ -59,5 +60,36 @@ describe('createTestDatabase templates', () => {
     await useOnce(await base('tpl_next'));
     expect(await exists(await templateOf(gone))).toBe(false);
     expect(await exists(await templateOf(kept))).toBe(true);
+  });
+
+  it('warns when the migrations option matches no file (a dist/ glob before the build)', async () => {
+    const database = await base('tpl_empty');
+    const warnings: string[] = [];
+    const emitWarning = jest
+      .spyOn(process, 'emitWarning')
+      .mockImplementation((warning: string | Error) => void warnings.push(String(warning)));
+    try {
+      const made = await createTestDatabase({
+        dataSourceOptions: {
+          ...spareAppOptions(database.url),
+          migrations: ['build/no-such-folder/*.js'],
+        },
+        prepareNext: false,
+      });
+      await made.drop();
+    } finally {
+      emitWarning.mockRestore();
+    }
+    expect(warnings.join('\n')).toContain(
+      'The DataSource lists no migrations (its migrations option: "build/no-such-folder/*.js")',
+    );
+    const empty = (
+      await namesFor({
+        ...spareAppOptions(database.url),
+        migrations: ['build/no-such-folder/*.js'],
+      })
+    ).template;
+    await admin.query(`ALTER DATABASE "${empty}" IS_TEMPLATE false`).catch(() => undefined);
+    await admin.query(`DROP DATABASE IF EXISTS "${empty}" WITH (FORCE)`);
   });
 });

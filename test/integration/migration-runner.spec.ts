@@ -1,3 +1,5 @@
+import { jest } from '@jest/globals';
+import { Logger } from '@nestjs/common';
 import type pg from 'pg';
 import type { DataSource } from 'typeorm';
 import {
@@ -200,6 +202,23 @@ describe('MigrationRunnerService on a real PostgreSQL', () => {
     expect(results.map((r) => r.outcome).sort()).toEqual(['applied', 'followed']);
     expect(await migrationCounts((sql) => observer.query(sql))).toEqual(appliedOnce);
     expect(await seedGeneration((sql) => observer.query(sql))).toBe(1);
+  });
+
+  it('warns once when the DataSource has no migrations at all, and reports upToDate', async () => {
+    const warnings: string[] = [];
+    const warn = jest.spyOn(Logger.prototype, 'warn').mockImplementation((message: unknown) => {
+      warnings.push(String(message));
+    });
+    try {
+      const empty = await runner([]);
+      expect(await empty.run()).toMatchObject({ outcome: 'upToDate', applied: [] });
+      expect(await empty.run()).toMatchObject({ outcome: 'upToDate' });
+    } finally {
+      warn.mockRestore();
+    }
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toContain('The DataSource lists no migrations');
+    expect(warnings[0]).toContain('build first');
   });
 
   it('times out with LockTimeoutError naming the holder; the wait ends with waitEnded timeout', async () => {
