@@ -5,7 +5,7 @@
 // tsc, starts 3 processes at once (every migration and a side effect outside the database exactly
 // once, withLock from a feature module), runs the CLI (`run`, `status`) and the app's e2e test,
 // then checks that the test databases it made are gone.
-// PostgreSQL: DATABASE_URL when set, else embedded. `--write-readme` rewrites the README's
+// PostgreSQL: DATABASE_URL when set, else embedded. `--write-table` rewrites docs/compatibility.md's
 // compatibility table from what ran; `--only a,b` picks apps. An app whose `consumer.node` names a
 // pinned Node.js (a major, or 20.19: test/support/node-binaries.mjs) runs every step on that
 // version, the others on this process's.
@@ -30,7 +30,7 @@ const CONCURRENT_APPS = 2;
 const { values: args } = parseArgs({
   options: {
     only: { type: 'string' },
-    'write-readme': { type: 'boolean', default: false },
+    'write-table': { type: 'boolean', default: false },
     keep: { type: 'boolean', default: false },
   },
 });
@@ -211,7 +211,7 @@ function addJsSuffixes(dir) {
   }
 }
 
-/** The app's e2e runner, named as the README's table names it, from its `test:e2e` script. */
+/** The app's e2e runner, named as docs/compatibility.md's table names it, from its `test:e2e` script. */
 function e2eRunnerOf(manifest) {
   const script = manifest.scripts['test:e2e'];
   if (script.includes('vitest')) return 'vitest';
@@ -376,15 +376,16 @@ function table(results, postgres) {
   return lines.join('\n');
 }
 
-function writeReadme(text) {
-  const path = join(ROOT, 'README.md');
+/** The generated table lives in docs/compatibility.md, between its markers. */
+function writeCompatibilityTable(text) {
+  const path = join(ROOT, 'docs', 'compatibility.md');
   const readme = readFileSync(path, 'utf8');
   const start = '<!-- compatibility:start -->';
   const end = '<!-- compatibility:end -->';
   const [before, rest] = readme.split(start);
-  check(rest !== undefined, 'README.md has no compatibility markers');
+  check(rest !== undefined, 'docs/compatibility.md has no compatibility markers');
   writeFileSync(path, `${before}${start}\n${text}\n${end}${rest.split(end)[1]}`);
-  return run('npx', ['prettier', '--write', 'README.md'], { cwd: ROOT });
+  return run('npx', ['prettier', '--write', 'docs/compatibility.md'], { cwd: ROOT });
 }
 
 async function pool(items, limit, work) {
@@ -439,7 +440,7 @@ async function main() {
     const passed = outcomes.filter(Boolean);
     const text = table(passed, postgres);
     console.log(`\n${text}\n`);
-    if (args['write-readme'] && failed === 0) await writeReadme(text);
+    if (args['write-table'] && failed === 0) await writeCompatibilityTable(text);
     console.log(`took ${Math.round((performance.now() - started) / 1000)} s`);
     console.log(`consumers: ${passed.length} passed, ${failed} failed`);
   } finally {

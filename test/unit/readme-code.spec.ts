@@ -1,21 +1,31 @@
 import { execFile } from 'node:child_process';
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 
 const run = promisify(execFile);
 const DIR = join('build', 'readme-code');
 
-/** The README's ```ts blocks: each is a whole file a user could paste. */
-function readmeBlocks(): string[] {
-  const readme = readFileSync('README.md', 'utf8');
-  return [...readme.matchAll(/^```ts\n([\s\S]*?)^```$/gm)].map((match) => match[1]);
+/** Every page a user or contributor reads: the README, CONTRIBUTING.md and docs/. */
+const PAGES = [
+  'README.md',
+  'CONTRIBUTING.md',
+  ...readdirSync('docs')
+    .filter((name) => name.endsWith('.md'))
+    .map((name) => join('docs', name)),
+];
+
+/** A page's ```ts blocks: each is a whole file a user could paste. */
+function tsBlocks(page: string): string[] {
+  const text = readFileSync(page, 'utf8');
+  return [...text.matchAll(/^```ts\n([\s\S]*?)^```$/gm)].map((match) => match[1]);
 }
 
-describe('README code', () => {
+describe('README and docs code', () => {
   it('type-checks every TypeScript block against the built package, as a user imports it', async () => {
-    const blocks = readmeBlocks();
-    expect(blocks.length).toBeGreaterThanOrEqual(5);
+    expect(tsBlocks('README.md').length).toBeGreaterThanOrEqual(4);
+    const blocks = PAGES.flatMap(tsBlocks);
+    expect(blocks.length).toBeGreaterThanOrEqual(10);
     rmSync(DIR, { recursive: true, force: true });
     mkdirSync(DIR, { recursive: true });
     blocks.forEach((code, i) => writeFileSync(join(DIR, `block-${i + 1}.ts`), code));
