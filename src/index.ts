@@ -23,7 +23,7 @@ export type {
   ResolvedMigrationLockOptions,
 } from './module/interfaces/migration-lock-options.interface.js';
 export { AdvisoryLockService } from './lock/advisory-lock.service.js';
-export { AdvisoryLockContext } from './lock/advisory-lock.context.js';
+export { AdvisoryLockContext } from './lock/held-locks.js';
 export { WithAdvisoryLock } from './jobs/with-advisory-lock.decorator.js';
 export type { WithAdvisoryLockOptions } from './jobs/locked-job.js';
 export type {

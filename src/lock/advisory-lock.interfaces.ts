@@ -18,6 +18,11 @@ export interface HeldLock {
    * check it between steps and stop early.
    */
   readonly signal: AbortSignal;
+  /**
+   * `signal.aborted`, read without making the signal (which costs the first call of a process a
+   * millisecond of CPU): the cheap check between steps.
+   */
+  readonly stopping: boolean;
 }
 
 /** The function run under the lock: `manager` is bound to the lock's own connection and transaction. */
@@ -65,3 +70,43 @@ export interface AdvisoryLockDefaults {
    */
   applicationName?: string;
 }
+
+/*
+ * @internal What AdvisoryLockService.hold() takes and answers: the one path of every public method,
+ * and the migration runner's entry (it needs the lock's QueryRunner in both forms, and a follow
+ * that reads the migrations table in the round trip that ends the wait).
+ */
+
+/**
+ * A read the caller hands a transaction-form `follow`: sent in the round trip that ends the wait,
+ * once the holder is done, so what the holder left comes back with the answer. The lock knows
+ * nothing of what is read; the caller parses the rows, and may take an error of its own statement
+ * (a table no holder made yet) as an answer instead of a failed wait.
+ */
+export interface ReadAfterRelease<R> {
+  /** One read-only statement, sent after the wait's COMMIT in the same simple query. */
+  readonly sql: string;
+  parse(rows: ReadonlyArray<Record<string, unknown>>): R;
+  /** An error only `sql` can raise, as the caller's answer; undefined: the error is the wait's. */
+  answerFor?(error: unknown): R | undefined;
+}
+
+/**
+ * Which lock a call takes and what it does while another session holds it: `wait` in line for it,
+ * `try` (give up at once), or `follow` (wait until the holder is done without taking the lock, then
+ * resolve `{ acquired: false }` so the caller looks at what the holder did).
+ */
+export type LockMode<R = never> =
+  | {
+      readonly form: 'transaction';
+      readonly whenHeld: 'wait' | 'try' | 'follow';
+      /** `follow` only: what to read once the holder is done, in the same round trip. */
+      readonly readAfterRelease?: ReadAfterRelease<R>;
+    }
+  | { readonly form: 'session'; readonly whenHeld: 'wait' | 'follow' };
+
+/** What hold() did; a follow given a `readAfterRelease` brings its answer in `read`. */
+export type HoldResult<T, R = never> = { acquired: true; value: T } | { acquired: false; read?: R };
+
+/** Work run under the lock, on the lock's own QueryRunner (inside its transaction in the transaction form). */
+export type QueryRunnerWork<T> = (queryRunner: QueryRunner, lock: HeldLock) => Promise<T>;

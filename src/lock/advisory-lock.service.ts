@@ -1,23 +1,24 @@
 import { Injectable } from '@nestjs/common';
-import type { DataSource, QueryRunner } from 'typeorm';
+import type { DataSource } from 'typeorm';
 import type {
   AdvisoryLockDefaults,
-  HeldLock,
+  HoldResult,
   LockedWork,
+  LockMode,
+  QueryRunnerWork,
   SessionLockedWork,
   TryLockResult,
   TryWithLockOptions,
   WithLockOptions,
 } from './advisory-lock.interfaces.js';
-import type { LockConnectionSettings } from './advisory-lock.sql.js';
+import { connectionSettingsFor, type LockConnectionSettings } from './advisory-lock.sql.js';
+import { findHeldLock } from './held-locks.js';
 import {
   abortedWhileWaiting,
   lockTimeout,
   notHeldAtRelease,
-  transactionWaitFailure,
   waitingFailure,
 } from './lock-failures.js';
-import { answerBoundMs } from './lock-connection.js';
 import {
   createLockRequest,
   resolveLockDefaults,
@@ -26,34 +27,10 @@ import {
   type LockRequest,
 } from './lock-request.js';
 import { runLockedWork } from './locked-work.js';
-import { findHeldLock } from './reentrancy.js';
 import { SessionLock } from './session-lock.js';
-import { TransactionLock, type ReadAfterRelease } from './transaction-lock.js';
+import { TransactionLock } from './transaction-lock.js';
 
-export type { ReadAfterRelease } from './transaction-lock.js';
-
-/**
- * Which lock a call takes and what it does while another session holds it: `wait` in line for it,
- * `try` (give up at once), or `follow` (wait until the holder is done without taking the lock, then
- * resolve `{ acquired: false }` so the caller looks at what the holder did).
- */
-export type LockMode<R = never> =
-  | {
-      readonly form: 'transaction';
-      readonly whenHeld: 'wait' | 'try' | 'follow';
-      /** `follow` only: what to read once the holder is done, in the same round trip. */
-      readonly readAfterRelease?: ReadAfterRelease<R>;
-    }
-  | { readonly form: 'session'; readonly whenHeld: 'wait' | 'follow' };
-
-/**
- * What hold() did. A transaction-form follow that waited for a holder and was given a
- * `readAfterRelease` brings its answer in `read`.
- */
-export type HoldResult<T, R = never> = { acquired: true; value: T } | { acquired: false; read?: R };
-
-/** Work run under the lock, on the lock's own QueryRunner (inside its transaction in the transaction form). */
-export type QueryRunnerWork<T> = (queryRunner: QueryRunner, lock: HeldLock) => Promise<T>;
+export type { HoldResult, LockMode, ReadAfterRelease } from './advisory-lock.interfaces.js';
 
 const NOT_ACQUIRED = { acquired: false } as const;
 
@@ -165,9 +142,9 @@ export class AdvisoryLockService {
   }
 
   /**
-   * @internal The one path of every method above, and of the migration runner, which needs the
-   * lock's QueryRunner itself in both forms: a lock this async context already holds runs the work
-   * inside it; otherwise the lock is taken in `mode` on a connection of its own.
+   * @internal The one path of every method above, and the migration runner's entry: a lock this
+   * async context already holds runs the work inside it; otherwise the lock is taken in `mode`,
+   * and the work runs on the lock's own QueryRunner.
    */
   async hold<T, R = never>(
     mode: LockMode<R>,
@@ -195,10 +172,10 @@ export class AdvisoryLockService {
     request: LockRequest,
     work: QueryRunnerWork<T>,
   ): Promise<HoldResult<T, R>> {
-    const tx = await TransactionLock.open(this.dataSource, request.name);
+    const tx = new TransactionLock(this.dataSource, request, this.settings());
     try {
       const started = performance.now();
-      const taken = await this.takeTransactionLock(tx, mode, request);
+      const taken = await tx.take(mode);
       if (taken !== true) return taken;
       const value = await runLockedWork({
         dataSource: this.dataSource,
@@ -216,55 +193,20 @@ export class AdvisoryLockService {
     }
   }
 
-  /**
-   * Starts the lock's transaction and takes the lock as the mode says: true when held, otherwise
-   * what hold() answers for a lock it did not take.
-   */
-  private async takeTransactionLock<R>(
-    tx: TransactionLock,
-    mode: LockMode<R> & { form: 'transaction' },
-    request: LockRequest,
-  ): Promise<true | HoldResult<never, R>> {
-    const { key, timeoutMs, signal } = request;
-    if (
-      mode.whenHeld !== 'wait' &&
-      (await tx.tryAcquire(key, this.settings(), answerBoundMs(timeoutMs)))
-    )
-      return true;
-    if (mode.whenHeld === 'try') return NOT_ACQUIRED;
-    try {
-      if (mode.whenHeld === 'wait') {
-        await tx.acquire(key, timeoutMs, this.settings(), signal);
-        return true;
-      }
-      const { readAfterRelease } = mode;
-      if (!readAfterRelease) {
-        await tx.awaitRelease(key, timeoutMs, this.settings(), signal);
-        return NOT_ACQUIRED;
-      }
-      const read = await tx.awaitRelease(key, timeoutMs, this.settings(), signal, readAfterRelease);
-      return { acquired: false, read };
-    } catch (error) {
-      throw await transactionWaitFailure(tx, request, timeoutMs, error);
-    }
-  }
-
   private async holdSessionLock<T>(
     stopOnRelease: boolean,
     request: LockRequest,
     work: QueryRunnerWork<T>,
   ): Promise<TryLockResult<T>> {
     const { timeoutMs, signal } = request;
-    const session = await SessionLock.open(this.sessionDataSource, request.key, request.name);
+    const session = new SessionLock(this.sessionDataSource, request, this.settings());
     const started = performance.now();
     // 'ended': finish() released the lock and gave the connection back; it must not be touched again.
     let state: 'waiting' | 'held' | 'ended' = 'waiting';
     try {
-      const end = await session
-        .acquire(timeoutMs, this.settings(), signal, stopOnRelease)
-        .catch((error: unknown) => {
-          throw waitingFailure(session.connection, request, error);
-        });
+      const end = await session.acquire(signal, stopOnRelease).catch((error: unknown) => {
+        throw waitingFailure(session.opened, request, error);
+      });
       if (end === 'released') return NOT_ACQUIRED;
       if (end === 'aborted') throw abortedWhileWaiting(request);
       if (end === 'timeout') throw await lockTimeout(session.connection, request, timeoutMs);
@@ -290,18 +232,11 @@ export class AdvisoryLockService {
 
   private connectionSettings: LockConnectionSettings | undefined;
 
-  /** Known once the DataSource is connected (TypeORM reads the server version then). */
+  /** Kept once the DataSource is connected (TypeORM reads the server version then). */
   private settings(): LockConnectionSettings {
     if (this.connectionSettings) return this.connectionSettings;
-    const version = (this.dataSource.driver as { version?: string }).version;
-    const major = version ? Number.parseInt(version, 10) : 0;
-    const settings = {
-      applicationName: this.applicationName,
-      postgres14: major >= 14,
-      postgres17: major >= 17,
-    };
-    // Kept once the version is known; until then, only what every supported server has.
-    if (version) this.connectionSettings = settings;
+    const settings = connectionSettingsFor(this.dataSource, this.applicationName);
+    if (settings.known) this.connectionSettings = settings;
     return settings;
   }
 }

@@ -1,9 +1,12 @@
-import type { AdvisoryLockKey } from './lock-key.js';
+import type { DataSource } from 'typeorm';
 import {
   KEEPALIVE_IDLE_MS,
   KEEPALIVE_INTERVAL_MS,
   KEEPALIVE_PROBES,
-} from './connection-keepalive.js';
+} from '../connection/connection-loss.js';
+import { integerLiteral, textLiteral } from '../connection/sql-literal.js';
+import { COMMIT_SQL } from '../connection/transaction-state.js';
+import type { AdvisoryLockKey } from './lock-key.js';
 
 /*
  * Every SQL statement the lock sends, in one place.
@@ -39,7 +42,7 @@ export function beginAndTryLockSql(
     START_LOCK_TRANSACTION_SQL,
     ...settingsSql('LOCAL', settings),
     ...(withServerProbes ? serverProbesSql() : []),
-    `SELECT pg_try_advisory_xact_lock(${int(key[0])}::int4, ${int(key[1])}::int4) AS acquired`,
+    `SELECT pg_try_advisory_xact_lock(${integerLiteral(key[0])}::int4, ${integerLiteral(key[1])}::int4) AS acquired`,
   ].join('; ');
 }
 
@@ -55,7 +58,7 @@ export function waitForLockSql(
 ): string {
   return [
     ...boundWaitSql(timeoutMs, settings),
-    `SELECT pg_advisory_xact_lock(${int(key[0])}::int4, ${int(key[1])}::int4)`,
+    `SELECT pg_advisory_xact_lock(${integerLiteral(key[0])}::int4, ${integerLiteral(key[1])}::int4)`,
     'SET LOCAL lock_timeout TO DEFAULT',
     'SET LOCAL statement_timeout TO DEFAULT',
     ...(settings.postgres17 ? ['SET LOCAL transaction_timeout TO DEFAULT'] : []),
@@ -74,7 +77,7 @@ export function waitForLockSql(
  */
 function boundWaitSql(timeoutMs: number, settings: LockConnectionSettings): string[] {
   return [
-    `SET LOCAL lock_timeout = '${int(timeoutMs)}ms'`,
+    `SET LOCAL lock_timeout = '${integerLiteral(timeoutMs)}ms'`,
     'SET LOCAL statement_timeout = 0',
     ...(settings.postgres17 ? ['SET LOCAL transaction_timeout = 0'] : []),
   ];
@@ -97,7 +100,7 @@ export function awaitReleaseAndCommitSql(
 ): string {
   return [
     ...boundWaitSql(timeoutMs, settings),
-    `SELECT pg_advisory_xact_lock_shared(${int(key[0])}::int4, ${int(key[1])}::int4)`,
+    `SELECT pg_advisory_xact_lock_shared(${integerLiteral(key[0])}::int4, ${integerLiteral(key[1])}::int4)`,
     COMMIT_SQL,
     ...(thenRead === undefined ? [] : [thenRead]),
   ].join('; ');
@@ -116,6 +119,19 @@ export interface LockConnectionSettings {
   readonly postgres17: boolean;
 }
 
+/**
+ * The settings for the server the DataSource reached, read from the version TypeORM asked for when
+ * it connected; undefined before that (the caller then uses what every supported server has).
+ */
+export function connectionSettingsFor(
+  dataSource: DataSource,
+  applicationName: string,
+): LockConnectionSettings & { known: boolean } {
+  const version = (dataSource.driver as { version?: string }).version;
+  const major = version ? Number.parseInt(version, 10) : 0;
+  return { applicationName, postgres14: major >= 14, postgres17: major >= 17, known: !!version };
+}
+
 /*
  * - client_connection_check_interval (14+): a holder killed with -9 in the middle of a long
  *   statement is noticed within this interval, and its lock passes on, instead of after the statement.
@@ -126,7 +142,8 @@ export interface LockConnectionSettings {
 function settingsSql(scope: 'LOCAL' | 'SESSION', settings: LockConnectionSettings): string[] {
   const set = (name: string, value: string) => `SET ${scope} ${name} = ${value}`;
   return [
-    set('application_name', literal(settings.applicationName)),
+    // Checked printable ASCII by the options already; PostgreSQL would replace anything else by '?'.
+    set('application_name', textLiteral(printableAscii(settings.applicationName))),
     set('idle_in_transaction_session_timeout', '0'),
     ...(settings.postgres14
       ? [
@@ -143,7 +160,8 @@ function settingsSql(scope: 'LOCAL' | 'SESSION', settings: LockConnectionSetting
  * backend, and the lock, for the kernel's default of over two hours while every other replica
  * times out behind it; with them, about 20 s. Ignored on a Unix-domain socket. Session settings,
  * sent once per pooled connection (LockConnection.serverProbes): they stay with it, and three
- * statements (and the setsockopt calls behind them) on every lock cost a withLock about 15 %.
+ * statements (and the setsockopt calls behind them) on every lock cost a withLock a measurable share
+ * (docs/benchmarks.md).
  */
 export function serverProbesSql(): string[] {
   return [
@@ -155,7 +173,7 @@ export function serverProbesSql(): string[] {
 
 /** The LISTEN/NOTIFY channel on which a session-lock holder announces its release. */
 export function releaseChannel(key: AdvisoryLockKey): string {
-  return `migration_lock_${int(key[0] >>> 0)}_${int(key[1] >>> 0)}`;
+  return `migration_lock_${integerLiteral(key[0] >>> 0)}_${integerLiteral(key[1] >>> 0)}`;
 }
 
 /**
@@ -181,7 +199,7 @@ export function prepareAndTrySessionLockSql(
  * in the text so that `migration-lock status` finds the waiters in pg_stat_activity.query.
  */
 export function trySessionLockSql(key: AdvisoryLockKey): string {
-  return `SELECT pg_try_advisory_lock(${int(key[0])}::int4, ${int(key[1])}::int4) AS acquired`;
+  return `SELECT pg_try_advisory_lock(${integerLiteral(key[0])}::int4, ${integerLiteral(key[1])}::int4) AS acquired`;
 }
 
 /**
@@ -219,7 +237,7 @@ export const RELEASE_ANNOUNCED = 'announced';
  */
 export function unlockAndNotifySql(key: AdvisoryLockKey): string {
   return [
-    `SELECT pg_advisory_unlock(${int(key[0])}::int4, ${int(key[1])}::int4) AS released`,
+    `SELECT pg_advisory_unlock(${integerLiteral(key[0])}::int4, ${integerLiteral(key[1])}::int4) AS released`,
     `NOTIFY ${releaseChannel(key)}, 'free'`,
   ].join('; ');
 }
@@ -230,9 +248,6 @@ export function unlockAndNotifySql(key: AdvisoryLockKey): string {
  */
 export const ROUND_TRIP_SQL = 'SELECT 1';
 
-/** The server process of this connection, to compare with the key the connection was given. */
-export const BACKEND_PID_SQL = 'SELECT pg_backend_pid() AS pid';
-
 /**
  * Returns a session-lock connection to the state the pool handed it out in: no LISTEN, no session
  * settings, no advisory locks (a safety net: the lock was released already). It cannot run inside
@@ -240,59 +255,7 @@ export const BACKEND_PID_SQL = 'SELECT pg_backend_pid() AS pid';
  */
 export const RESET_SESSION_SQL = 'DISCARD ALL';
 
-/** A string literal for the simple protocol; the value is checked printable ASCII by the options. */
-function literal(value: string): string {
+function printableAscii(value: string): string {
   if (!/^[\x20-\x7e]*$/.test(value)) throw new TypeError('not printable ASCII');
-  const escaped = value.replace(/'/g, "''");
-  return value.includes('\\') ? `E'${escaped.replace(/\\/g, '\\\\')}'` : `'${escaped}'`;
+  return value;
 }
-
-function int(value: number): string {
-  if (!Number.isSafeInteger(value)) throw new TypeError(`not an integer: ${value}`);
-  return String(value);
-}
-
-/**
- * Ends the lock transaction. PostgreSQL answers COMMIT of a transaction that an earlier error
- * aborted with the tag ROLLBACK and no error, so the caller must check the tag.
- */
-export const COMMIT_SQL = 'COMMIT';
-
-/*
- * Who holds and who waits for advisory locks: read by `migration-lock status`, the wait progress,
- * and a LockTimeoutError naming the holder.
- */
-
-/** What status shows of a session in pg_locks ⋈ pg_stat_activity (aliases l and a). */
-const SESSION_COLUMNS = `a.pid, coalesce(a.application_name, '') AS application_name,
-       host(a.client_addr) AS client_address, a.state, l.granted,
-       floor(extract(epoch FROM clock_timestamp() - coalesce(a.xact_start, a.backend_start)) * 1000)::int8 AS held_ms,
-       floor(extract(epoch FROM clock_timestamp() - a.query_start) * 1000)::int8 AS waiting_ms,
-       a.query`;
-
-const ADVISORY_LOCKS_HERE = `FROM pg_locks l
-  JOIN pg_stat_activity a ON a.pid = l.pid
- WHERE l.locktype = 'advisory'
-   AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())`;
-
-/**
- * Sessions holding or waiting for one two-int key. Parameters: $1 classid and $2 objid (unsigned
- * oids of the key), $3 the exact try-lock statement that session-mode waiters poll with (they have
- * no pg_locks row while they wait, and no meaningful wait time).
- */
-export const LOCK_SESSIONS_SQL = `
-SELECT ${SESSION_COLUMNS}
-  ${ADVISORY_LOCKS_HERE}
-   AND l.classid = $1::oid AND l.objid = $2::oid AND l.objsubid = 2
-UNION ALL
-SELECT a.pid, coalesce(a.application_name, ''), host(a.client_addr), a.state, false, NULL, NULL, a.query
-  FROM pg_stat_activity a
- WHERE a.datname = current_database() AND a.pid <> pg_backend_pid() AND strpos(a.query, $3) > 0
-   AND NOT EXISTS (SELECT 1 FROM pg_locks l WHERE l.pid = a.pid AND l.locktype = 'advisory'
-                     AND l.classid = $1::oid AND l.objid = $2::oid AND l.objsubid = 2)`;
-
-/** Every advisory lock in the current database, held or waited for. */
-export const ALL_ADVISORY_LOCKS_SQL = `
-SELECT l.classid::int8 AS classid, l.objid::int8 AS objid, l.objsubid, ${SESSION_COLUMNS}
-  ${ADVISORY_LOCKS_HERE}
- ORDER BY l.classid, l.objid, l.granted DESC, a.pid`;

@@ -5,10 +5,10 @@ import {
   LockWaitCanceledError,
 } from '../errors/migration-lock.errors.js';
 import { sqlState } from '../errors/sql-state.js';
-import { isConnectionLoss, type LockConnection } from './lock-connection.js';
+import { isConnectionLoss } from '../connection/connection-loss.js';
+import type { LockConnection } from '../connection/lock-connection.js';
 import type { LockRequest } from './lock-request.js';
 import { readLockSessions } from './lock-sessions.js';
-import type { TransactionLock } from './transaction-lock.js';
 
 /*
  * What a failure of a lock call means, in one place: the SQLSTATE or the lost connection behind
@@ -60,18 +60,21 @@ export function notHeldAtRelease(request: LockRequest): LockLostError {
 
 /** LockLostError when `error` (or an earlier event) says the lock's connection is gone. */
 function lostConnection(
-  connection: LockConnection,
+  connection: LockConnection | undefined,
   request: LockRequest,
   error: unknown,
   phase: 'waiting' | 'running',
 ): LockLostError | undefined {
-  if (!connection.lostCause && !isConnectionLoss(error)) return undefined;
-  return new LockLostError(request.name, { cause: connection.lostCause ?? error, phase });
+  if (!connection?.lostCause && !isConnectionLoss(error)) return undefined;
+  return new LockLostError(request.name, { cause: connection?.lostCause ?? error, phase });
 }
 
-/** Maps an error seen while waiting for the lock: a lost connection is LockLostError (waiting). */
+/**
+ * Maps an error seen while waiting for the lock (`connection`: undefined when even the first
+ * statement found none alive): a lost connection is LockLostError (waiting).
+ */
 export function waitingFailure(
-  connection: LockConnection,
+  connection: LockConnection | undefined,
   request: LockRequest,
   error: unknown,
 ): unknown {
@@ -96,20 +99,20 @@ export function holdingFailure(
  * for, a lost connection, or lock_timeout (naming the holder); anything else as it is.
  */
 export async function transactionWaitFailure(
-  tx: TransactionLock,
+  connection: LockConnection,
   request: LockRequest,
   timeoutMs: number,
   error: unknown,
 ): Promise<unknown> {
   const code = sqlState(error);
-  if (request.signal?.aborted && (code === QUERY_CANCELED || !tx.connection.lostCause)) {
+  if (request.signal?.aborted && (code === QUERY_CANCELED || !connection.lostCause)) {
     return abortedWhileWaiting(request, error);
   }
   if (code === QUERY_CANCELED) return new LockWaitCanceledError(request.name, { cause: error });
-  const lost = lostConnection(tx.connection, request, error, 'waiting');
+  const lost = lostConnection(connection, request, error, 'waiting');
   if (lost) return lost;
   if (code !== LOCK_NOT_AVAILABLE) return error;
   // The transaction is aborted; roll back before asking who holds the lock.
-  await tx.queryRunner.rollbackTransaction();
-  return lockTimeout(tx.connection, request, timeoutMs, error);
+  await connection.queryRunner.rollbackTransaction();
+  return lockTimeout(connection, request, timeoutMs, error);
 }

@@ -79,3 +79,21 @@ export function lockKeyAsOids(key: AdvisoryLockKey): readonly [number, number] {
 export function describeLock(id: string, type: string, key: AdvisoryLockKey): string {
   return `"${shown(id)}/${shown(type)}" (${key[0]}, ${key[1]})`;
 }
+
+/** Which lock: its id and type, their key, and how messages name it. */
+export interface LockIdentity {
+  readonly id: string;
+  readonly type: string;
+  readonly key: AdvisoryLockKey;
+  /** `"id/type" (k1, k2)`, for messages. */
+  readonly name: string;
+}
+
+/**
+ * A lock's identity, checked; callers that take one lock again and again (the migration runner)
+ * make it once.
+ */
+export function lockIdentity(id: string, type: string): LockIdentity {
+  const key = advisoryLockKey(id, type);
+  return { id, type, key, name: describeLock(id, type, key) };
+}

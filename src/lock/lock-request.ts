@@ -9,7 +9,7 @@ import {
   checkTimeoutMs,
 } from '../errors/option-checks.js';
 import type { AdvisoryLockDefaults } from './advisory-lock.interfaces.js';
-import { advisoryLockKey, describeLock, type AdvisoryLockKey } from './lock-key.js';
+import { lockIdentity, type LockIdentity } from './lock-key.js';
 
 /*
  * Everything checked before any SQL runs: the service's defaults (once, at construction), and each
@@ -77,15 +77,6 @@ export function resolveTryWithLockOptions(options: unknown): { signal: AbortSign
   return { signal: checkAbortSignal('tryWithLock', given.signal) };
 }
 
-/** Which lock: its id and type, their key, and how messages name it. */
-export interface LockIdentity {
-  readonly id: string;
-  readonly type: string;
-  readonly key: AdvisoryLockKey;
-  /** `"id/type" (k1, k2)`, for messages. */
-  readonly name: string;
-}
-
 /** One call's lock, checked before any SQL runs. */
 export interface LockRequest extends LockIdentity {
   readonly signal: AbortSignal | undefined;
@@ -103,13 +94,4 @@ export function createLockRequest(
   const identity = lockIdentity(id, type);
   if (typeof fn !== 'function') throw InvalidLockArgumentError.work(fn);
   return { ...identity, signal: options.signal, timeoutMs: options.timeoutMs ?? 0 };
-}
-
-/**
- * A lock's identity, checked; callers that take one lock again and again (the migration runner)
- * make it once.
- */
-export function lockIdentity(id: string, type: string): LockIdentity {
-  const key = advisoryLockKey(id, type);
-  return { id, type, key, name: describeLock(id, type, key) };
 }

@@ -1,9 +1,9 @@
 import type { DataSource } from 'typeorm';
+import type { LockConnection } from '../connection/lock-connection.js';
 import type { HeldLock } from './advisory-lock.interfaces.js';
-import type { LockConnection } from './lock-connection.js';
+import { endHold, runHoldingLock } from './held-locks.js';
 import { abortedWhileWaiting, failureAfterWork, holdingFailure } from './lock-failures.js';
 import type { LockRequest } from './lock-request.js';
-import { endHold, runHoldingLock } from './reentrancy.js';
 
 export interface LockedWorkRun<T> {
   readonly dataSource: DataSource;
@@ -25,7 +25,8 @@ export interface LockedWorkRun<T> {
  * The HeldLock handed to the work. A class, with the signal as a getter on its prototype: this
  * object is built between the grant and the first line of the work, on the hand-off's critical
  * path. The signal is made on first use: an AbortController, AbortSignal.any and an abort() with
- * its default DOMException reason cost tens of µs each, and most work never looks at it.
+ * its default DOMException reason are each costly there (docs/benchmarks.md), and most work never
+ * looks at it; `stopping` answers the same question without them.
  */
 class ActiveLock implements HeldLock {
   readonly id: string;
@@ -59,16 +60,15 @@ class ActiveLock implements HeldLock {
     return this.#combined;
   }
 
+  get stopping(): boolean {
+    return this.#ended || this.#connection.lostCause !== undefined;
+  }
+
   /** The caller aborted while the work runs (static: not a method the work can call). */
   static abort(lock: ActiveLock, reason: unknown): void {
     lock.#ended = true;
     lock.#abortReason = reason;
     lock.#held?.abort(reason);
-  }
-
-  /** What `signal.aborted` would say, without making the signal (see holdIsStopping). */
-  static stopping(lock: ActiveLock): boolean {
-    return lock.#ended || lock.#connection.lostCause !== undefined;
   }
 
   /** The hold is over: a signal read from now on is already aborted. */
@@ -77,15 +77,6 @@ class ActiveLock implements HeldLock {
     lock.#ended = true;
     lock.#held?.abort();
   }
-}
-
-/**
- * `lock.signal.aborted`, for the library's own checks between steps: in a fresh process the first
- * AbortController and AbortSignal.any cost the migration holder about 1 ms of CPU on its critical
- * path, for a signal nobody listens to.
- */
-export function holdIsStopping(lock: HeldLock): boolean {
-  return lock instanceof ActiveLock ? ActiveLock.stopping(lock) : lock.signal.aborted;
 }
 
 /**

@@ -1,5 +1,12 @@
 import type { Notification } from 'pg';
 import type { DataSource } from 'typeorm';
+import { assertDirectConnection } from '../connection/backend-key.js';
+import { answerBoundMs } from '../connection/connection-loss.js';
+import {
+  isOutsideTransaction,
+  LockConnection,
+  type PostgresQueryRunner,
+} from '../connection/lock-connection.js';
 import {
   announceAndReleaseSql,
   announceReleaseSql,
@@ -10,17 +17,9 @@ import {
   ROUND_TRIP_SQL,
   trySessionLockSql,
   unlockAndNotifySql,
+  type LockConnectionSettings,
 } from './advisory-lock.sql.js';
-import type { LockConnectionSettings } from './advisory-lock.sql.js';
-import {
-  answerBoundMs,
-  assertDirectConnection,
-  isOutsideTransaction,
-  LockConnection,
-  sendFirstStatement,
-  type PostgresQueryRunner,
-} from './lock-connection.js';
-import type { AdvisoryLockKey } from './lock-key.js';
+import type { LockRequest } from './lock-request.js';
 
 type TryResults = Array<{ rows: Array<{ acquired?: boolean }> }>;
 type UnlockResults = Array<{ rows: Array<{ released?: boolean }> }>;
@@ -43,27 +42,28 @@ export type SessionWaitEnd = 'timeout' | 'aborted' | 'released';
  * slow poll as the fallback: no waiter sits in a lock statement holding a snapshot.
  */
 export class SessionLock {
+  private current: LockConnection | undefined;
   private notified: ((payload: string | undefined) => void) | undefined;
+  private readonly channel: string;
   private readonly onNotification = (message: Notification) => {
-    if (message.channel === releaseChannel(this.key)) this.notified?.(message.payload);
+    if (message.channel === this.channel) this.notified?.(message.payload);
   };
 
-  private constructor(
+  constructor(
     private readonly dataSource: DataSource,
-    private current: LockConnection,
-    private readonly key: AdvisoryLockKey,
-    private readonly lockName: string,
-  ) {}
-
-  static async open(
-    dataSource: DataSource,
-    key: AdvisoryLockKey,
-    lockName: string,
-  ): Promise<SessionLock> {
-    return new SessionLock(dataSource, await LockConnection.open(dataSource), key, lockName);
+    private readonly request: LockRequest,
+    private readonly settings: LockConnectionSettings,
+  ) {
+    this.channel = releaseChannel(request.key);
   }
 
+  /** The lock's connection, once acquire() prepared one. */
   get connection(): LockConnection {
+    return this.current!;
+  }
+
+  /** The lock's connection, or undefined before acquire() got one. */
+  get opened(): LockConnection | undefined {
     return this.current;
   }
 
@@ -76,20 +76,24 @@ export class SessionLock {
    * With `stopOnRelease`, a release announced by the holder ends the wait instead of a new try.
    */
   async acquire(
-    timeoutMs: number,
-    settings: LockConnectionSettings,
-    signal?: AbortSignal,
-    stopOnRelease = false,
+    signal: AbortSignal | undefined,
+    stopOnRelease: boolean,
   ): Promise<SessionWaitEnd | undefined> {
+    const { timeoutMs } = this.request;
     const deadline = timeoutMs === 0 ? Number.POSITIVE_INFINITY : performance.now() + timeoutMs;
     // Listening before the first try: a release in between is not missed.
     const woken = this.nextWake(stopOnRelease);
     const answerWithinMs = answerBoundMs(timeoutMs);
-    const first = await this.prepare(settings, answerWithinMs);
+    const [connection, first] = await LockConnection.open(
+      this.dataSource,
+      (attempt) => this.prepare(attempt),
+      answerWithinMs,
+    );
+    this.current = connection;
     if (first.at(-1)?.rows[0]?.acquired === true) return undefined;
-    // After prepare(), which may have replaced a dead pooled connection: a server that stops
-    // answering a poll well past the deadline has that connection closed, which ends the wait.
-    return this.connection.answeredWithin(
+    // A server that stops answering a poll well past the deadline has the connection closed,
+    // which ends the wait.
+    return connection.answeredWithin(
       answerWithinMs,
       this.poll(deadline, signal, stopOnRelease, woken),
     );
@@ -123,11 +127,11 @@ export class SessionLock {
       let announced = false;
       void woken.then(() => (announced = true));
       const { rows } = await this.connection.client.query<{ acquired: boolean }>(
-        trySessionLockSql(this.key),
+        trySessionLockSql(this.request.key),
       );
       acquired = rows[0].acquired;
       if (acquired && stopOnRelease && (await this.releaseWasAnnounced(() => announced))) {
-        await this.connection.client.query(unlockAndNotifySql(this.key));
+        await this.connection.client.query(unlockAndNotifySql(this.request.key));
         return 'released';
       }
     }
@@ -146,32 +150,15 @@ export class SessionLock {
   }
 
   /**
-   * The first round trip: again on a fresh connection while the pool hands out connections the
-   * server closed while they sat idle, or that it leaves unanswered for `answerWithinMs`.
+   * The first round trip, on each connection LockConnection.open tries: before anything touches
+   * the session, a pooler is refused (a session lock there is not ours to hold).
    */
-  private prepare(settings: LockConnectionSettings, answerWithinMs: number): Promise<TryResults> {
-    return sendFirstStatement(
-      this.dataSource,
-      this.current,
-      (connection) => {
-        this.current = connection;
-        return this.sendPrepare(connection, settings);
-      },
-      answerWithinMs,
-    );
-  }
-
-  private async sendPrepare(
-    { client }: LockConnection,
-    settings: LockConnectionSettings,
-  ): Promise<TryResults> {
-    // Before anything touches the session: behind a pooler it is not ours to hold a lock in.
-    await assertDirectConnection(client, this.lockName);
+  private async prepare({ client }: LockConnection): Promise<TryResults> {
+    await assertDirectConnection(client, this.request.name);
     client.on('notification', this.onNotification);
     try {
-      return (await client.query(
-        prepareAndTrySessionLockSql(this.key, settings),
-      )) as unknown as TryResults;
+      const sql = prepareAndTrySessionLockSql(this.request.key, this.settings);
+      return (await client.query(sql)) as unknown as TryResults;
     } catch (error) {
       client.removeListener('notification', this.onNotification);
       throw error;
@@ -187,15 +174,14 @@ export class SessionLock {
    */
   async release(): Promise<boolean> {
     const { client } = this.connection;
+    const { key } = this.request;
     client.removeListener('notification', this.onNotification);
     let released = false;
     if (!this.connection.lostCause) {
       const results = await (
         isOutsideTransaction(client)
-          ? client.query(announceAndReleaseSql(this.key))
-          : client
-              .query(announceReleaseSql(this.key))
-              .then(() => client.query(unlockAndNotifySql(this.key)))
+          ? client.query(announceAndReleaseSql(key))
+          : client.query(announceReleaseSql(key)).then(() => client.query(unlockAndNotifySql(key)))
       ).then(
         (answer) => answer as unknown as UnlockResults,
         () => [] as UnlockResults,
@@ -208,6 +194,7 @@ export class SessionLock {
 
   /** Gives up a wait (or a failed acquisition): nothing is held; the connection goes back reset. */
   async abandon(): Promise<void> {
+    if (!this.current) return;
     this.connection.client.removeListener('notification', this.onNotification);
     await this.resetAndRelease();
   }

@@ -1,21 +1,16 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { MigrationExecutor, type DataSource } from 'typeorm';
-import { InvalidIndexError, MigrationFailedError } from '../errors/migration-lock.errors.js';
-import { messages } from '../errors/migration-lock.messages.js';
+import { MigrationFailedError } from '../errors/migration-lock.errors.js';
 import { checkAbortSignal, checkTimeoutMs } from '../errors/option-checks.js';
 import type { AdvisoryLockService, LockMode } from '../lock/advisory-lock.service.js';
 import type { HeldLock } from '../lock/advisory-lock.interfaces.js';
-import { answerBoundMs, type PostgresQueryRunner } from '../lock/lock-connection.js';
-import { holdIsStopping } from '../lock/locked-work.js';
-import { lockIdentity, type LockIdentity } from '../lock/lock-request.js';
+import { answerBoundMs } from '../connection/connection-loss.js';
+import type { PostgresQueryRunner } from '../connection/lock-connection.js';
+import { lockIdentity, type LockIdentity } from '../lock/lock-key.js';
 import { MigrationStateTracker, type MigrationState } from './migration-events.js';
 import { MigrationRun } from './migration-run.js';
 import { describeResult, type MigrationRunResult } from './migration-run-result.js';
-import {
-  LOCK_FORM,
-  type MigrationRunnerOptions,
-  type MigrationTransactionMode,
-} from './migration-runner.options.js';
+import { LOCK_FORM, type MigrationRunnerOptions } from './migration-runner.options.js';
 import { assertNoInvalidIndexes } from './invalid-indexes.js';
 import { MigrationSteps } from './migration-steps.js';
 import {
@@ -29,12 +24,6 @@ export type { MigrationRunnerOptions } from './migration-runner.options.js';
 type Migration = Awaited<ReturnType<MigrationExecutor['getPendingMigrations']>>[number];
 
 const UP_TO_DATE: MigrationRunResult = { outcome: 'upToDate', applied: [], waitedMs: 0, heldMs: 0 };
-
-/** Whether a migration runs in its own transaction in a step-by-step mode, unless it says otherwise. */
-const OWN_TRANSACTION_BY_DEFAULT: Record<Exclude<MigrationTransactionMode, 'all'>, boolean> = {
-  each: true,
-  none: false,
-};
 
 /**
  * Applies pending TypeORM migrations under the migration lock, always on the lock's own
@@ -183,7 +172,7 @@ export class MigrationRunnerService {
     const steps = new MigrationSteps(this.executor(queryRunner), this.dataSource);
     // Re-read under the lock: whoever held it before may have applied everything.
     const { pending, tableExists } = await steps.pending(queryRunner);
-    this.checkTransactionOverrides(pending);
+    steps.refuseOptedOut(pending);
     if (pending.length === 0) return [];
     // An interrupted CREATE INDEX CONCURRENTLY of an earlier holder: say so before anything runs.
     // Without a migrations table no earlier run got that far (the table is made, and committed in
@@ -196,9 +185,9 @@ export class MigrationRunnerService {
     const applied: Migration[] = [];
     for (const migration of pending) {
       // Stop between migrations when aborted (shutdown) or when the lock's connection is gone.
-      if (holdIsStopping(lock)) break;
+      if (lock.stopping) break;
       const started = performance.now();
-      await this.applyOne(steps, queryRunner, migration);
+      await steps.apply(queryRunner, migration);
       const durationMs = Math.round(performance.now() - started);
       this.logger.log(`Applied ${migration.name} in ${durationMs} ms`);
       this.tracker.emit('migrationApplied', { name: migration.name, durationMs });
@@ -208,43 +197,6 @@ export class MigrationRunnerService {
     // Mode all: one statement records the run; it commits with the lock's transaction.
     if (this.options.transaction === 'all') await steps.record(queryRunner, applied);
     return applied.map((m) => m.name);
-  }
-
-  private async applyOne(
-    steps: MigrationSteps,
-    queryRunner: PostgresQueryRunner,
-    migration: Migration,
-  ) {
-    const { transaction } = this.options;
-    const ownTransaction =
-      transaction !== 'all' &&
-      (migration.instance?.transaction ?? OWN_TRANSACTION_BY_DEFAULT[transaction]);
-    try {
-      if (ownTransaction) await queryRunner.startTransaction();
-      await steps.up(queryRunner, migration);
-      if (transaction === 'all') return;
-      // Outside a transaction (CREATE INDEX CONCURRENTLY) an index can be left invalid: never
-      // record such a migration as applied. Inside one it cannot, so those pay nothing.
-      if (!ownTransaction) await assertNoInvalidIndexes(queryRunner, migration.name);
-      await steps.record(queryRunner, [migration], ownTransaction ? migration.name : undefined);
-    } catch (error) {
-      if (ownTransaction && queryRunner.isTransactionActive)
-        await queryRunner.rollbackTransaction().catch(() => undefined);
-      if (error instanceof InvalidIndexError) throw error;
-      throw MigrationFailedError.create(migration.name, error);
-    }
-  }
-
-  /** A migration that opts out of transactions cannot run inside the single `all` transaction. */
-  private checkTransactionOverrides(pending: Migration[]): void {
-    if (this.options.transaction !== 'all') return;
-    const optedOut = pending.find((migration) => migration.instance?.transaction === false);
-    if (optedOut) {
-      throw new MigrationFailedError(
-        optedOut.name,
-        messages.transactionOverride(optedOut.name, this.options.transaction),
-      );
-    }
   }
 
   private finish(result: MigrationRunResult): MigrationRunResult {

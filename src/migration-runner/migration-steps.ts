@@ -1,8 +1,10 @@
-import type { QueryResult } from 'pg';
 import { Table, type DataSource, type MigrationExecutor, type QueryRunner } from 'typeorm';
-import { COMMIT_SQL } from '../lock/advisory-lock.sql.js';
-import type { PgClient, PostgresQueryRunner } from '../lock/lock-connection.js';
-import { assertCommitted, recordTransactionState } from '../lock/transaction-lock.js';
+import type { PgClient, PostgresQueryRunner } from '../connection/lock-connection.js';
+import { commitOn } from '../connection/transaction-state.js';
+import { InvalidIndexError, MigrationFailedError } from '../errors/migration-lock.errors.js';
+import { messages } from '../errors/migration-lock.messages.js';
+import { assertNoInvalidIndexes } from './invalid-indexes.js';
+import type { MigrationTransactionMode } from './migration-runner.options.js';
 import {
   appliedNamesSql,
   migrationsTableExistsSql,
@@ -10,6 +12,12 @@ import {
 } from './migrations-table.sql.js';
 
 type Migration = Awaited<ReturnType<MigrationExecutor['getPendingMigrations']>>[number];
+
+/** Whether a migration runs in its own transaction in a step-by-step mode, unless it says otherwise. */
+const OWN_TRANSACTION_BY_DEFAULT: Record<Exclude<MigrationTransactionMode, 'all'>, boolean> = {
+  each: true,
+  none: false,
+};
 
 /** Protected steps of TypeORM's MigrationExecutor (0.3 and 1.x alike). */
 interface ExecutorSteps {
@@ -34,11 +42,50 @@ interface ExecutorSteps {
 export class MigrationSteps {
   private readonly steps: ExecutorSteps;
 
+  private readonly mode: MigrationTransactionMode;
+
   constructor(
     executor: MigrationExecutor,
     private readonly dataSource: DataSource,
   ) {
     this.steps = executor as unknown as ExecutorSteps;
+    this.mode = executor.transaction;
+  }
+
+  /** A migration that opts out of transactions cannot run inside the single `all` transaction. */
+  refuseOptedOut(pending: readonly Migration[]): void {
+    if (this.mode !== 'all') return;
+    const optedOut = pending.find((migration) => migration.instance?.transaction === false);
+    if (optedOut)
+      throw new MigrationFailedError(
+        optedOut.name,
+        messages.transactionOverride(optedOut.name, this.mode),
+      );
+  }
+
+  /**
+   * One migration: in mode `all` inside the lock's transaction; in `each` / `none` in a transaction
+   * of its own (committed with its record) unless it or the mode says otherwise. Any failure is
+   * the migration's (MigrationFailedError), and what it began is rolled back.
+   */
+  async apply(queryRunner: PostgresQueryRunner, migration: Migration): Promise<void> {
+    const { mode } = this;
+    const ownTransaction =
+      mode !== 'all' && (migration.instance?.transaction ?? OWN_TRANSACTION_BY_DEFAULT[mode]);
+    try {
+      if (ownTransaction) await queryRunner.startTransaction();
+      await this.up(queryRunner, migration);
+      if (mode === 'all') return;
+      // Outside a transaction (CREATE INDEX CONCURRENTLY) an index can be left invalid: never
+      // record such a migration as applied. Inside one it cannot, so those pay nothing.
+      if (!ownTransaction) await assertNoInvalidIndexes(queryRunner, migration.name);
+      await this.record(queryRunner, [migration], ownTransaction ? migration.name : undefined);
+    } catch (error) {
+      if (ownTransaction && queryRunner.isTransactionActive)
+        await queryRunner.rollbackTransaction().catch(() => undefined);
+      if (error instanceof InvalidIndexError) throw error;
+      throw MigrationFailedError.create(migration.name, error);
+    }
   }
 
   /**
@@ -104,7 +151,7 @@ export class MigrationSteps {
   }
 
   /** The migration's up(), between the driver's before/after hooks. */
-  async up(queryRunner: QueryRunner, migration: Migration): Promise<void> {
+  private async up(queryRunner: QueryRunner, migration: Migration): Promise<void> {
     await queryRunner.beforeMigration();
     await migration.instance!.up(queryRunner);
     await queryRunner.afterMigration();
@@ -123,13 +170,7 @@ export class MigrationSteps {
     if (migrations.length === 0) return;
     const insert = recordMigrationsSql(this.dataSource, migrations);
     const client = (await queryRunner.connect()) as PgClient;
-    if (!commitAs) {
-      await client.query(insert);
-      return;
-    }
-    // Two statements in one simple query: pg resolves to one result per statement.
-    const results = (await client.query(`${insert}; ${COMMIT_SQL}`)) as unknown as QueryResult[];
-    recordTransactionState(queryRunner, false);
-    assertCommitted(results[1], commitAs);
+    if (commitAs) await commitOn(client, queryRunner, commitAs, insert);
+    else await client.query(insert);
   }
 }

@@ -1,4 +1,5 @@
 import type { DataSource } from 'typeorm';
+import { integerLiteral, textLiteral } from '../connection/sql-literal.js';
 
 /*
  * The statements the runner sends to TypeORM's migrations table, in one place. The table and its
@@ -21,7 +22,7 @@ function tablePath(dataSource: DataSource): string {
  * (mode all reads under the lock inside its one transaction).
  */
 export function migrationsTableExistsSql(dataSource: DataSource): string {
-  return `SELECT to_regclass(${text(tablePath(dataSource))}) IS NOT NULL AS present`;
+  return `SELECT to_regclass(${textLiteral(tablePath(dataSource))}) IS NOT NULL AS present`;
 }
 
 /** `SELECT name FROM <migrations table>`: the followers' lock-free read, and the holder's. */
@@ -39,18 +40,8 @@ export function recordMigrationsSql(
   migrations: ReadonlyArray<{ timestamp: number; name: string }>,
 ): string {
   const column = (name: string) => dataSource.driver.escape(name);
-  const rows = migrations.map(({ timestamp, name }) => `(${bigint(timestamp)}, ${text(name)})`);
+  const rows = migrations.map(
+    ({ timestamp, name }) => `(${integerLiteral(timestamp)}, ${textLiteral(name)})`,
+  );
   return `INSERT INTO ${tablePath(dataSource)} (${column('timestamp')}, ${column('name')}) VALUES ${rows.join(', ')}`;
-}
-
-function bigint(value: number): string {
-  if (!Number.isSafeInteger(value)) throw new TypeError(`not a migration timestamp: ${value}`);
-  return String(value);
-}
-
-/** A string literal valid whatever standard_conforming_strings says; NUL cannot be stored in text. */
-function text(value: string): string {
-  if (value.includes('\0')) throw new TypeError('a migration name cannot contain NUL');
-  const escaped = value.replace(/'/g, "''");
-  return value.includes('\\') ? `E'${escaped.replace(/\\/g, '\\\\')}'` : `'${escaped}'`;
 }

@@ -1,12 +1,8 @@
 import type { Logger } from '@nestjs/common';
 import type { DataSource } from 'typeorm';
+import { onPooledClient } from '../connection/lock-connection.js';
 import { messages } from '../errors/migration-lock.messages.js';
 import { sqlState, UNDEFINED_TABLE } from '../errors/sql-state.js';
-import {
-  deadConnectionRetries,
-  isConnectionLoss,
-  onPooledClient,
-} from '../lock/lock-connection.js';
 import type { ReadAfterRelease } from '../lock/advisory-lock.service.js';
 import { appliedNamesSql } from './migrations-table.sql.js';
 
@@ -21,19 +17,6 @@ export async function pendingMigrationNames(
   answerWithinMs = Number.POSITIVE_INFINITY,
 ): Promise<string[]> {
   return notApplied(dataSource, await appliedNames(dataSource, answerWithinMs));
-}
-
-/** Names of the migrations in the code that are not among `applied`. */
-export function notApplied(dataSource: DataSource, applied: Iterable<string>): string[] {
-  const done = new Set(applied);
-  return dataSource.migrations
-    .map((migration) => migration.name ?? migration.constructor.name)
-    .filter((name) => !done.has(name));
-}
-
-/** The names in rows read with appliedNamesSql. */
-function appliedNamesIn(rows: ReadonlyArray<Record<string, unknown>>): string[] {
-  return rows.map((row) => row.name as string);
 }
 
 /**
@@ -62,26 +45,34 @@ export function warnIfNoMigrations(dataSource: DataSource, logger: Pick<Logger, 
   logger.warn(messages.noMigrations(dataSource.options.migrations));
 }
 
+/** Names of the migrations in the code that are not among `applied`. */
+function notApplied(dataSource: DataSource, applied: Iterable<string>): string[] {
+  const done = new Set(applied);
+  return dataSource.migrations
+    .map((migration) => migration.name ?? migration.constructor.name)
+    .filter((name) => !done.has(name));
+}
+
+/** The names in rows read with appliedNamesSql. */
+function appliedNamesIn(rows: ReadonlyArray<Record<string, unknown>>): string[] {
+  return rows.map((row) => row.name as string);
+}
+
 /*
  * Read on a pooled pg client without a QueryRunner: every replica reads once or twice around the
  * lock, and TypeORM's QueryRunner and query() around the same statement (logging, subscribers'
  * broadcasts, its result object) cost more than the read itself.
  */
 async function appliedNames(dataSource: DataSource, answerWithinMs: number): Promise<string[]> {
-  const sql = appliedNamesSql(dataSource);
-  for (let attempt = 1; ; attempt++) {
-    try {
-      const { rows } = await onPooledClient(
-        dataSource,
-        (client) => client.query<{ name: string }>(sql),
-        answerWithinMs,
-      );
-      return appliedNamesIn(rows);
-    } catch (error) {
-      if (sqlState(error) === UNDEFINED_TABLE) return [];
-      // A pooled connection the server closed while idle: a read is safe to repeat, and every
-      // idle connection of the pool may be dead (after an idle_session_timeout).
-      if (!isConnectionLoss(error) || attempt > deadConnectionRetries(dataSource)) throw error;
-    }
+  try {
+    const { rows } = await onPooledClient(
+      dataSource,
+      (client) => client.query<{ name: string }>(appliedNamesSql(dataSource)),
+      answerWithinMs,
+    );
+    return appliedNamesIn(rows);
+  } catch (error) {
+    if (sqlState(error) === UNDEFINED_TABLE) return [];
+    throw error;
   }
 }

@@ -7,7 +7,8 @@ import {
 import { messages } from '../errors/migration-lock.messages.js';
 import { checkBoolean, checkOptionsObject, checkTimeoutMs } from '../errors/option-checks.js';
 import { AdvisoryLockService } from '../lock/advisory-lock.service.js';
-import { backendPidBehindPooler, type PgClient } from '../lock/lock-connection.js';
+import { backendPidBehindPooler } from '../connection/backend-key.js';
+import type { PgClient } from '../connection/lock-connection.js';
 import { advisoryLockKey } from '../lock/lock-key.js';
 import { MigrationRunnerService } from '../migration-runner/migration-runner.service.js';
 import { DEFAULT_OPTIONS } from '../module/migration-lock-options.js';

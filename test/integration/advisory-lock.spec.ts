@@ -11,9 +11,8 @@ import {
 } from '../../src/errors/migration-lock.errors.js';
 import { AdvisoryLockService } from '../../src/lock/advisory-lock.service.js';
 import type { HeldLock } from '../../src/lock/advisory-lock.interfaces.js';
-import { holdIsStopping } from '../../src/lock/locked-work.js';
 import { advisoryLockKey } from '../../src/lock/lock-key.js';
-import { lockIdentity } from '../../src/lock/lock-request.js';
+import { lockIdentity } from '../../src/lock/lock-key.js';
 import { pendingMigrationNames } from '../../src/migration-runner/pending-migrations.js';
 import {
   CREATE_COUNTER_SQL,
@@ -306,7 +305,7 @@ describe('AdvisoryLockService on a real PostgreSQL', () => {
           : lock.signal.addEventListener('abort', () => resolve(true)),
       );
       // The runner's check between migrations says the same as the signal.
-      stoppingAfterLoss = holdIsStopping(lock);
+      stoppingAfterLoss = lock.stopping;
       return 'looks fine';
     });
     const pid = await holding.promise;
@@ -330,7 +329,7 @@ describe('AdvisoryLockService on a real PostgreSQL', () => {
     await locks.withLock(ID, TYPE, async (_manager, lock) => {
       kept = lock;
       // The runner's check between migrations, before the signal exists, then the signal.
-      stoppingWhileHeld = holdIsStopping(lock);
+      stoppingWhileHeld = lock.stopping;
       abortedWhileHeld = lock.signal.aborted;
     });
     expect(stoppingWhileHeld).toBe(false);
@@ -352,7 +351,7 @@ describe('AdvisoryLockService on a real PostgreSQL', () => {
     await locks.withLock(ID, TYPE, async (_manager, lock) => void (unread = lock));
     expect(firedAtEnd).toBe(true);
     // A hold whose signal was never made is stopping once it is over, too.
-    expect(holdIsStopping(unread!)).toBe(true);
+    expect(unread!.stopping).toBe(true);
     // Read for the first time only after the hold ended: already aborted.
     expect(kept?.signal.aborted).toBe(true);
 
@@ -365,7 +364,7 @@ describe('AdvisoryLockService on a real PostgreSQL', () => {
       TYPE,
       async (_manager, lock) => {
         controller.abort(reason);
-        stoppingOnAbort = holdIsStopping(lock);
+        stoppingOnAbort = lock.stopping;
         seen = lock.signal.reason;
       },
       { signal: controller.signal },

@@ -11,7 +11,7 @@ import {
   releaseChannel,
   unlockAndNotifySql,
 } from '../../src/lock/advisory-lock.sql.js';
-import { isOutsideTransaction, type PgClient } from '../../src/lock/lock-connection.js';
+import { isOutsideTransaction, type PgClient } from '../../src/connection/lock-connection.js';
 import { AdvisoryLockService } from '../../src/lock/advisory-lock.service.js';
 import { advisoryLockKey } from '../../src/lock/lock-key.js';
 import {

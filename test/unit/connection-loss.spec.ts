@@ -1,5 +1,5 @@
 import { sqlState } from '../../src/errors/sql-state.js';
-import { isConnectionLoss } from '../../src/lock/lock-connection.js';
+import { isConnectionLoss } from '../../src/connection/connection-loss.js';
 
 const pgError = (code: string, message = 'x') => Object.assign(new Error(message), { code });
 

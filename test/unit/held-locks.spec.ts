@@ -6,7 +6,7 @@ import {
   findHeldLock,
   runHoldingLock,
   trackingHeldLocks,
-} from '../../src/lock/reentrancy.js';
+} from '../../src/lock/held-locks.js';
 
 /** The context tracking behind nested withLock calls, and its switch-off when no lock is held. */
 describe('tracking of locks held by async contexts', () => {

@@ -1,5 +1,6 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
-import type { DataSource, QueryRunner } from 'typeorm';
+import type { DataSource, EntityManager, QueryRunner } from 'typeorm';
+import { NoLockHeldError } from '../errors/migration-lock.errors.js';
 import type { HeldLock } from './advisory-lock.interfaces.js';
 import type { AdvisoryLockKey } from './lock-key.js';
 
@@ -39,19 +40,18 @@ export function findHeldLock(dataSource: DataSource, key: AdvisoryLockKey): Held
 
 /*
  * On Node 20, an AsyncLocalStorage in use turns on promise hooks for the whole process: every
- * `await` in the application then costs about twice as much (measured). A migration lock is held
- * for a moment at start-up and the service runs for days, so the context tracking is switched off
- * once no lock has been held for a minute, and back on by the next hold. Not sooner: turning the
- * hooks back on makes V8 drop optimized code, which cost a busy withLock caller about 5 %
- * (measured with a 1 s quiet period).
+ * `await` in the application then costs more (docs/benchmarks.md). A migration lock is held for a
+ * moment at start-up and the service runs for days, so the context tracking is switched off once
+ * no lock has been held for a minute, and back on by the next hold. Not sooner: turning the hooks
+ * back on makes V8 drop optimized code, which a busy withLock caller pays for.
  */
 const QUIET_MS = 60_000;
 
 /*
- * The first run() of an AsyncLocalStorage in a process costs about 1 ms of CPU on Node 20 (the
- * async hooks are loaded and set up); a later one, after disable(), about 0.3 ms. Paid here, when
- * the library loads, rather than between a lock's grant and its work, where a migration holder's
- * waiting replicas wait on it. Off again at once, as after a quiet period.
+ * The first run() of an AsyncLocalStorage in a process is its most expensive (the async hooks are
+ * loaded and set up). Paid here, when the library loads, rather than between a lock's grant and
+ * its work, where a migration holder's waiting replicas wait on it. Off again at once, as after a
+ * quiet period.
  */
 storage.run([], () => undefined);
 storage.disable();
@@ -94,4 +94,30 @@ export function innermostHeldLock(): HeldEntry | undefined {
   if (!holds) return undefined;
   for (let i = holds.length - 1; i >= 0; i--) if (!holds[i].ended) return holds[i];
   return undefined;
+}
+
+/**
+ * What the code running under a lock can reach without being handed it: a `@WithAdvisoryLock`
+ * method (called by @nestjs/schedule, with no arguments of ours) gets the lock's EntityManager here.
+ * Backed by the lock's async context, so it is the innermost lock held by this call chain.
+ */
+export class AdvisoryLockContext {
+  private constructor() {}
+
+  /**
+   * The EntityManager bound to the lock's connection: in the transaction forms (withLock,
+   * tryWithLock, @WithAdvisoryLock) inside the lock's transaction, so what it writes commits or
+   * rolls back with the lock (and with the `oncePer` record).
+   * @throws NoLockHeldError outside any lock
+   */
+  static manager(): EntityManager {
+    const held = innermostHeldLock();
+    if (!held) throw new NoLockHeldError();
+    return held.queryRunner.manager;
+  }
+
+  /** The innermost lock this async context holds, or undefined outside any lock. */
+  static lock(): HeldLock | undefined {
+    return innermostHeldLock()?.lock;
+  }
 }
