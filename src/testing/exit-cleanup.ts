@@ -2,12 +2,13 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import type { Socket } from 'node:net';
 import { isMainThread } from 'node:worker_threads';
 import type pg from 'pg';
+import { dropWatcher } from './drop-watcher.js';
 import { dropDatabaseSql, TERMINATE_SESSION_SQL } from './test-database.sql.js';
 
 /*
  * Test databases and spares not dropped by the time the process ends (a test file that forgot
  * drop(), a spare nobody claimed, a Jest worker ended or killed) are dropped then, by a small
- * watcher process: it learns each database over a pipe and, when the pipe closes — this process
+ * watcher process (drop-watcher.ts): it learns each database over a pipe and, when the pipe closes — this process
  * is gone, however it ended — ends any session still cloning a spare and drops what is left.
  * Not an 'exit' handler: inside a Jest test file `process` is a copy whose 'exit' never fires, and
  * a killed process runs no handler at all. A watcher killed with it leaves them behind; the next
@@ -31,77 +32,6 @@ export type ServerConnections = readonly pg.ClientConfig[];
 
 /** The longest a finished spare outlives its process, waiting for the next test file's call. */
 export const HAND_OVER_MS = 10_000;
-
-/**
- * Watcher script: pg resolved from the app (a peer of this package), one line per update; its
- * argument is the test runner's pid.
- */
-const WATCHER_SCRIPT = `
-const pg = require(require.resolve('pg', { paths: [process.cwd(), __dirname] }));
-const runner = Number(process.argv[1]);
-const pending = new Map();
-let input = '';
-process.stdin.setEncoding('utf8');
-process.stdin.on('data', (chunk) => {
-  input += chunk;
-  let end;
-  while ((end = input.indexOf('\\n')) >= 0) {
-    const update = JSON.parse(input.slice(0, end));
-    input = input.slice(end + 1);
-    if (update.statements) pending.set(update.name, update);
-    else pending.delete(update.name);
-  }
-});
-// A connection failure (no SQLSTATE, or class 08 / 57P) moves on to the next way in; any other
-// error is the statement's own (nothing to drop) and is not retried.
-const lost = (error) => !error.code || /^(08|57P)/.test(error.code);
-const running = (pid) => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return error.code === 'EPERM';
-  }
-};
-// No event tells one process that another, not its child, has ended: its pid is polled.
-const runnerEnded = (deadline) =>
-  new Promise((resolve) => {
-    const poll = setInterval(() => {
-      if (running(runner) && Date.now() < deadline) return;
-      clearInterval(poll);
-      resolve();
-    }, 100);
-  });
-process.stdin.on('end', async () => {
-  // Bounded: a server that does not answer, or a drop stuck behind a lock, ends it all the same.
-  setTimeout(() => process.exit(0), ${HAND_OVER_MS} + 60000).unref();
-  const updates = [...pending.values()];
-  await drop(updates.filter((update) => !update.handOver));
-  const handedOver = updates.filter((update) => update.handOver);
-  if (handedOver.length === 0) return;
-  await runnerEnded(Date.now() + ${HAND_OVER_MS});
-  await drop(handedOver);
-});
-async function drop(updates) {
-  for (const { connections, statements } of updates) {
-    for (const config of connections) {
-      const client = new pg.Client({ connectionTimeoutMillis: 10000, ...config });
-      client.on('error', () => undefined);
-      try {
-        await client.connect();
-        for (const [sql, params] of statements) {
-          await client.query(sql, params).catch((error) => {
-            if (lost(error)) throw error;
-          });
-        }
-        break;
-      } catch {
-      } finally {
-        await client.end().catch(() => undefined);
-      }
-    }
-  }
-}`;
 
 const connections = new Map<string, ServerConnections>();
 let watcher: ChildProcess | undefined;
@@ -148,7 +78,8 @@ function watching(): ChildProcess {
   // The test runner: the process that starts one per test file, or this one if it runs them in
   // worker threads.
   const runner = isMainThread ? process.ppid : process.pid;
-  watcher = spawn(process.execPath, ['-e', WATCHER_SCRIPT, String(runner)], {
+  const script = `(${dropWatcher.toString()})(require, ${runner}, ${HAND_OVER_MS})`;
+  watcher = spawn(process.execPath, ['-e', script], {
     // Its own process group: a Ctrl-C on the test run must not end it before it has cleaned up.
     detached: true,
     stdio: ['pipe', 'ignore', 'ignore'],
