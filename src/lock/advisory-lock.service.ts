@@ -20,10 +20,9 @@ import {
   waitingFailure,
 } from './lock-failures.js';
 import {
-  createLockRequest,
   resolveLockDefaults,
-  resolveTryWithLockOptions,
-  resolveWithLockOptions,
+  tryLockRequest,
+  withLockRequest,
   type LockRequest,
 } from './lock-request.js';
 import { runLockedWork } from './locked-work.js';
@@ -50,11 +49,7 @@ export class AdvisoryLockService {
     private readonly dataSource: DataSource,
     defaults: AdvisoryLockDefaults = {},
   ) {
-    const own = (dataSource.options as { applicationName?: unknown }).applicationName;
-    const resolved = resolveLockDefaults(
-      defaults,
-      typeof own === 'string' && own ? own : undefined,
-    );
+    const resolved = resolveLockDefaults(defaults, dataSource);
     this.defaultTimeoutMs = resolved.timeoutMs;
     this.applicationName = resolved.applicationName;
     this.sessionDataSource = resolved.sessionDataSource ?? dataSource;
@@ -72,7 +67,7 @@ export class AdvisoryLockService {
     fn: LockedWork<T>,
     options?: WithLockOptions,
   ): Promise<T> {
-    const request = createLockRequest(id, type, fn, this.withLockOptions(options));
+    const request = withLockRequest(id, type, fn, options, this.defaultTimeoutMs);
     const result = await this.hold(TRANSACTION_WAIT, request, onManager(fn));
     return valueOf(result);
   }
@@ -84,7 +79,7 @@ export class AdvisoryLockService {
     fn: LockedWork<T>,
     options?: TryWithLockOptions,
   ): Promise<TryLockResult<T>> {
-    const request = createLockRequest(id, type, fn, resolveTryWithLockOptions(options));
+    const request = tryLockRequest(id, type, fn, options);
     return this.hold(TRANSACTION_TRY, request, onManager(fn));
   }
 
@@ -101,7 +96,7 @@ export class AdvisoryLockService {
     fn: LockedWork<T>,
     options?: WithLockOptions,
   ): Promise<TryLockResult<T>> {
-    const request = createLockRequest(id, type, fn, this.withLockOptions(options));
+    const request = withLockRequest(id, type, fn, options, this.defaultTimeoutMs);
     return this.hold(TRANSACTION_FOLLOW, request, onManager(fn));
   }
 
@@ -120,7 +115,7 @@ export class AdvisoryLockService {
     fn: SessionLockedWork<T>,
     options?: WithLockOptions,
   ): Promise<T> {
-    const request = createLockRequest(id, type, fn, this.withLockOptions(options));
+    const request = withLockRequest(id, type, fn, options, this.defaultTimeoutMs);
     return valueOf(await this.hold(SESSION_WAIT, request, fn));
   }
 
@@ -137,7 +132,7 @@ export class AdvisoryLockService {
     fn: SessionLockedWork<T>,
     options?: WithLockOptions,
   ): Promise<TryLockResult<T>> {
-    const request = createLockRequest(id, type, fn, this.withLockOptions(options));
+    const request = withLockRequest(id, type, fn, options, this.defaultTimeoutMs);
     return this.hold(SESSION_FOLLOW, request, fn);
   }
 
@@ -157,14 +152,6 @@ export class AdvisoryLockService {
     return mode.form === 'transaction'
       ? this.holdTransactionLock(mode, request, work)
       : this.holdSessionLock(mode.whenHeld === 'follow', request, work);
-  }
-
-  /** Checks withLock-style options (timeoutMs, signal) against this service's default. */
-  private withLockOptions(options: unknown): {
-    timeoutMs: number;
-    signal: AbortSignal | undefined;
-  } {
-    return resolveWithLockOptions(options, this.defaultTimeoutMs);
   }
 
   private async holdTransactionLock<T, R>(
@@ -234,13 +221,15 @@ export class AdvisoryLockService {
 
   /** Kept once the DataSource is connected (TypeORM reads the server version then). */
   private settings(): LockConnectionSettings {
-    if (this.connectionSettings) return this.connectionSettings;
-    const settings = connectionSettingsFor(this.dataSource, this.applicationName);
-    if (settings.known) this.connectionSettings = settings;
-    return settings;
+    this.connectionSettings ??= connectionSettingsFor(this.dataSource, this.applicationName);
+    // Until then, only what every supported server has.
+    return (
+      this.connectionSettings ?? { ...BASELINE_SETTINGS, applicationName: this.applicationName }
+    );
   }
 }
 
+const BASELINE_SETTINGS = { postgres14: false, postgres17: false };
 const TRANSACTION_WAIT: LockMode = { form: 'transaction', whenHeld: 'wait' };
 const TRANSACTION_TRY: LockMode = { form: 'transaction', whenHeld: 'try' };
 const TRANSACTION_FOLLOW: LockMode = { form: 'transaction', whenHeld: 'follow' };

@@ -8,7 +8,7 @@ import { sqlState } from '../errors/sql-state.js';
 import { isConnectionLoss } from '../connection/connection-loss.js';
 import type { LockConnection } from '../connection/lock-connection.js';
 import type { LockRequest } from './lock-request.js';
-import { readLockSessions } from './lock-sessions.js';
+import { readLockSessions } from './holder-query.js';
 
 /*
  * What a failure of a lock call means, in one place: the SQLSTATE or the lost connection behind

@@ -28,7 +28,7 @@ export function defaultApplicationName(prefix = 'migration-lock'): string {
   return `${prefix}:${hostname()}`.replace(/[^\x20-\x7e]/g, '?').slice(0, 63 - pid.length) + pid;
 }
 
-export function resolveWithLockOptions(
+function resolveWithLockOptions(
   options: unknown,
   defaultTimeoutMs: number,
 ): { timeoutMs: number; signal: AbortSignal | undefined } {
@@ -44,12 +44,12 @@ export function resolveWithLockOptions(
 }
 
 /**
- * Checks service defaults once, at construction. `ownApplicationName`: the DataSource's
- * applicationName, which prefixes the default lock application_name.
+ * Checks service defaults once, at construction. The DataSource's own applicationName prefixes
+ * the default lock application_name.
  */
 export function resolveLockDefaults(
   defaults: unknown,
-  ownApplicationName?: string,
+  dataSource: DataSource,
 ): Required<Omit<AdvisoryLockDefaults, 'sessionDataSource'>> &
   Pick<AdvisoryLockDefaults, 'sessionDataSource'> {
   const given = checkOptionsObject('AdvisoryLockService', defaults);
@@ -66,12 +66,12 @@ export function resolveLockDefaults(
         : checkTimeoutMs('AdvisoryLockService', 'timeoutMs', given.timeoutMs),
     applicationName:
       given.applicationName === undefined
-        ? defaultApplicationName(ownApplicationName)
+        ? defaultApplicationName(ownApplicationName(dataSource))
         : checkApplicationName('AdvisoryLockService', given.applicationName),
   };
 }
 
-export function resolveTryWithLockOptions(options: unknown): { signal: AbortSignal | undefined } {
+function resolveTryWithLockOptions(options: unknown): { signal: AbortSignal | undefined } {
   const given = checkOptionsObject('tryWithLock', options);
   checkKnownKeys('tryWithLock', given, ['signal']);
   return { signal: checkAbortSignal('tryWithLock', given.signal) };
@@ -94,4 +94,30 @@ export function createLockRequest(
   const identity = lockIdentity(id, type);
   if (typeof fn !== 'function') throw InvalidLockArgumentError.work(fn);
   return { ...identity, signal: options.signal, timeoutMs: options.timeoutMs ?? 0 };
+}
+
+function ownApplicationName(dataSource: DataSource): string | undefined {
+  const own = (dataSource.options as { applicationName?: unknown }).applicationName;
+  return typeof own === 'string' && own ? own : undefined;
+}
+
+/** A withLock-style call's lock (withLock, tryWithLockOrWait, the session forms), checked. */
+export function withLockRequest(
+  id: string,
+  type: string,
+  fn: unknown,
+  options: unknown,
+  defaultTimeoutMs: number,
+): LockRequest {
+  return createLockRequest(id, type, fn, resolveWithLockOptions(options, defaultTimeoutMs));
+}
+
+/** A tryWithLock call's lock, checked (it never waits: no timeout). */
+export function tryLockRequest(
+  id: string,
+  type: string,
+  fn: unknown,
+  options: unknown,
+): LockRequest {
+  return createLockRequest(id, type, fn, resolveTryWithLockOptions(options));
 }

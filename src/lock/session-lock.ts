@@ -7,6 +7,7 @@ import {
   LockConnection,
   type PostgresQueryRunner,
 } from '../connection/lock-connection.js';
+import type { LockConnectionSettings } from './advisory-lock.sql.js';
 import {
   announceAndReleaseSql,
   announceReleaseSql,
@@ -17,8 +18,7 @@ import {
   ROUND_TRIP_SQL,
   trySessionLockSql,
   unlockAndNotifySql,
-  type LockConnectionSettings,
-} from './advisory-lock.sql.js';
+} from './session-lock.sql.js';
 import type { LockRequest } from './lock-request.js';
 
 type TryResults = Array<{ rows: Array<{ acquired?: boolean }> }>;
@@ -28,10 +28,11 @@ type UnlockResults = Array<{ rows: Array<{ released?: boolean }> }>;
 export const SESSION_LOCK_POLL_MS = 200;
 
 /**
- * Why a session-lock wait ended without the lock; `released`: the holder announced its release
- * (only when the caller asked to stop there, to look at what the holder did before trying again).
+ * How a session-lock wait ended: `held` (the lock is this connection's now), `timeout`, `aborted`,
+ * or `released`: the holder announced its release (only when the caller asked to stop there, to
+ * look at what the holder did before trying again).
  */
-export type SessionWaitEnd = 'timeout' | 'aborted' | 'released';
+export type SessionWaitEnd = 'held' | 'timeout' | 'aborted' | 'released';
 
 /**
  * A session-level advisory lock (`pg_advisory_lock`) on a dedicated connection, for work that
@@ -72,13 +73,10 @@ export class SessionLock {
   }
 
   /**
-   * Waits for the lock; resolves to why it stopped waiting without it, or undefined when held.
-   * With `stopOnRelease`, a release announced by the holder ends the wait instead of a new try.
+   * Waits for the lock; resolves to how the wait ended. With `stopOnRelease`, a release announced
+   * by the holder ends the wait instead of a new try.
    */
-  async acquire(
-    signal: AbortSignal | undefined,
-    stopOnRelease: boolean,
-  ): Promise<SessionWaitEnd | undefined> {
+  async acquire(signal: AbortSignal | undefined, stopOnRelease: boolean): Promise<SessionWaitEnd> {
     const { timeoutMs } = this.request;
     const deadline = timeoutMs === 0 ? Number.POSITIVE_INFINITY : performance.now() + timeoutMs;
     // Listening before the first try: a release in between is not missed.
@@ -90,7 +88,7 @@ export class SessionLock {
       answerWithinMs,
     );
     this.current = connection;
-    if (first.at(-1)?.rows[0]?.acquired === true) return undefined;
+    if (first.at(-1)?.rows[0]?.acquired === true) return 'held';
     // A server that stops answering a poll well past the deadline has the connection closed,
     // which ends the wait.
     return connection.answeredWithin(
@@ -105,7 +103,7 @@ export class SessionLock {
     signal: AbortSignal | undefined,
     stopOnRelease: boolean,
     firstWake: Promise<'released'>,
-  ): Promise<SessionWaitEnd | undefined> {
+  ): Promise<SessionWaitEnd> {
     let woken = firstWake;
     const aborted = onAbort(signal);
     const lost = onAbort(this.connection.lostSignal);
@@ -135,7 +133,7 @@ export class SessionLock {
         return 'released';
       }
     }
-    return undefined;
+    return 'held';
   }
 
   /**

@@ -2,7 +2,7 @@ import type pg from 'pg';
 import type { DataSource } from 'typeorm';
 import type { LockSession } from '../errors/lock-session.js';
 import { advisoryLockKey, lockKeyAsOids, type AdvisoryLockKey } from '../lock/lock-key.js';
-import { ALL_ADVISORY_LOCKS_SQL, readLockSessions, toLockSession } from '../lock/lock-sessions.js';
+import { ALL_ADVISORY_LOCKS_SQL, readLockSessions, toLockSession } from '../lock/holder-query.js';
 import { withOneShotClient } from './one-shot-client.js';
 
 export type { LockSession };

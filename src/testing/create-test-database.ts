@@ -1,34 +1,22 @@
 import pg from 'pg';
-import { DataSource, type DataSourceOptions } from 'typeorm';
+import type { DataSourceOptions } from 'typeorm';
 import {
   InvalidOptionsError,
   TestDatabaseThroughPoolerError,
 } from '../errors/migration-lock.errors.js';
 import { messages } from '../errors/migration-lock.messages.js';
 import { checkBoolean, checkOptionsObject, checkTimeoutMs } from '../errors/option-checks.js';
-import { AdvisoryLockService } from '../lock/advisory-lock.service.js';
 import { backendPidBehindPooler } from '../connection/backend-key.js';
 import type { PgClient } from '../connection/lock-connection.js';
 import { advisoryLockKey } from '../lock/lock-key.js';
-import { MigrationRunnerService } from '../migration-runner/migration-runner.service.js';
-import { DEFAULT_OPTIONS } from '../module/migration-lock-options.js';
+import { DEFAULT_LOCK_TIMEOUT_MS } from '../lock/lock-request.js';
 import { dropOnExit, forget } from './exit-cleanup.js';
 import { claimSpare, prepareSpare } from './spare-clones.js';
 import { namespaceDatabases } from './namespace-databases.js';
-import { isLeftover, isTestDatabase, namesFor, type Naming } from './test-database-names.js';
-import {
-  cloneDatabaseSql,
-  commentOnDatabaseSql,
-  createDatabaseSql,
-  dropDatabaseSql,
-  ADVISORY_LOCK_SQL,
-  markTemplateSql,
-  ORPHAN_TEMPLATES_SQL,
-  TEMPLATE_COMMENT_PREFIX,
-  TRY_ADVISORY_LOCK_SQL,
-  unmarkTemplateSql,
-  ADVISORY_UNLOCK_SQL,
-} from './test-database.sql.js';
+import { namesFor } from './test-database-names.js';
+import { buildTemplate, dropLeftovers, pointedAt, TEMPLATE_LOCK_TYPE } from './test-template.js';
+import { SESSION_LOCK_SQL, SESSION_UNLOCK_SQL } from '../lock/session-lock.sql.js';
+import { cloneDatabaseSql, dropDatabaseSql } from './test-database.sql.js';
 
 type PostgresOptions = Extract<DataSourceOptions, { type: 'postgres' }>;
 
@@ -41,7 +29,7 @@ export interface CreateTestDatabaseOptions {
   /**
    * Longest wait for another process building the same template (the first test file to start
    * migrates it; the others wait for it).
-   * @default 300000 (5 minutes)
+   * @default 300000 (5 minutes, as the lock's)
    */
   timeoutMs?: number;
   /**
@@ -66,7 +54,6 @@ export interface TestDatabase {
 }
 
 const WHERE = 'createTestDatabase';
-const TEMPLATE_LOCK_TYPE = 'TestTemplate';
 
 /**
  * A new database holding every migration, cloned (`CREATE DATABASE … TEMPLATE`) from a template that
@@ -82,7 +69,7 @@ export async function createTestDatabase(
   const naming = await namesFor(dataSourceOptions);
   const admin = await connectAdmin(dataSourceOptions, timeoutMs);
   try {
-    await admin.query(ADVISORY_LOCK_SQL, [...advisoryLockKey(naming.template, TEMPLATE_LOCK_TYPE)]);
+    await admin.query(SESSION_LOCK_SQL, [...advisoryLockKey(naming.template, TEMPLATE_LOCK_TYPE)]);
     try {
       const existing = await namespaceDatabases(admin, naming.namespace);
       if (!existing.get(naming.template)) {
@@ -101,7 +88,7 @@ export async function createTestDatabase(
     } finally {
       // A failed unlock must not hide why the call failed: the lock ends with the session anyway.
       await admin
-        .query(ADVISORY_UNLOCK_SQL, [...advisoryLockKey(naming.template, TEMPLATE_LOCK_TYPE)])
+        .query(SESSION_UNLOCK_SQL, [...advisoryLockKey(naming.template, TEMPLATE_LOCK_TYPE)])
         .catch(() => undefined);
     }
   } finally {
@@ -131,7 +118,9 @@ function checkOptions(options: unknown): {
   return {
     dataSourceOptions,
     timeoutMs:
-      given.timeoutMs === undefined ? 300_000 : checkTimeoutMs(WHERE, 'timeoutMs', given.timeoutMs),
+      given.timeoutMs === undefined
+        ? DEFAULT_LOCK_TIMEOUT_MS
+        : checkTimeoutMs(WHERE, 'timeoutMs', given.timeoutMs),
     prepareNext:
       given.prepareNext === undefined
         ? true
@@ -172,14 +161,6 @@ async function connectAdmin(options: PostgresOptions, timeoutMs: number): Promis
   }
 }
 
-/** The options pointed at `database`, on the same server with the same credentials. */
-function pointedAt(options: PostgresOptions, database: string): PostgresOptions {
-  if (!options.url) return { ...options, database };
-  const url = new URL(options.url);
-  url.pathname = `/${database}`;
-  return { ...options, url: url.toString(), database: undefined };
-}
-
 function testDatabase(options: PostgresOptions, name: string): TestDatabase {
   const dataSourceOptions = pointedAt(options, name);
   const url = new URL(options.url ?? 'postgres://localhost');
@@ -204,100 +185,4 @@ function testDatabase(options: PostgresOptions, name: string): TestDatabase {
       }
     },
   };
-}
-
-// ------------------------------------------------------------------ template
-
-/**
- * Creates the template and migrates it with the module's own runner, under the migration lock, then
- * marks it complete. A template left incomplete (its builder died) is dropped first; older
- * templates of the namespace go too (one in use by another process stays, and goes next time), and
- * so do templates whose namespace's database no longer exists (see dropOrphanTemplates).
- */
-async function buildTemplate(
-  admin: pg.Client,
-  options: PostgresOptions,
-  template: string,
-  existing: Map<string, boolean>,
-): Promise<void> {
-  for (const [name, complete] of existing) {
-    if (isTestDatabase(name)) continue;
-    if (complete) await admin.query(unmarkTemplateSql(name)).catch(() => undefined);
-    await admin.query(dropDatabaseSql(name)).catch(() => undefined);
-  }
-  await dropOrphanTemplates(admin);
-  await admin.query(createDatabaseSql(template));
-  const source = sourceDatabase(options);
-  if (source) {
-    const comment = admin.escapeLiteral(`${TEMPLATE_COMMENT_PREFIX}${source}`);
-    await admin.query(commentOnDatabaseSql(template, comment));
-  }
-  const dataSource = await new DataSource({
-    ...pointedAt(options, template),
-    migrationsRun: false,
-    synchronize: false,
-    dropSchema: false,
-    poolSize: 2,
-  }).initialize();
-  try {
-    await new MigrationRunnerService(
-      dataSource,
-      new AdvisoryLockService(dataSource),
-      DEFAULT_OPTIONS,
-    ).run();
-  } finally {
-    await dataSource.destroy();
-  }
-  await admin.query(markTemplateSql(template));
-}
-
-/**
- * Templates of databases that no longer exist, e.g. a CI job's database dropped after its run: a
- * namespace is the database the options point at, so no call can reach them again, and without this
- * each such job would leave a migrated copy on a shared server. Each goes under its own template
- * lock, taken without waiting: a template still in use is left for a later build.
- */
-async function dropOrphanTemplates(admin: pg.Client): Promise<void> {
-  const { rows } = await admin.query<{ name: string }>(ORPHAN_TEMPLATES_SQL, [
-    TEMPLATE_COMMENT_PREFIX,
-  ]);
-  for (const { name } of rows) {
-    const lock = advisoryLockKey(name, TEMPLATE_LOCK_TYPE);
-    const { rows: tried } = await admin.query<{ acquired: boolean }>(TRY_ADVISORY_LOCK_SQL, [
-      ...lock,
-    ]);
-    if (!tried[0].acquired) continue;
-    try {
-      await admin.query(unmarkTemplateSql(name));
-      await admin.query(dropDatabaseSql(name));
-    } catch {
-      // Someone still connected to it: the next build tries again.
-    } finally {
-      await admin.query(ADVISORY_UNLOCK_SQL, [...lock]).catch(() => undefined);
-    }
-  }
-}
-
-/** The database the options point at (a template's namespace), when they name one. */
-function sourceDatabase(options: PostgresOptions): string | undefined {
-  if (!options.url) return options.database;
-  return decodeURIComponent(new URL(options.url).pathname.slice(1)) || undefined;
-}
-
-/**
- * Test databases of processes on this host that no longer run (killed, and their cleanup with
- * them), and such processes' spares of older templates; taken out of `existing` too.
- */
-async function dropLeftovers(
-  admin: pg.Client,
-  naming: Naming,
-  existing: Map<string, boolean>,
-): Promise<void> {
-  for (const name of [...existing.keys()]) {
-    // A spare of this template is a finished clone (a database exists only once its CREATE
-    // committed), whoever made it: claimed below, not dropped.
-    if (!isLeftover(name) || naming.isSpare(name)) continue;
-    existing.delete(name);
-    await admin.query(dropDatabaseSql(name)).catch(() => undefined);
-  }
 }

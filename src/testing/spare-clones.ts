@@ -10,12 +10,8 @@ import {
 } from './exit-cleanup.js';
 import { namespaceDatabases } from './namespace-databases.js';
 import type { Naming } from './test-database-names.js';
-import {
-  ADVISORY_LOCK_SQL,
-  ADVISORY_UNLOCK_SQL,
-  cloneDatabaseSql,
-  renameDatabaseSql,
-} from './test-database.sql.js';
+import { SESSION_LOCK_SQL, SESSION_UNLOCK_SQL } from '../lock/session-lock.sql.js';
+import { cloneDatabaseSql, renameDatabaseSql } from './test-database.sql.js';
 
 /*
  * Spares: a clone costs what copying the template's files costs (about a millisecond per table,
@@ -74,8 +70,8 @@ export async function claimSpare(
   await clonesStarted(timeoutMs);
   try {
     // Free at once unless a clone of this process is on its way; bounded by the admin's lock_timeout.
-    await admin.query(ADVISORY_LOCK_SQL, [...spareLock(naming)]);
-    await admin.query(ADVISORY_UNLOCK_SQL, [...spareLock(naming)]);
+    await admin.query(SESSION_LOCK_SQL, [...spareLock(naming)]);
+    await admin.query(SESSION_UNLOCK_SQL, [...spareLock(naming)]);
   } catch {
     return undefined;
   }
@@ -142,7 +138,7 @@ async function cloneSpare(server: ServerConnections, naming: Naming): Promise<vo
     // A spare must not keep the process alive: at exit the clone is ended and dropped instead.
     (client.connection.stream as Partial<Socket>).unref?.();
     cloningIn(name, (client as unknown as { processID?: number }).processID);
-    await client.query(ADVISORY_LOCK_SQL, [...spareLock(naming)]);
+    await client.query(SESSION_LOCK_SQL, [...spareLock(naming)]);
     held();
     // The clone before this one may have made the spare this one was for.
     const databases = await namespaceDatabases(client, naming.namespace);
@@ -154,7 +150,7 @@ async function cloneSpare(server: ServerConnections, naming: Naming): Promise<vo
     made = true;
     spareMade(name);
     // Released before the session ends, so the next clone or a waiting call goes on at once.
-    await client.query(ADVISORY_UNLOCK_SQL, [...spareLock(naming)]);
+    await client.query(SESSION_UNLOCK_SQL, [...spareLock(naming)]);
   } catch {
     // Only a head start: without a spare the next call clones. A spare made stays for it.
     if (!made) forget(name);

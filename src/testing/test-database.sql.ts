@@ -12,14 +12,6 @@ export function quoted(name: string): string {
   return `"${name}"`;
 }
 
-/**
- * Session-level locks: per template, serializing template builds, clones and claims across
- * processes; per process, serializing its spare clones (and letting a call wait for one).
- */
-export const ADVISORY_LOCK_SQL = 'SELECT pg_advisory_lock($1::int4, $2::int4)';
-export const ADVISORY_UNLOCK_SQL = 'SELECT pg_advisory_unlock($1::int4, $2::int4)';
-export const TRY_ADVISORY_LOCK_SQL = 'SELECT pg_try_advisory_lock($1::int4, $2::int4) AS acquired';
-
 /** Databases of one namespace with their template flag: templates and leftover test databases. */
 export const DATABASES_LIKE_SQL =
   'SELECT datname AS name, datistemplate AS complete FROM pg_database WHERE datname LIKE $1';

@@ -10,7 +10,7 @@ import {
   announceReleaseSql,
   releaseChannel,
   unlockAndNotifySql,
-} from '../../src/lock/advisory-lock.sql.js';
+} from '../../src/lock/session-lock.sql.js';
 import { isOutsideTransaction, type PgClient } from '../../src/connection/lock-connection.js';
 import { AdvisoryLockService } from '../../src/lock/advisory-lock.service.js';
 import { advisoryLockKey } from '../../src/lock/lock-key.js';

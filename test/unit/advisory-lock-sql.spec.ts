@@ -1,14 +1,16 @@
 import {
-  beginAndTryLockSql,
-  prepareAndTrySessionLockSql,
-  releaseChannel,
-  serverProbesSql,
-  unlockAndNotifySql,
-  announceReleaseSql,
-  announceAndReleaseSql,
   awaitReleaseAndCommitSql,
+  beginAndTryLockSql,
+  serverProbesSql,
   waitForLockSql,
 } from '../../src/lock/advisory-lock.sql.js';
+import {
+  announceAndReleaseSql,
+  announceReleaseSql,
+  prepareAndTrySessionLockSql,
+  releaseChannel,
+  unlockAndNotifySql,
+} from '../../src/lock/session-lock.sql.js';
 import type { LockConnectionSettings } from '../../src/lock/advisory-lock.sql.js';
 import { advisoryLockKey } from '../../src/lock/lock-key.js';
 

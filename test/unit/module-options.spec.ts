@@ -3,7 +3,7 @@ import { DataSource } from 'typeorm';
 import { InvalidOptionsError, LockTimeoutError } from '../../src/errors/migration-lock.errors.js';
 import { describeLock } from '../../src/lock/lock-key.js';
 import { advisoryLockKey } from '../../src/lock/lock-key.js';
-import { resolveWithLockOptions } from '../../src/lock/lock-request.js';
+import { withLockRequest } from '../../src/lock/lock-request.js';
 import { defaultApplicationName } from '../../src/lock/lock-request.js';
 import { DEFAULT_OPTIONS, resolveModuleOptions } from '../../src/module/migration-lock-options.js';
 import { MigrationLockModule } from '../../src/module/migration-lock.module.js';
@@ -124,16 +124,28 @@ describe('MigrationLockModule.forRoot / forRootAsync', () => {
 });
 
 describe('withLock options', () => {
+  const work = async () => undefined;
+  const optionsOf = (options: unknown, defaultTimeoutMs: number) => {
+    const { timeoutMs, signal } = withLockRequest(
+      'report',
+      'Jobs',
+      work,
+      options,
+      defaultTimeoutMs,
+    );
+    return { timeoutMs, signal };
+  };
+
   it('uses the default timeout unless given', () => {
-    expect(resolveWithLockOptions(undefined, 123)).toEqual({ timeoutMs: 123, signal: undefined });
+    expect(optionsOf(undefined, 123)).toEqual({ timeoutMs: 123, signal: undefined });
     const signal = new AbortController().signal;
-    expect(resolveWithLockOptions({ timeoutMs: 0, signal }, 123)).toEqual({ timeoutMs: 0, signal });
+    expect(optionsOf({ timeoutMs: 0, signal }, 123)).toEqual({ timeoutMs: 0, signal });
   });
 
   it.each([[{ timeoutMs: -5 }], [{ signal: 'stop' }], [{ wait: true }], ['fast']])(
     'rejects %p',
     (options) => {
-      expect(() => resolveWithLockOptions(options, 1)).toThrow(InvalidOptionsError);
+      expect(() => optionsOf(options, 1)).toThrow(InvalidOptionsError);
     },
   );
 });

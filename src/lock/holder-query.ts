@@ -1,5 +1,5 @@
 import type { LockSession } from '../errors/lock-session.js';
-import { trySessionLockSql } from './advisory-lock.sql.js';
+import { trySessionLockSql } from './session-lock.sql.js';
 import { lockKeyAsOids, type AdvisoryLockKey } from './lock-key.js';
 
 type Row = Record<string, unknown>;
