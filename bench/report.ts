@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import type { ReplicaReport } from '../reference/demo/fleet.js';
 import { formatTable } from '../reference/demo/format-table.js';
 import type { JobTickResults } from './job-tick.bench.js';
@@ -200,6 +201,12 @@ const mdTable = (header: string[], rows: string[][]) =>
     ...rows.map((row) => `| ${row.map((c) => c.replace(/\|/g, '\\|')).join(' | ')} |`),
   ].join('\n');
 
+/** The figures behind choices in the code: hand-written, kept when the report is regenerated. */
+const DESIGN_FIGURES = readFileSync(
+  new URL('../../bench/design-figures.md', import.meta.url),
+  'utf8',
+);
+
 export function markdownReport(r: BenchResults, chartFile: string): string {
   return `# Benchmarks
 
@@ -271,7 +278,8 @@ withLock and raw calls, and hand-offs in every form — because V8 optimizes a f
 has run for a while, and withLockVsRaw over a new process's first calls is shown beside it) and
 \`bench/rollout.bench.ts\` (replica processes load and connect, wait at a barrier, are released
 together; wall time from the release until every replica has finished its migration phase).
-`;
+
+${DESIGN_FIGURES}`;
 }
 
 /** An SVG: one row per replica (wait, migrate, ready), and the hand-off latency distribution. */

@@ -19,8 +19,8 @@ export interface HeldLock {
    */
   readonly signal: AbortSignal;
   /**
-   * `signal.aborted`, read without making the signal (which costs the first call of a process a
-   * millisecond of CPU): the cheap check between steps.
+   * `signal.aborted`, read without making the signal (costly on a fresh process's first hold): the
+   * cheap check between steps.
    */
   readonly stopping: boolean;
 }

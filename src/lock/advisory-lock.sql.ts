@@ -138,7 +138,7 @@ export function connectionSettingsFor(
  *   statement is noticed within this interval, and its lock passes on, instead of after the statement.
  * - idle_in_transaction_session_timeout, idle_session_timeout (14+): a holder pausing between steps
  *   must not be killed by the server, which would pass the lock on while its owner goes on.
- * Set by name, not looked up in pg_settings: that view costs half a millisecond per call.
+ * Set by name, not looked up in pg_settings, which costs more than the lock (docs/benchmarks.md).
  */
 export function settingsSql(
   scope: 'LOCAL' | 'SESSION',

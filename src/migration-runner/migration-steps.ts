@@ -32,16 +32,14 @@ interface ExecutorSteps {
 /**
  * TypeORM's executeMigration(), in its own steps. That method looks up the migrations table and the
  * typeorm_metadata table in information_schema before every migration: two catalog queries per
- * migration on the holder's critical path, a third of a 200-migration run on a fresh database.
+ * migration on the holder's critical path (their share of a run: docs/benchmarks.md).
  * The runner makes sure of the tables once per run and then, per migration, runs it and records it
  * with the rows TypeORM writes, with room between the two for its own checks. A record goes in the
  * same round trip as the COMMIT of its migration's transaction, and a whole `all` run is recorded
- * by one statement: TypeORM's QueryBuilder insert per migration cost more than the CREATE TABLE
- * it recorded, in a 200-migration run.
+ * by one statement, cheaper than TypeORM's QueryBuilder insert per migration.
  */
 export class MigrationSteps {
   private readonly steps: ExecutorSteps;
-
   private readonly mode: MigrationTransactionMode;
 
   constructor(

@@ -92,8 +92,8 @@ export async function createTestDatabase(
         .catch(() => undefined);
     }
   } finally {
-    // Not awaited: the lock is already released, and a backend's exit takes 10–20 ms the caller
-    // does not need to wait for (a third of a call that claims a spare).
+    // Not awaited: the lock is already released, and a backend's exit is a large share of a call
+    // that claims a spare (docs/benchmarks.md), which the caller need not wait for.
     void admin.end().catch(() => undefined);
   }
 }
