@@ -1,13 +1,8 @@
 // The public API of nestjs-migration-lock: everything a user imports comes from here.
 export { MigrationLockModule } from './module/migration-lock.module.js';
-export {
-  MIGRATION_LOCK_ASYNC_OPTIONS_TYPE,
-  MIGRATION_LOCK_OPTIONS_TYPE,
-} from './module/migration-lock.module-definition.js';
-export {
-  MIGRATION_LOCK_MODULE_OPTIONS,
-  MIGRATION_LOCK_OPTIONS,
-} from './module/migration-lock.constants.js';
+export type { MigrationLockModuleAsyncOptions } from './module/migration-lock.module-definition.js';
+// The options of the default registration as the module resolved them (defaults filled in).
+export { MIGRATION_LOCK_OPTIONS } from './module/migration-lock.constants.js';
 export {
   getAdvisoryLockServiceToken,
   getMigrationHealthIndicatorToken,

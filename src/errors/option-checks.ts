@@ -134,3 +134,11 @@ export function checkPostgresUrl(where: string, option: string, value: unknown):
   if (!valid) throw new InvalidOptionsError(messages.invalidUrlOption(where, option));
   return value as string;
 }
+
+/** The name @nestjs/typeorm gives the DataSource registered without one. */
+export const DEFAULT_DATA_SOURCE_NAME = 'default';
+
+/** A DataSource name as registrations compare it: undefined for the default one, named or not. */
+export function namedDataSource(name: string | undefined): string | undefined {
+  return name === DEFAULT_DATA_SOURCE_NAME ? undefined : name;
+}

@@ -3,6 +3,7 @@ import { messages } from '../errors/migration-lock.messages.js';
 import {
   checkKnownKeys,
   checkNonEmptyString,
+  namedDataSource,
   checkOneOf,
   checkOptionsObject,
   checkTimeoutMs,
@@ -75,11 +76,11 @@ export function lockedJob(id: string, options: unknown, method: string): LockedJ
         ? undefined
         : checkTimeoutMs(WHERE, 'timeoutMs', given.timeoutMs),
     periodMs: given.oncePer === undefined ? undefined : periodMs(given.oncePer),
-    // 'default' is the default DataSource, as in @nestjs/typeorm.
-    dataSourceName:
-      given.dataSourceName === undefined || given.dataSourceName === 'default'
+    dataSourceName: namedDataSource(
+      given.dataSourceName === undefined
         ? undefined
         : checkNonEmptyString(WHERE, 'dataSourceName', given.dataSourceName),
+    ),
   };
 }
 

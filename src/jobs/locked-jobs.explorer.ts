@@ -1,5 +1,6 @@
 import type { OnModuleInit } from '@nestjs/common';
 import type { DiscoveryService } from '@nestjs/core';
+import { namedDataSource } from '../errors/option-checks.js';
 import { linkJobRunner, lockedJobsOf } from './locked-job.registry.js';
 import type { LockedJobRunner } from './locked-job.runner.js';
 
@@ -16,7 +17,7 @@ export class LockedJobsExplorer implements OnModuleInit {
   ) {}
 
   onModuleInit(): void {
-    const name = this.dataSourceName === 'default' ? undefined : this.dataSourceName;
+    const name = namedDataSource(this.dataSourceName);
     for (const wrapper of [...this.discovery.getProviders(), ...this.discovery.getControllers()]) {
       const instance: unknown = wrapper.instance;
       if (typeof instance !== 'object' || instance === null || !wrapper.isDependencyTreeStatic())

@@ -2,6 +2,7 @@ import { Logger, type OnApplicationShutdown } from '@nestjs/common';
 import type { DataSource } from 'typeorm';
 import { DataSourceConfigError } from '../errors/migration-lock.errors.js';
 import { messages } from '../errors/migration-lock.messages.js';
+import { DEFAULT_DATA_SOURCE_NAME } from '../errors/option-checks.js';
 
 /**
  * The DataSource the module runs on, whether the module initialized it (and so owns it), and the
@@ -85,7 +86,7 @@ export function createDirectDataSource(app: DataSource, directUrl: string): Data
   return new DataSourceClass({
     ...rest,
     url: directUrl,
-    name: `${String(name ?? 'default')}:migration-lock-direct`,
+    name: `${String(name ?? DEFAULT_DATA_SOURCE_NAME)}:migration-lock-direct`,
     poolSize: DIRECT_POOL_SIZE,
     migrationsRun: false,
     synchronize: false,

@@ -38,3 +38,6 @@ export const {
     },
   )
   .build();
+
+/** What forRootAsync() takes: imports, inject and a factory, class or existing provider, and the extras. */
+export type MigrationLockModuleAsyncOptions = typeof MIGRATION_LOCK_ASYNC_OPTIONS_TYPE;

@@ -2,6 +2,7 @@ import { Inject } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import { MigrationHealthIndicator } from '../health/migration.health.js';
 import { AdvisoryLockService } from '../lock/advisory-lock.service.js';
+import { namedDataSource } from '../errors/option-checks.js';
 import { MigrationRunnerService } from '../migration-runner/migration-runner.service.js';
 
 /*
@@ -17,9 +18,8 @@ function tokenOf<K extends ServiceName>(
   service: K,
   dataSourceName: string | undefined,
 ): (typeof SERVICES)[K] | string {
-  return dataSourceName === undefined || dataSourceName === 'default'
-    ? SERVICES[service]
-    : `${dataSourceName}${service}`;
+  const named = namedDataSource(dataSourceName);
+  return named === undefined ? SERVICES[service] : `${named}${service}`;
 }
 
 /** The injection token of the AdvisoryLockService for `dataSourceName` (the default DataSource when omitted). */
@@ -63,7 +63,6 @@ export function exportedServiceTokens(dataSourceName: string | undefined) {
  * @nestjs/typeorm's own function.
  */
 export function nestTypeormDataSourceToken(dataSourceName?: string): string | typeof DataSource {
-  return dataSourceName === undefined || dataSourceName === 'default'
-    ? DataSource
-    : `${dataSourceName}DataSource`;
+  const named = namedDataSource(dataSourceName);
+  return named === undefined ? DataSource : `${named}DataSource`;
 }
