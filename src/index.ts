@@ -12,6 +12,7 @@ export {
   InjectMigrationRunner,
 } from './module/migration-lock.tokens.js';
 export type {
+  MigrationLockEvents,
   MigrationLockModuleExtras,
   MigrationLockModuleOptions,
   MigrationTransactionMode,
@@ -40,10 +41,12 @@ export {
 } from './migration-runner/migration-runner.service.js';
 export type { MigrationRunResult } from './migration-runner/migration-run-result.js';
 export type {
-  MigrationLockEvents,
+  MigrationEvents,
   MigrationPhase,
   MigrationState,
+  WaitOutcome,
 } from './migration-runner/migration-events.js';
+export type { LockedJobEvents } from './jobs/locked-job.js';
 export { MigrationHealthIndicator, type MigrationHealthResult } from './health/migration.health.js';
 export type { LockStatus } from './status/lock-status.js';
 export { readLockStatus } from './status/lock-status.js';

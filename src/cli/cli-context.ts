@@ -1,6 +1,6 @@
 import { NestFactory } from '@nestjs/core';
 import type { DataSource } from 'typeorm';
-import type { MigrationLockEvents } from '../migration-runner/migration-events.js';
+import type { MigrationEvents } from '../migration-runner/migration-events.js';
 import { MigrationRunnerService } from '../migration-runner/migration-runner.service.js';
 import { assertLockableDataSource } from '../module/migration-lock-data-source.js';
 import type { MigrationTransactionMode } from '../module/interfaces/migration-lock-options.interface.js';
@@ -34,7 +34,7 @@ export interface CliContext {
  */
 export async function openCliContext(
   options: CommonOptions,
-  events: (dataSource: DataSource) => MigrationLockEvents | undefined = () => undefined,
+  events: (dataSource: DataSource) => MigrationEvents | undefined = () => undefined,
 ): Promise<CliContext> {
   const timeoutMs = options.timeout === undefined ? undefined : parseDuration(options.timeout);
   const connectTimeoutMs = parseDuration(options.connectTimeout, '--connect-timeout');

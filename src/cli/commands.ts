@@ -1,5 +1,5 @@
 import type { DataSource } from 'typeorm';
-import type { MigrationLockEvents } from '../migration-runner/migration-events.js';
+import type { MigrationEvents } from '../migration-runner/migration-events.js';
 import type { MigrationRunResult } from '../migration-runner/migration-run-result.js';
 import { describeSession, type LockSession } from '../errors/lock-session.js';
 import { readAllAdvisoryLocks, readLockStatus } from '../status/lock-status.js';
@@ -23,7 +23,7 @@ function signalOnTermination(): AbortSignal {
 /** Live wait progress and applied migrations on stderr, except with --json. */
 const withProgress =
   (options: CommonOptions) =>
-  (dataSource: DataSource): MigrationLockEvents | undefined =>
+  (dataSource: DataSource): MigrationEvents | undefined =>
     options.json
       ? undefined
       : new WaitProgress(dataSource, { id: options.lockId, type: options.lockType });

@@ -1,5 +1,5 @@
 import type { DataSource } from 'typeorm';
-import type { MigrationLockEvents, WaitOutcome } from '../migration-runner/migration-events.js';
+import type { MigrationEvents, WaitOutcome } from '../migration-runner/migration-events.js';
 import { describeSession, type LockSession } from '../errors/lock-session.js';
 import { readLockStatus } from '../status/lock-status.js';
 
@@ -10,7 +10,7 @@ const PLAIN_TICK_MS = 5000;
  * Tells a waiting operator who holds the lock: a live line on a TTY, a plain line every few
  * seconds otherwise (CI logs), nothing in --json mode (the caller does not create one then).
  */
-export class WaitProgress implements MigrationLockEvents {
+export class WaitProgress implements MigrationEvents {
   private timer: NodeJS.Timeout | undefined;
   private startedAt = 0;
   private drawn = false;

@@ -1,9 +1,9 @@
 import { Logger } from '@nestjs/common';
 import type { EntityManager } from 'typeorm';
 import type { AdvisoryLockService } from '../lock/advisory-lock.service.js';
-import { emitEvent, type MigrationLockEvents } from '../migration-runner/migration-events.js';
+import { emitEvent, type EventOf } from '../migration-runner/migration-events.js';
 import { claimJobPeriodSql, createJobRunsTableSql } from './job-runs.sql.js';
-import type { LockedJob } from './locked-job.js';
+import type { LockedJob, LockedJobEvents } from './locked-job.js';
 
 /** The lock that serializes the first-use CREATE TABLE of the job-runs table across replicas. */
 const JOB_RUNS_TABLE_LOCK_TYPE = 'MigrationLockJobRunsTable';
@@ -22,7 +22,7 @@ export class LockedJobRunner {
   constructor(
     private readonly locks: AdvisoryLockService,
     private readonly jobRunsTable: string,
-    private readonly events: MigrationLockEvents | undefined,
+    private readonly events: LockedJobEvents | undefined,
   ) {}
 
   /** Runs `call` as `job`; undefined when it was skipped (lock held, or run this period). */
@@ -85,10 +85,7 @@ export class LockedJobRunner {
     return this.tableReady;
   }
 
-  private emit<K extends keyof MigrationLockEvents>(
-    name: K,
-    event: Parameters<NonNullable<MigrationLockEvents[K]>>[0],
-  ): void {
+  private emit<K extends keyof LockedJobEvents>(name: K, event: EventOf<LockedJobEvents, K>): void {
     emitEvent(this.events, name, event, this.logger);
   }
 }

@@ -10,6 +10,18 @@ import {
 } from '../errors/option-checks.js';
 import { advisoryLockKey, describeLock } from '../lock/lock-key.js';
 
+/** What `@WithAdvisoryLock` jobs tell a listener (the module option `events`): every method is optional. */
+export interface LockedJobEvents {
+  /** A job got its lock (and its period, with `oncePer`) and starts. */
+  jobStarted?(event: { job: string }): void;
+  /** A job did not run: another replica holds its lock (`held`), or ran it this period (`ranThisPeriod`). */
+  jobSkipped?(event: { job: string; reason: 'held' | 'ranThisPeriod' }): void;
+  /** A job ran and its transaction committed; `durationMs` from start to commit. */
+  jobFinished?(event: { job: string; durationMs: number }): void;
+  /** A job threw, or its lock failed: nothing it wrote (nor its `oncePer` record) committed. */
+  jobFailed?(event: { job: string; error: Error; durationMs: number }): void;
+}
+
 /** Options of `@WithAdvisoryLock(id, options)`. */
 export interface WithAdvisoryLockOptions {
   /** The lock's type; with `id`, the key (the same derivation as withLock). @default 'Jobs' */

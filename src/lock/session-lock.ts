@@ -84,7 +84,7 @@ export class SessionLock {
     const answerWithinMs = answerBoundMs(timeoutMs);
     const [connection, first] = await LockConnection.open(
       this.dataSource,
-      (attempt) => this.prepare(attempt),
+      this.prepare,
       answerWithinMs,
     );
     this.current = connection;
@@ -151,7 +151,7 @@ export class SessionLock {
    * The first round trip, on each connection LockConnection.open tries: before anything touches
    * the session, a pooler is refused (a session lock there is not ours to hold).
    */
-  private async prepare({ client }: LockConnection): Promise<TryResults> {
+  private readonly prepare = async ({ client }: LockConnection): Promise<TryResults> => {
     await assertDirectConnection(client, this.request.name);
     client.on('notification', this.onNotification);
     try {
@@ -161,7 +161,7 @@ export class SessionLock {
       client.removeListener('notification', this.onNotification);
       throw error;
     }
-  }
+  };
 
   /**
    * Announces the release (followers stop waiting), releases the lock and wakes the waiters in line

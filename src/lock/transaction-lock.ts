@@ -54,7 +54,7 @@ export class TransactionLock {
     const { key, timeoutMs, signal } = this.request;
     const [connection, results] = await LockConnection.open(
       this.dataSource,
-      (attempt) => this.begin(attempt),
+      this.begin,
       answerBoundMs(timeoutMs),
     ).catch((error: unknown) => {
       throw waitingFailure(undefined, this.request, error);
@@ -120,12 +120,12 @@ export class TransactionLock {
   }
 
   /** The first statement, on each connection LockConnection.open tries: the server probes only where it lacks them. */
-  private begin(connection: LockConnection): Promise<QueryResults> {
+  private readonly begin = (connection: LockConnection): Promise<QueryResults> => {
     this.sentServerProbes = !connection.serverProbes;
     recordTransactionState(connection.queryRunner, true);
     const sql = beginAndTryLockSql(this.request.key, this.settings, this.sentServerProbes);
     return connection.client.query(sql) as unknown as Promise<QueryResults>;
-  }
+  };
 
   /**
    * Runs a waiting statement that the server ends after the timeout; when `signal` fires meanwhile,

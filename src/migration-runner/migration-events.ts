@@ -2,10 +2,10 @@ import { Logger } from '@nestjs/common';
 import type { MigrationRunResult } from './migration-run-result.js';
 
 /**
- * Listener for metrics and tracing: every method is optional. Pass it as the module option
- * `events`; no metrics library is forced on anyone. A listener that throws is logged and ignored.
+ * What a migration run tells a listener (the module option `events`, with the jobs' events): every
+ * method is optional. A listener that throws is logged and ignored.
  */
-export interface MigrationLockEvents {
+export interface MigrationEvents {
   /** The replica found pending migrations and asked for the lock. */
   waitStarted?(event: { lock: string }): void;
   /**
@@ -17,14 +17,6 @@ export interface MigrationLockEvents {
   migrationApplied?(event: { name: string; durationMs: number }): void;
   lockReleased?(event: { lock: string; heldMs: number }): void;
   failed?(event: { error: Error }): void;
-  /** A `@WithAdvisoryLock` job got its lock (and its period, with `oncePer`) and starts. */
-  jobStarted?(event: { job: string }): void;
-  /** A job did not run: another replica holds its lock (`held`), or ran it this period (`ranThisPeriod`). */
-  jobSkipped?(event: { job: string; reason: 'held' | 'ranThisPeriod' }): void;
-  /** A job ran and its transaction committed; `durationMs` from start to commit. */
-  jobFinished?(event: { job: string; durationMs: number }): void;
-  /** A job threw, or its lock failed: nothing it wrote (nor its `oncePer` record) committed. */
-  jobFailed?(event: { job: string; error: Error; durationMs: number }): void;
 }
 
 /** How a replica's wait for the migration lock ended (see `waitEnded`). */
@@ -46,8 +38,10 @@ export interface MigrationState {
   readonly errorCode?: string;
 }
 
-type EventName = keyof MigrationLockEvents;
-type EventOf<K extends EventName> = Parameters<NonNullable<MigrationLockEvents[K]>>[0];
+/** The event a listener method of `L` takes. */
+export type EventOf<L, K extends keyof L> = L[K] extends ((event: infer E) => void) | undefined
+  ? E
+  : never;
 
 /** Holds the state as a value the app can read, and tells the listener about every step. */
 export class MigrationStateTracker {
@@ -60,7 +54,7 @@ export class MigrationStateTracker {
   private appliedInRun: string[] = [];
   private appliedChanged = false;
 
-  constructor(private readonly listener: MigrationLockEvents | undefined) {}
+  constructor(private readonly listener: MigrationEvents | undefined) {}
 
   get state(): MigrationState {
     if (this.appliedChanged) {
@@ -87,19 +81,19 @@ export class MigrationStateTracker {
     this.current = { ...this.current, phase: 'migrating', since: new Date() };
   }
 
-  emit<K extends EventName>(name: K, event: EventOf<K>): void {
+  emit<K extends keyof MigrationEvents>(name: K, event: EventOf<MigrationEvents, K>): void {
     emitEvent(this.listener, name, event, this.logger);
   }
 }
 
 /** Tells `listener` about an event; a listener that throws is logged and ignored. */
-export function emitEvent<K extends EventName>(
-  listener: MigrationLockEvents | undefined,
+export function emitEvent<L extends object, K extends keyof L & string>(
+  listener: L | undefined,
   name: K,
-  event: EventOf<K>,
+  event: EventOf<L, K>,
   logger: Logger,
 ): void {
-  const handler = listener?.[name] as ((event: EventOf<K>) => void) | undefined;
+  const handler = listener?.[name] as ((event: EventOf<L, K>) => void) | undefined;
   try {
     handler?.call(listener, event);
   } catch (error) {

@@ -1,4 +1,4 @@
-import type { MigrationLockEvents } from './migration-events.js';
+import type { MigrationEvents } from './migration-events.js';
 
 /**
  * How migrations use transactions under the lock. Every mode uses the same lock key, so replicas
@@ -26,5 +26,5 @@ export interface MigrationRunnerOptions {
   /** Longest wait for the lock in ms; 0 waits forever. */
   readonly timeoutMs: number;
   readonly transaction: MigrationTransactionMode;
-  readonly events?: MigrationLockEvents;
+  readonly events?: MigrationEvents;
 }

@@ -82,13 +82,32 @@ export class MigrationRunnerService {
    */
   async run(options: { signal?: AbortSignal } = {}): Promise<MigrationRunResult> {
     const signal = checkAbortSignal('run', options.signal);
+    const { timeoutMs } = this.options;
+    const answerWithinMs = answerBoundMs(timeoutMs);
+    let run: MigrationRun | undefined;
     try {
       warnIfNoMigrations(this.dataSource, this.logger);
-      const answerWithinMs = answerBoundMs(this.options.timeoutMs);
       if ((await pendingMigrationNames(this.dataSource, answerWithinMs)).length === 0)
         return this.finish(UP_TO_DATE);
-      return this.finish(await this.applyOrFollow(signal));
+      run = new MigrationRun(this.tracker, this.lockName);
+      // One timeout budget for every round: apply, or follow the holder and look again.
+      const deadline = timeoutMs === 0 ? Number.POSITIVE_INFINITY : performance.now() + timeoutMs;
+      for (;;) {
+        // 0 means "forever" to the server; a spent budget waits 1 ms and times out naming the holder.
+        const remaining =
+          timeoutMs === 0 ? 0 : Math.max(1, Math.round(deadline - performance.now()));
+        const attempt = await this.locks.hold(
+          this.follow,
+          { ...this.lock, signal, timeoutMs: remaining },
+          (queryRunner, lock) => this.applyPending(run!, queryRunner as PostgresQueryRunner, lock),
+        );
+        if (attempt.acquired) return this.finish(run.released(attempt.value));
+        const pending =
+          attempt.read ?? (await pendingMigrationNames(this.dataSource, answerWithinMs));
+        if (pending.length === 0) return this.finish(run.followed());
+      }
     } catch (error) {
+      run?.failed(error);
       this.fail(error as Error);
       throw error;
     }
@@ -117,36 +136,6 @@ export class MigrationRunnerService {
     const executor = new MigrationExecutor(this.dataSource);
     const applied = (await executor.getExecutedMigrations()).map((m) => m.name).reverse();
     return { applied, pending: (await executor.getPendingMigrations()).map((m) => m.name) };
-  }
-
-  /**
-   * Takes the lock when free and applies; when held, follows its holder and looks again, until this
-   * replica applied, or the holder left nothing pending. One timeout budget for every round.
-   */
-  private async applyOrFollow(signal: AbortSignal | undefined): Promise<MigrationRunResult> {
-    const run = new MigrationRun(this.tracker, this.lockName);
-    const { timeoutMs } = this.options;
-    const deadline = timeoutMs === 0 ? Number.POSITIVE_INFINITY : performance.now() + timeoutMs;
-    try {
-      for (;;) {
-        // 0 means "forever" to the server; a spent budget waits 1 ms and times out naming the holder.
-        const remaining =
-          timeoutMs === 0 ? 0 : Math.max(1, Math.round(deadline - performance.now()));
-        const attempt = await this.locks.hold(
-          this.follow,
-          { ...this.lock, signal, timeoutMs: remaining },
-          (queryRunner, lock) => this.applyPending(run, queryRunner as PostgresQueryRunner, lock),
-        );
-        if (attempt.acquired) return run.released(attempt.value);
-        const pending =
-          attempt.read ??
-          (await pendingMigrationNames(this.dataSource, answerBoundMs(this.options.timeoutMs)));
-        if (pending.length === 0) return run.followed();
-      }
-    } catch (error) {
-      run.failed(error);
-      throw error;
-    }
   }
 
   private executor(queryRunner: PostgresQueryRunner): MigrationExecutor {

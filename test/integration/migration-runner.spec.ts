@@ -10,7 +10,7 @@ import {
 } from '../../src/errors/migration-lock.errors.js';
 import { AdvisoryLockService } from '../../src/lock/advisory-lock.service.js';
 import { advisoryLockKey } from '../../src/lock/lock-key.js';
-import type { MigrationLockEvents } from '../../src/migration-runner/migration-events.js';
+import type { MigrationEvents } from '../../src/migration-runner/migration-events.js';
 import type { MigrationRunnerOptions } from '../../src/migration-runner/migration-runner.options.js';
 import { MigrationRunnerService } from '../../src/migration-runner/migration-runner.service.js';
 import { GATE_LOCK, SCENARIOS } from '../../reference/demo/scenario-migrations.js';
@@ -50,7 +50,7 @@ describe('MigrationRunnerService on a real PostgreSQL', () => {
       poolSize?: number;
       timeoutMs?: number;
       transaction?: 'all' | 'each' | 'none';
-      events?: MigrationLockEvents;
+      events?: MigrationEvents;
     } = {},
   ) {
     const dataSource = await openDataSource(db.url, { migrations, poolSize: extra.poolSize });
@@ -308,7 +308,7 @@ describe('MigrationRunnerService on a real PostgreSQL', () => {
       const migrations = [...referenceMigrations, ...SCENARIOS.gate];
       let acquired = 0;
       const ended: string[] = [];
-      const events: MigrationLockEvents = {
+      const events: MigrationEvents = {
         lockAcquired: () => void acquired++,
         waitEnded: ({ outcome }) => void ended.push(outcome),
       };

@@ -1,5 +1,6 @@
 import type { DataSource } from 'typeorm';
-import type { MigrationLockEvents } from '../../migration-runner/migration-events.js';
+import type { LockedJobEvents } from '../../jobs/locked-job.js';
+import type { MigrationEvents } from '../../migration-runner/migration-events.js';
 import type { MigrationTransactionMode } from '../../migration-runner/migration-runner.options.js';
 
 export type { MigrationTransactionMode };
@@ -51,6 +52,13 @@ export interface MigrationLockModuleOptions {
    */
   jobRunsTable?: string;
 }
+
+/**
+ * The module option `events`: a listener for metrics and tracing, told of the migration run and of
+ * the `@WithAdvisoryLock` jobs. Every method is optional; no metrics library is forced on anyone.
+ * A listener that throws is logged and ignored.
+ */
+export interface MigrationLockEvents extends MigrationEvents, LockedJobEvents {}
 
 /**
  * Given at the top level of forRoot / forRootAsync (not inside the factory's result), because it
