@@ -6,7 +6,7 @@ import { DataSource, type MigrationInterface, type QueryRunner } from 'typeorm';
 import { withDatabase } from '../reference/runtime/connection-url.js';
 import { AdvisoryLockService } from '../src/lock/advisory-lock.service.js';
 import { MigrationRunnerService } from '../src/migration-runner/migration-runner.service.js';
-import { DEFAULT_OPTIONS } from '../src/module/migration-lock-options.js';
+import { DEFAULT_OPTIONS } from '../src/module/resolve-options.js';
 import { median } from './stats.js';
 import { withClient } from './admin-client.js';
 import { rawManyMigrations } from './peers/raw-many-migrations.js';

@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { DataSource } from 'typeorm';
-import { isDataSource } from '../module/migration-lock-options.js';
+import { isDataSource } from '../module/resolve-options.js';
 import { CliUsageError } from './cli.errors.js';
 
 /**

@@ -5,7 +5,7 @@ import type {
   MigrationLockModuleExtras,
   MigrationLockModuleOptions,
 } from './interfaces/migration-lock-options.interface.js';
-import { resolveModuleExtras } from './migration-lock-options.js';
+import { resolveModuleExtras } from './resolve-options.js';
 import { migrationLockExports, migrationLockProviders } from './migration-lock.providers.js';
 
 /**

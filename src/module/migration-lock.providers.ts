@@ -19,7 +19,7 @@ import type {
   MigrationLockModuleOptions,
   ResolvedMigrationLockOptions,
 } from './interfaces/migration-lock-options.interface.js';
-import { resolveModuleOptions } from './migration-lock-options.js';
+import { resolveModuleOptions } from './resolve-options.js';
 import { exportedServiceTokens, nestTypeormDataSourceToken } from './migration-lock.tokens.js';
 
 /** The providers of one registration: options → DataSource → lock service → runner → hooks. */

@@ -3,7 +3,7 @@ import { DataSource, type DataSourceOptions } from 'typeorm';
 import { AdvisoryLockService } from '../lock/advisory-lock.service.js';
 import { advisoryLockKey } from '../lock/lock-key.js';
 import { MigrationRunnerService } from '../migration-runner/migration-runner.service.js';
-import { DEFAULT_OPTIONS } from '../module/migration-lock-options.js';
+import { DEFAULT_OPTIONS } from '../module/resolve-options.js';
 import { isLeftover, isTestDatabase, type Naming } from './test-database-names.js';
 import { SESSION_UNLOCK_SQL, TRY_SESSION_LOCK_SQL } from '../lock/session-lock.sql.js';
 import {

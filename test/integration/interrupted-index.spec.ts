@@ -3,7 +3,7 @@ import type { DataSource, MigrationInterface, QueryRunner } from 'typeorm';
 import { InvalidIndexError } from '../../src/errors/migration-lock.errors.js';
 import { AdvisoryLockService } from '../../src/lock/advisory-lock.service.js';
 import { MigrationRunnerService } from '../../src/migration-runner/migration-runner.service.js';
-import { DEFAULT_OPTIONS } from '../../src/module/migration-lock-options.js';
+import { DEFAULT_OPTIONS } from '../../src/module/resolve-options.js';
 import { rowsAppear } from '../support/observe.js';
 import {
   connectClient,

@@ -5,7 +5,7 @@ import { lockedJob } from '../../src/jobs/locked-job.js';
 import { AdvisoryLockService } from '../../src/lock/advisory-lock.service.js';
 import { advisoryLockKey, type AdvisoryLockKey } from '../../src/lock/lock-key.js';
 import { MigrationRunnerService } from '../../src/migration-runner/migration-runner.service.js';
-import { DEFAULT_OPTIONS } from '../../src/module/migration-lock-options.js';
+import { DEFAULT_OPTIONS } from '../../src/module/resolve-options.js';
 import { referenceMigrations } from '../support/migration-fixtures.js';
 import { deferred } from '../support/deferred.js';
 import { holderOf, waitersFor } from '../support/observe.js';

@@ -14,7 +14,7 @@ import type { MigrationEvents } from '../../src/migration-runner/migration-event
 import type { MigrationRunnerOptions } from '../../src/migration-runner/migration-runner.options.js';
 import { MigrationRunnerService } from '../../src/migration-runner/migration-runner.service.js';
 import { GATE_LOCK, SCENARIOS } from '../../reference/demo/scenario-migrations.js';
-import { DEFAULT_OPTIONS } from '../../src/module/migration-lock-options.js';
+import { DEFAULT_OPTIONS } from '../../src/module/resolve-options.js';
 import {
   appliedOnce,
   FailingMigration1732500000099,

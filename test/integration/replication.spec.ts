@@ -3,7 +3,7 @@ import { DataSource } from 'typeorm';
 import { AdvisoryLockService } from '../../src/lock/advisory-lock.service.js';
 import { advisoryLockKey } from '../../src/lock/lock-key.js';
 import { MigrationRunnerService } from '../../src/migration-runner/migration-runner.service.js';
-import { DEFAULT_OPTIONS } from '../../src/module/migration-lock-options.js';
+import { DEFAULT_OPTIONS } from '../../src/module/resolve-options.js';
 import { readLockStatus } from '../../src/status/lock-status.js';
 import {
   appliedOnce,

@@ -4,7 +4,7 @@ import { LockLostError } from '../../src/errors/migration-lock.errors.js';
 import { AdvisoryLockService } from '../../src/lock/advisory-lock.service.js';
 import { advisoryLockKey } from '../../src/lock/lock-key.js';
 import { MigrationRunnerService } from '../../src/migration-runner/migration-runner.service.js';
-import { DEFAULT_OPTIONS } from '../../src/module/migration-lock-options.js';
+import { DEFAULT_OPTIONS } from '../../src/module/resolve-options.js';
 import { startFreezableProxy, type FreezableProxy } from '../support/freezable-proxy.js';
 import {
   appliedOnce,

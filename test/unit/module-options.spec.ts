@@ -5,7 +5,7 @@ import { describeLock } from '../../src/lock/lock-key.js';
 import { advisoryLockKey } from '../../src/lock/lock-key.js';
 import { withLockRequest } from '../../src/lock/lock-request.js';
 import { defaultApplicationName } from '../../src/lock/lock-request.js';
-import { DEFAULT_OPTIONS, resolveModuleOptions } from '../../src/module/migration-lock-options.js';
+import { DEFAULT_OPTIONS, resolveModuleOptions } from '../../src/module/resolve-options.js';
 import { MigrationLockModule } from '../../src/module/migration-lock.module.js';
 
 describe('module options', () => {
