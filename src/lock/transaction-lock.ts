@@ -6,7 +6,7 @@ import {
   type PostgresQueryRunner,
 } from '../connection/lock-connection.js';
 import { commitOn, recordTransactionState } from '../connection/transaction-state.js';
-import type { HoldResult, LockMode } from './advisory-lock.interfaces.js';
+import type { HoldResult, LockMode, ReadAfterRelease } from './advisory-lock.interfaces.js';
 import {
   awaitReleaseAndCommitSql,
   beginAndTryLockSql,
@@ -69,27 +69,36 @@ export class TransactionLock {
         );
         return true;
       }
-      const read = mode.readAfterRelease;
-      const sql = awaitReleaseAndCommitSql(key, timeoutMs, this.settings, read?.sql);
-      let answer: R | undefined;
-      try {
-        const results = await this.waiting(
-          signal,
-          () => this.client.query(sql) as unknown as Promise<QueryResults>,
-        );
-        answer = read?.parse(results.at(-1)?.rows ?? []);
-      } catch (error) {
-        // An error the caller's read takes as its own can only come from the read, after the
-        // wait's COMMIT: the wait ended. Any other error is the wait's.
-        answer = read?.answerFor?.(error);
-        if (answer === undefined) throw error;
-      }
-      recordTransactionState(this.queryRunner, false);
-      this.committed();
+      const answer = await this.awaitRelease(mode.readAfterRelease);
       return answer === undefined ? NOT_ACQUIRED : { acquired: false, read: answer };
     } catch (error) {
       throw await transactionWaitFailure(this.connection, this.request, timeoutMs, error);
     }
+  }
+
+  /**
+   * After a failed try: waits until the holder is done without taking the lock (the shared form,
+   * granted to every follower at once) and ends the transaction; `read` goes in the same round trip.
+   */
+  private async awaitRelease<R>(read: ReadAfterRelease<R> | undefined): Promise<R | undefined> {
+    const { key, timeoutMs, signal } = this.request;
+    const sql = awaitReleaseAndCommitSql(key, timeoutMs, this.settings, read?.sql);
+    let answer: R | undefined;
+    try {
+      const results = await this.waiting(
+        signal,
+        () => this.client.query(sql) as unknown as Promise<QueryResults>,
+      );
+      answer = read?.parse(results.at(-1)?.rows ?? []);
+    } catch (error) {
+      // An error the caller's read takes as its own can only come from the read, after the
+      // wait's COMMIT: the wait ended. Any other error is the wait's.
+      answer = read?.answerFor?.(error);
+      if (answer === undefined) throw error;
+    }
+    recordTransactionState(this.queryRunner, false);
+    this.committed();
+    return answer;
   }
 
   /** Commits; a COMMIT that PostgreSQL turned into ROLLBACK is thrown, never swallowed. */
