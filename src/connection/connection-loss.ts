@@ -38,9 +38,20 @@ export function isConnectionLoss(error: unknown): boolean {
  */
 export const SILENT_SERVER_GRACE_MS = 5_000;
 
-/** The bound for a wait that the server ends after `timeoutMs` (0: never, so no bound). */
+/**
+ * The longest delay a Node.js timer takes: past it, Node warns (TimeoutOverflowWarning) and fires
+ * after 1 ms instead, which would end a wait of days at once.
+ */
+export const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/**
+ * The bound for a wait that the server ends after `timeoutMs`: no bound for 0 (never), nor where
+ * the bound would pass what a timer can wait (a wait of about 24.8 days: keepalive still ends one
+ * whose server vanished).
+ */
 export function answerBoundMs(timeoutMs: number): number {
-  return timeoutMs === 0 ? Number.POSITIVE_INFINITY : timeoutMs + SILENT_SERVER_GRACE_MS;
+  const bound = timeoutMs + SILENT_SERVER_GRACE_MS;
+  return timeoutMs === 0 || bound > MAX_TIMER_MS ? Number.POSITIVE_INFINITY : bound;
 }
 
 /** The parts of a pg Client read here (pg 8.11 and later). */
@@ -64,7 +75,8 @@ export async function closedIfSilent<T>(
   waiting: Promise<T>,
   onSilent?: (error: Error) => void,
 ): Promise<T> {
-  if (!Number.isFinite(withinMs)) return waiting;
+  // Past a timer's range there is no timer at all, never one that fires at once (see MAX_TIMER_MS).
+  if (!(withinMs <= MAX_TIMER_MS)) return waiting;
   const silent = setTimeout(() => {
     onSilent?.(new Error(messages.serverSilent(withinMs)));
     (client as PgClientSocket).connection?.stream?.destroy();

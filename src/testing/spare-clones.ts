@@ -1,4 +1,5 @@
 import type { Socket } from 'node:net';
+import { MAX_TIMER_MS } from '../connection/connection-loss.js';
 import pg from 'pg';
 import { advisoryLockKey } from '../lock/lock-key.js';
 import {
@@ -43,7 +44,7 @@ async function clonesStarted(ms: number): Promise<void> {
   if (!starting.size) return;
   let timer: NodeJS.Timeout | undefined;
   const bound = new Promise<void>((resolve) => {
-    timer = setTimeout(resolve, ms || 2 ** 31 - 1);
+    timer = setTimeout(resolve, ms || MAX_TIMER_MS);
   });
   try {
     await Promise.race([Promise.all(starting), bound]);

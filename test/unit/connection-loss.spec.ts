@@ -1,5 +1,10 @@
 import { sqlState } from '../../src/errors/sql-state.js';
-import { isConnectionLoss } from '../../src/connection/connection-loss.js';
+import {
+  answerBoundMs,
+  isConnectionLoss,
+  MAX_TIMER_MS,
+} from '../../src/connection/connection-loss.js';
+import { MAX_TIMEOUT_MS } from '../../src/errors/option-checks.js';
 
 const pgError = (code: string, message = 'x') => Object.assign(new Error(message), { code });
 
@@ -49,5 +54,16 @@ describe('connection loss', () => {
     ['EPIPE', 'write EPIPE'],
   ])('counts the socket error %s', (code, message) => {
     expect(isConnectionLoss(pgError(code, message))).toBe(true);
+  });
+});
+
+describe('the silent-server bound', () => {
+  it('is the timeout plus a grace, and no bound where a timer could not wait that long', () => {
+    expect(answerBoundMs(1_000)).toBe(6_000);
+    expect(answerBoundMs(MAX_TIMER_MS - 5_000)).toBe(MAX_TIMER_MS);
+    // Node clamps a longer delay to 1 ms: these must arm no timer at all.
+    expect(answerBoundMs(MAX_TIMER_MS - 4_999)).toBe(Number.POSITIVE_INFINITY);
+    expect(answerBoundMs(MAX_TIMEOUT_MS)).toBe(Number.POSITIVE_INFINITY);
+    expect(answerBoundMs(0)).toBe(Number.POSITIVE_INFINITY);
   });
 });
