@@ -8,7 +8,8 @@ import { serverSeverity, sqlState } from '../errors/sql-state.js';
 
 /*
  * Errors that mean the connection is gone, so the server has already released its locks and rolled
- * its transaction back. Seen as: pg_terminate_backend (57P01), server shutdown (57P02/57P03),
+ * its transaction back. Seen as: class 57P, operator intervention (pg_terminate_backend 57P01,
+ * server shutdown 57P02/57P03, the database dropped 57P04, idle_session_timeout 57P05),
  * idle_in_transaction_session_timeout (25P03), transaction_timeout (25P04), connection exceptions
  * (class 08), any other error the server sends as FATAL (it ends the session: a conflict with
  * recovery, say), or the socket closing under node-postgres. The message is only read for errors
@@ -16,7 +17,7 @@ import { serverSeverity, sqlState } from '../errors/sql-state.js';
  * closed' is not a lost connection), and reading it would cost every fresh database's first read
  * (42P01) the regular expression's compilation.
  */
-const CONNECTION_LOSS_SQLSTATES = new Set(['57P01', '57P02', '57P03', '57P05', '25P03', '25P04']);
+const CONNECTION_LOSS_SQLSTATES = new Set(['25P03', '25P04']);
 const CONNECTION_LOSS_MESSAGE =
   /Connection terminated|connection (is )?closed|Client has encountered a connection error|ECONNRESET|EPIPE/i;
 
@@ -25,10 +26,23 @@ export function isConnectionLoss(error: unknown): boolean {
   if (!(error instanceof Error)) return false;
   if (error.name === 'QueryRunnerAlreadyReleasedError') return true;
   const code = sqlState(error);
-  if (code && (CONNECTION_LOSS_SQLSTATES.has(code) || code.startsWith('08'))) return true;
+  if (code && (CONNECTION_LOSS_SQLSTATES.has(code) || /^(08|57P)/.test(code))) return true;
   const severity = serverSeverity(error);
   if (severity !== undefined) return severity === 'FATAL' || severity === 'PANIC';
   return CONNECTION_LOSS_MESSAGE.test(error.message);
+}
+
+/**
+ * The error in `error`'s cause chain that says the connection is gone, if any: the work under a
+ * lock may have wrapped it (a migration's failure, a caller's own error). The server's own words
+ * (an error with a SQLSTATE) are preferred over the socket's close that follows them.
+ */
+export function connectionLossIn(error: unknown): Error | undefined {
+  const chain: unknown[] = [];
+  for (let link = error; link !== undefined && chain.length < 8; link = (link as Error)?.cause)
+    chain.push(link);
+  const losses = chain.filter(isConnectionLoss) as Error[];
+  return losses.find((loss) => sqlState(loss) !== undefined) ?? losses[0];
 }
 
 /**

@@ -78,7 +78,7 @@ export class LockAbortedError extends MigrationLockError {
 
   constructor(
     readonly lock: string,
-    readonly phase: 'waiting' | 'running',
+    readonly phase: 'waiting' | 'holding',
     options?: { cause?: unknown },
   ) {
     super(messages.lockAborted(lock, phase), options);
@@ -95,14 +95,14 @@ export class LockLostError extends MigrationLockError {
 
   constructor(
     readonly lock: string,
-    options?: { cause?: unknown; phase?: 'waiting' | 'running' },
+    options?: { cause?: unknown; phase?: 'waiting' | 'holding' },
   ) {
-    super(messages.lockLost(lock, options?.phase ?? 'running', options?.cause), options);
-    this.phase = options?.phase ?? 'running';
+    super(messages.lockLost(lock, options?.phase ?? 'holding', options?.cause), options);
+    this.phase = options?.phase ?? 'holding';
   }
 
   /** `waiting`: the connection died before the lock was held; nothing ran. */
-  readonly phase: 'waiting' | 'running';
+  readonly phase: 'waiting' | 'holding';
 }
 
 /** A migration's `up` threw. `migrationName` names it; `cause` is the original error. */

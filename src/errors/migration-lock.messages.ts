@@ -46,7 +46,7 @@ export const messages = {
     (holder ? `(SELECT pg_terminate_backend(${holder.pid}) frees the lock); ` : '; ') +
     'or retry: a timed-out wait leaves nothing behind.',
 
-  lockAborted: (lock: string, phase: 'waiting' | 'running') =>
+  lockAborted: (lock: string, phase: 'waiting' | 'holding') =>
     phase === 'waiting'
       ? `Stopped waiting for advisory lock ${lock}: the AbortSignal fired. The server-side wait was cancelled; nothing is left in pg_locks.`
       : `Aborted while holding advisory lock ${lock}: the AbortSignal fired, so the work stopped, whatever it had not committed was rolled back, and the lock was released.`,
@@ -56,7 +56,7 @@ export const messages = {
     'someone ran pg_cancel_backend on the waiting session, or a timeout the module cannot lift cut it. Nothing was held and nothing was done. ' +
     'Potential solutions: retry; check who cancels backends (pg_stat_activity, the server log).',
 
-  lockLost: (lock: string, phase: 'waiting' | 'running', cause: unknown) =>
+  lockLost: (lock: string, phase: 'waiting' | 'holding', cause: unknown) =>
     (phase === 'waiting'
       ? `Lost the connection while waiting for advisory lock ${lock}: nothing was held and nothing ran. `
       : `Lost advisory lock ${lock}: its connection ended while the protected work was running, so the server released the lock and rolled the transaction back ` +

@@ -5,7 +5,7 @@ import {
   LockWaitCanceledError,
 } from '../errors/migration-lock.errors.js';
 import { sqlState } from '../errors/sql-state.js';
-import { isConnectionLoss } from '../connection/connection-loss.js';
+import { connectionLossIn } from '../connection/connection-loss.js';
 import type { LockConnection } from '../connection/lock-connection.js';
 import type { LockRequest } from './lock-request.js';
 import { readLockSessions } from './holder-query.js';
@@ -49,7 +49,7 @@ export function failureAfterWork(
 ): LockLostError | LockAbortedError | undefined {
   if (connection.lostCause) return new LockLostError(request.name, { cause: connection.lostCause });
   if (request.signal?.aborted)
-    return new LockAbortedError(request.name, 'running', { cause: request.signal.reason });
+    return new LockAbortedError(request.name, 'holding', { cause: request.signal.reason });
   return undefined;
 }
 
@@ -58,15 +58,21 @@ export function notHeldAtRelease(request: LockRequest): LockLostError {
   return new LockLostError(request.name);
 }
 
-/** LockLostError when `error` (or an earlier event) says the lock's connection is gone. */
+/**
+ * LockLostError when `error` (or an error it wraps, or an earlier event) says the lock's connection
+ * is gone, whatever the work was doing: named after what ended it, in the server's words when it
+ * said any (pg_terminate_backend, a shutdown) rather than the socket's close that followed.
+ */
 function lostConnection(
   connection: LockConnection | undefined,
   request: LockRequest,
   error: unknown,
-  phase: 'waiting' | 'running',
+  phase: 'waiting' | 'holding',
 ): LockLostError | undefined {
-  if (!connection?.lostCause && !isConnectionLoss(error)) return undefined;
-  return new LockLostError(request.name, { cause: connection?.lostCause ?? error, phase });
+  const loss = connectionLossIn(error);
+  if (!connection?.lostCause && !loss) return undefined;
+  const named = loss && sqlState(loss) !== undefined ? loss : connection?.lostCause;
+  return new LockLostError(request.name, { cause: named ?? loss ?? error, phase });
 }
 
 /**
@@ -87,10 +93,10 @@ export function holdingFailure(
   request: LockRequest,
   error: unknown,
 ): unknown {
-  const lost = lostConnection(connection, request, error, 'running');
+  const lost = lostConnection(connection, request, error, 'holding');
   if (lost) return lost;
   if (request.signal?.aborted)
-    return new LockAbortedError(request.name, 'running', { cause: error });
+    return new LockAbortedError(request.name, 'holding', { cause: error });
   return error;
 }
 

@@ -158,23 +158,36 @@ describe('a fleet of replica processes under faults', () => {
     expect((await checkRollout(db.url, names('gate'))).ok).toBe(true);
   });
 
-  it('fails the holder with LOCK_LOST when its connection is terminated in mode each; another completes', async () => {
-    const gate = await client('gate-keeper');
-    await gate.query('SELECT pg_advisory_lock($1)', [GATE_LOCK]);
-    const started = await fleet(3, { transaction: 'each', scenarios: ['gate'] });
-    const released = started.release();
-    const first = await holderAtGate();
-    await observer.query('SELECT pg_terminate_backend($1)', [first.pid]);
-    // The running migration died with the connection: its table was rolled back.
-    await holderAtGate({ pid: first.pid });
-    expect(await tableExists('gate_passed')).toBe(false);
-    await gate.query('SELECT pg_advisory_unlock($1)', [GATE_LOCK]);
-    const reports = await released;
-    const victim = reports.find((r) => first.application_name.endsWith(`:${r.pid}`));
-    expect(victim).toMatchObject({ status: 'failed', code: 'LOCK_LOST' });
-    expect(reports.filter((r) => r.status === 'ready')).toHaveLength(2);
-    expect((await checkRollout(db.url, names('gate'))).ok).toBe(true);
-  });
+  it.each(['all', 'each', 'none'] as const)(
+    'mode %s: a holder whose connection is terminated mid-migration fails with LOCK_LOST (not its migration); another completes',
+    async (transaction) => {
+      const gate = await client('gate-keeper');
+      await gate.query('SELECT pg_advisory_lock($1)', [GATE_LOCK]);
+      const started = await fleet(3, { transaction, scenarios: ['gate'] });
+      const released = started.release();
+      const first = await holderAtGate();
+      await observer.query('SELECT pg_terminate_backend($1)', [first.pid]);
+      // Mode none runs the gate migration without a transaction: its CREATE TABLE committed
+      // before the wait, so no later holder can apply it again. Completion is all's and each's.
+      if (transaction !== 'none') {
+        const next = await holderAtGate({ pid: first.pid });
+        expect(next.application_name).not.toBe(first.application_name);
+        // All or nothing: nothing of the terminated run is visible while the next one waits.
+        if (transaction === 'all') expect(await tableExists('clusters')).toBe(false);
+        // In its own transaction, the running migration died with the connection.
+        else expect(await tableExists('gate_passed')).toBe(false);
+      }
+      await gate.query('SELECT pg_advisory_unlock($1)', [GATE_LOCK]);
+      const reports = await released;
+      const victim = reports.find((r) => first.application_name.endsWith(`:${r.pid}`));
+      expect(victim).toMatchObject({ status: 'failed', code: 'LOCK_LOST' });
+      // Named after what ended it, as the server said.
+      expect(victim?.error).toContain('terminating connection due to administrator command');
+      if (transaction === 'none') return;
+      expect(reports.filter((r) => r.status === 'ready')).toHaveLength(2);
+      expect((await checkRollout(db.url, names('gate'))).ok).toBe(true);
+    },
+  );
 
   it.each(['all', 'each'] as const)(
     'keeps the holder through idle_session_timeout and idle_in_transaction_session_timeout of 400 ms (mode %s)',

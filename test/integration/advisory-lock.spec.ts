@@ -248,7 +248,7 @@ describe('AdvisoryLockService on a real PostgreSQL', () => {
       controller.abort();
       const error = (await attempt.catch((e: unknown) => e)) as LockAbortedError;
       expect(error).toBeInstanceOf(LockAbortedError);
-      expect(error.phase).toBe('running');
+      expect(error.phase).toBe('holding');
     } finally {
       await observer.query('SELECT pg_advisory_unlock(4242)');
     }

@@ -116,7 +116,7 @@ for (const { setting, value, runs } of SERVER_TIMEOUTS) {
         const error = await running;
         await observer.query('SELECT pg_advisory_unlock($1)', [GATE]);
         expect(error).toBeInstanceOf(LockLostError);
-        expect((error as LockLostError).phase).toBe('running');
+        expect((error as LockLostError).phase).toBe('holding');
         expect((error as Error).message).toContain('transaction timeout');
       });
     }

@@ -1,6 +1,7 @@
 import { sqlState } from '../../src/errors/sql-state.js';
 import {
   answerBoundMs,
+  connectionLossIn,
   isConnectionLoss,
   MAX_TIMER_MS,
 } from '../../src/connection/connection-loss.js';
@@ -65,5 +66,30 @@ describe('the silent-server bound', () => {
     expect(answerBoundMs(MAX_TIMER_MS - 4_999)).toBe(Number.POSITIVE_INFINITY);
     expect(answerBoundMs(MAX_TIMEOUT_MS)).toBe(Number.POSITIVE_INFINITY);
     expect(answerBoundMs(0)).toBe(Number.POSITIVE_INFINITY);
+  });
+});
+
+describe('a lost connection wrapped by the work under the lock', () => {
+  it("is found in the cause chain, in the server's words rather than the socket's close", () => {
+    const terminated = Object.assign(
+      pgError('57P01', 'terminating connection due to administrator command'),
+      { severity: 'FATAL' },
+    );
+    const closed = new Error('Connection terminated unexpectedly', { cause: terminated });
+    const wrapped = new Error('Migration "Gate1732500000005" failed', { cause: closed });
+    expect(connectionLossIn(wrapped)).toBe(terminated);
+    expect(connectionLossIn(new Error('Migration failed', { cause: closed }))).toBe(terminated);
+    expect(
+      connectionLossIn(
+        new Error('Migration failed', { cause: pgError('57P04', 'database dropped') }),
+      ),
+    ).toBeDefined();
+  });
+
+  it("finds nothing in a migration's own failure", () => {
+    const own = Object.assign(pgError('42P01', 'relation "x" does not exist'), {
+      severity: 'ERROR',
+    });
+    expect(connectionLossIn(new Error('Migration failed', { cause: own }))).toBeUndefined();
   });
 });
