@@ -18,8 +18,8 @@ export function createJobRunsTableSql(table: string): string {
   job_type text NOT NULL,
   period_ms int8 NOT NULL,
   period_start timestamptz NOT NULL,
-  ran_at timestamptz NOT NULL DEFAULT clock_timestamp(),
-  ran_by text NOT NULL DEFAULT current_setting('application_name'),
+  ran_at timestamptz NOT NULL DEFAULT pg_catalog.clock_timestamp(),
+  ran_by text NOT NULL DEFAULT pg_catalog.current_setting('application_name'),
   PRIMARY KEY (job_id, job_type, period_ms, period_start)
 )`;
 }
@@ -37,7 +37,7 @@ export function claimJobPeriodSql(table: string): string {
   return `WITH claimed AS (
   INSERT INTO ${t} (job_id, job_type, period_ms, period_start)
   VALUES ($1, $2, $3::int8,
-          to_timestamp(floor(extract(epoch FROM clock_timestamp()) * 1000 / $3::int8) * $3::int8 / 1000.0))
+          pg_catalog.to_timestamp(pg_catalog.floor(extract(epoch FROM pg_catalog.clock_timestamp()) * 1000 / $3::int8) * $3::int8 / 1000.0))
   ON CONFLICT DO NOTHING
   RETURNING period_start
 ), pruned AS (

@@ -42,7 +42,7 @@ export function beginAndTryLockSql(
     START_LOCK_TRANSACTION_SQL,
     ...settingsSql('LOCAL', settings),
     ...(withServerProbes ? serverProbesSql() : []),
-    `SELECT pg_try_advisory_xact_lock(${integerLiteral(key[0])}::int4, ${integerLiteral(key[1])}::int4) AS acquired`,
+    `SELECT pg_catalog.pg_try_advisory_xact_lock(${integerLiteral(key[0])}::int4, ${integerLiteral(key[1])}::int4) AS acquired`,
   ].join('; ');
 }
 
@@ -58,7 +58,7 @@ export function waitForLockSql(
 ): string {
   return [
     ...boundWaitSql(timeoutMs, settings),
-    `SELECT pg_advisory_xact_lock(${integerLiteral(key[0])}::int4, ${integerLiteral(key[1])}::int4)`,
+    `SELECT pg_catalog.pg_advisory_xact_lock(${integerLiteral(key[0])}::int4, ${integerLiteral(key[1])}::int4)`,
     'SET LOCAL lock_timeout TO DEFAULT',
     'SET LOCAL statement_timeout TO DEFAULT',
     ...(settings.postgres17 ? ['SET LOCAL transaction_timeout TO DEFAULT'] : []),
@@ -100,7 +100,7 @@ export function awaitReleaseAndCommitSql(
 ): string {
   return [
     ...boundWaitSql(timeoutMs, settings),
-    `SELECT pg_advisory_xact_lock_shared(${integerLiteral(key[0])}::int4, ${integerLiteral(key[1])}::int4)`,
+    `SELECT pg_catalog.pg_advisory_xact_lock_shared(${integerLiteral(key[0])}::int4, ${integerLiteral(key[1])}::int4)`,
     COMMIT_SQL,
     ...(thenRead === undefined ? [] : [thenRead]),
   ].join('; ');

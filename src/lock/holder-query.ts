@@ -11,15 +11,15 @@ type Row = Record<string, unknown>;
 
 /** What status shows of a session in pg_locks ⋈ pg_stat_activity (aliases l and a). */
 const SESSION_COLUMNS = `a.pid, coalesce(a.application_name, '') AS application_name,
-       host(a.client_addr) AS client_address, a.state, l.granted,
-       floor(extract(epoch FROM clock_timestamp() - coalesce(a.xact_start, a.backend_start)) * 1000)::int8 AS held_ms,
-       floor(extract(epoch FROM clock_timestamp() - a.query_start) * 1000)::int8 AS waiting_ms,
+       pg_catalog.host(a.client_addr) AS client_address, a.state, l.granted,
+       pg_catalog.floor(extract(epoch FROM pg_catalog.clock_timestamp() - coalesce(a.xact_start, a.backend_start)) * 1000)::int8 AS held_ms,
+       pg_catalog.floor(extract(epoch FROM pg_catalog.clock_timestamp() - a.query_start) * 1000)::int8 AS waiting_ms,
        a.query`;
 
-const ADVISORY_LOCKS_HERE = `FROM pg_locks l
-  JOIN pg_stat_activity a ON a.pid = l.pid
+const ADVISORY_LOCKS_HERE = `FROM pg_catalog.pg_locks l
+  JOIN pg_catalog.pg_stat_activity a ON a.pid = l.pid
  WHERE l.locktype = 'advisory'
-   AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())`;
+   AND l.database = (SELECT oid FROM pg_catalog.pg_database WHERE datname = pg_catalog.current_database())`;
 
 /**
  * Sessions holding or waiting for one two-int key. Parameters: $1 classid and $2 objid (unsigned
@@ -31,10 +31,10 @@ SELECT ${SESSION_COLUMNS}
   ${ADVISORY_LOCKS_HERE}
    AND l.classid = $1::oid AND l.objid = $2::oid AND l.objsubid = 2
 UNION ALL
-SELECT a.pid, coalesce(a.application_name, ''), host(a.client_addr), a.state, false, NULL, NULL, a.query
-  FROM pg_stat_activity a
- WHERE a.datname = current_database() AND a.pid <> pg_backend_pid() AND strpos(a.query, $3) > 0
-   AND NOT EXISTS (SELECT 1 FROM pg_locks l WHERE l.pid = a.pid AND l.locktype = 'advisory'
+SELECT a.pid, coalesce(a.application_name, ''), pg_catalog.host(a.client_addr), a.state, false, NULL, NULL, a.query
+  FROM pg_catalog.pg_stat_activity a
+ WHERE a.datname = pg_catalog.current_database() AND a.pid <> pg_catalog.pg_backend_pid() AND pg_catalog.strpos(a.query, $3) > 0
+   AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_locks l WHERE l.pid = a.pid AND l.locktype = 'advisory'
                      AND l.classid = $1::oid AND l.objid = $2::oid AND l.objsubid = 2)`;
 
 /** Every advisory lock in the current database, held or waited for. */

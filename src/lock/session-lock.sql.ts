@@ -35,7 +35,7 @@ export function prepareAndTrySessionLockSql(
  * in the text so that `migration-lock status` finds the waiters in pg_stat_activity.query.
  */
 export function trySessionLockSql(key: AdvisoryLockKey): string {
-  return `SELECT pg_try_advisory_lock(${integerLiteral(key[0])}::int4, ${integerLiteral(key[1])}::int4) AS acquired`;
+  return `SELECT pg_catalog.pg_try_advisory_lock(${integerLiteral(key[0])}::int4, ${integerLiteral(key[1])}::int4) AS acquired`;
 }
 
 /**
@@ -73,7 +73,7 @@ export const RELEASE_ANNOUNCED = 'announced';
  */
 export function unlockAndNotifySql(key: AdvisoryLockKey): string {
   return [
-    `SELECT pg_advisory_unlock(${integerLiteral(key[0])}::int4, ${integerLiteral(key[1])}::int4) AS released`,
+    `SELECT pg_catalog.pg_advisory_unlock(${integerLiteral(key[0])}::int4, ${integerLiteral(key[1])}::int4) AS released`,
     `NOTIFY ${releaseChannel(key)}, 'free'`,
   ].join('; ');
 }
@@ -95,6 +95,7 @@ export const RESET_SESSION_SQL = 'DISCARD ALL';
  * The same session-level lock for a plain pg client, with the key as parameters: the testing
  * entry's template and spare locks, taken on a client of its own outside any DataSource.
  */
-export const SESSION_LOCK_SQL = 'SELECT pg_advisory_lock($1::int4, $2::int4)';
-export const SESSION_UNLOCK_SQL = 'SELECT pg_advisory_unlock($1::int4, $2::int4)';
-export const TRY_SESSION_LOCK_SQL = 'SELECT pg_try_advisory_lock($1::int4, $2::int4) AS acquired';
+export const SESSION_LOCK_SQL = 'SELECT pg_catalog.pg_advisory_lock($1::int4, $2::int4)';
+export const SESSION_UNLOCK_SQL = 'SELECT pg_catalog.pg_advisory_unlock($1::int4, $2::int4)';
+export const TRY_SESSION_LOCK_SQL =
+  'SELECT pg_catalog.pg_try_advisory_lock($1::int4, $2::int4) AS acquired';

@@ -22,7 +22,7 @@ function tablePath(dataSource: DataSource): string {
  * (mode all reads under the lock inside its one transaction).
  */
 export function migrationsTableExistsSql(dataSource: DataSource): string {
-  return `SELECT to_regclass(${textLiteral(tablePath(dataSource))}) IS NOT NULL AS present`;
+  return `SELECT pg_catalog.to_regclass(${textLiteral(tablePath(dataSource))}) IS NOT NULL AS present`;
 }
 
 /** `SELECT name FROM <migrations table>`: the followers' lock-free read, and the holder's. */

@@ -14,7 +14,7 @@ export function quoted(name: string): string {
 
 /** Databases of one namespace with their template flag: templates and leftover test databases. */
 export const DATABASES_LIKE_SQL =
-  'SELECT datname AS name, datistemplate AS complete FROM pg_database WHERE datname LIKE $1';
+  'SELECT datname AS name, datistemplate AS complete FROM pg_catalog.pg_database WHERE datname LIKE $1';
 
 export const createDatabaseSql = (name: string) => `CREATE DATABASE ${quoted(name)}`;
 
@@ -29,11 +29,11 @@ export const commentOnDatabaseSql = (name: string, escapedLiteral: string) =>
 /** Templates (complete or not) whose comment names a database that no longer exists. $1: the prefix. */
 export const ORPHAN_TEMPLATES_SQL = `
 SELECT t.datname AS name
-  FROM pg_database t
+  FROM pg_catalog.pg_database t
  WHERE t.datname LIKE 'mlt\\_%\\_t\\_%'
-   AND starts_with(shobj_description(t.oid, 'pg_database'), $1)
-   AND NOT EXISTS (SELECT 1 FROM pg_database s
-                    WHERE s.datname = substr(shobj_description(t.oid, 'pg_database'), length($1) + 1))`;
+   AND pg_catalog.starts_with(pg_catalog.shobj_description(t.oid, 'pg_database'), $1)
+   AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_database s
+                    WHERE s.datname = pg_catalog.substr(pg_catalog.shobj_description(t.oid, 'pg_database'), pg_catalog.length($1) + 1))`;
 
 /** The clone: PostgreSQL copies the template's files, which takes milliseconds, not a migration run. */
 export const cloneDatabaseSql = (name: string, template: string) =>
@@ -47,7 +47,7 @@ export const renameDatabaseSql = (from: string, to: string) =>
  * Ends a session still cloning a spare at process exit, and waits (up to 5 s, PostgreSQL 14+) until
  * it is gone: PostgreSQL then rolls the clone back, and the drop that follows finds what committed.
  */
-export const TERMINATE_SESSION_SQL = 'SELECT pg_terminate_backend($1::int4, 5000)';
+export const TERMINATE_SESSION_SQL = 'SELECT pg_catalog.pg_terminate_backend($1::int4, 5000)';
 
 /** Marks a template complete (every migration applied) and lets roles without CREATEDB clone it. */
 export const markTemplateSql = (name: string) => `ALTER DATABASE ${quoted(name)} IS_TEMPLATE true`;

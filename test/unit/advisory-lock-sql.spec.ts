@@ -37,7 +37,7 @@ describe('lock statements', () => {
     expect(statements).toContain('SET LOCAL idle_in_transaction_session_timeout = 0');
     expect(statements).toContain("SET LOCAL client_connection_check_interval = '500ms'");
     expect(statements.at(-1)).toBe(
-      'SELECT pg_try_advisory_xact_lock(457026696::int4, -1494325336::int4) AS acquired',
+      'SELECT pg_catalog.pg_try_advisory_xact_lock(457026696::int4, -1494325336::int4) AS acquired',
     );
     // Nothing to undo when the lock is free: the wait's timeout is only set when there is a wait.
     expect(statements.join('; ')).not.toContain('lock_timeout');
@@ -65,7 +65,7 @@ describe('lock statements', () => {
     expect(waitForLockSql(key, 1500, settings).split('; ')).toEqual([
       "SET LOCAL lock_timeout = '1500ms'",
       'SET LOCAL statement_timeout = 0',
-      'SELECT pg_advisory_xact_lock(457026696::int4, -1494325336::int4)',
+      'SELECT pg_catalog.pg_advisory_xact_lock(457026696::int4, -1494325336::int4)',
       'SET LOCAL lock_timeout TO DEFAULT',
       'SET LOCAL statement_timeout TO DEFAULT',
     ]);
@@ -78,7 +78,7 @@ describe('lock statements', () => {
       "SET LOCAL lock_timeout = '1500ms'",
       'SET LOCAL statement_timeout = 0',
       'SET LOCAL transaction_timeout = 0',
-      'SELECT pg_advisory_xact_lock(457026696::int4, -1494325336::int4)',
+      'SELECT pg_catalog.pg_advisory_xact_lock(457026696::int4, -1494325336::int4)',
       'SET LOCAL lock_timeout TO DEFAULT',
       'SET LOCAL statement_timeout TO DEFAULT',
       'SET LOCAL transaction_timeout TO DEFAULT',
@@ -88,7 +88,7 @@ describe('lock statements', () => {
       "SET LOCAL lock_timeout = '1500ms'",
       'SET LOCAL statement_timeout = 0',
       'SET LOCAL transaction_timeout = 0',
-      'SELECT pg_advisory_xact_lock_shared(457026696::int4, -1494325336::int4)',
+      'SELECT pg_catalog.pg_advisory_xact_lock_shared(457026696::int4, -1494325336::int4)',
       'COMMIT',
     ]);
   });
@@ -97,7 +97,7 @@ describe('lock statements', () => {
     const statements = awaitReleaseAndCommitSql(key, 1500, settingsWith(), 'SELECT name FROM m');
     // After the COMMIT: its failure (no table yet) cannot undo the wait's transaction.
     expect(statements.split('; ').slice(-3)).toEqual([
-      'SELECT pg_advisory_xact_lock_shared(457026696::int4, -1494325336::int4)',
+      'SELECT pg_catalog.pg_advisory_xact_lock_shared(457026696::int4, -1494325336::int4)',
       'COMMIT',
       'SELECT name FROM m',
     ]);
@@ -115,14 +115,14 @@ describe('lock statements', () => {
       ]),
     );
     expect(statements.at(-1)).toBe(
-      'SELECT pg_try_advisory_lock(457026696::int4, -1494325336::int4) AS acquired',
+      'SELECT pg_catalog.pg_try_advisory_lock(457026696::int4, -1494325336::int4) AS acquired',
     );
     expect(releaseChannel(key)).toBe('migration_lock_457026696_2800641960');
     // The announcement is committed before the unlock runs (see announceReleaseSql): alone, or in
     // a transaction block of its own ahead of the unlock in the same round trip.
     const announce = "NOTIFY migration_lock_457026696_2800641960, 'announced'";
     const unlock =
-      "SELECT pg_advisory_unlock(457026696::int4, -1494325336::int4) AS released; NOTIFY migration_lock_457026696_2800641960, 'free'";
+      "SELECT pg_catalog.pg_advisory_unlock(457026696::int4, -1494325336::int4) AS released; NOTIFY migration_lock_457026696_2800641960, 'free'";
     expect(announceReleaseSql(key)).toBe(announce);
     expect(unlockAndNotifySql(key)).toBe(unlock);
     expect(announceAndReleaseSql(key)).toBe(`BEGIN; ${announce}; COMMIT; ${unlock}`);
