@@ -58,6 +58,7 @@ export {
   JobNotRegisteredError,
   LockAbortedError,
   LockLostError,
+  LockNotExclusiveError,
   LockTimeoutError,
   LockWaitCanceledError,
   MigrationFailedError,

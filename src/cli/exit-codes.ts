@@ -4,7 +4,7 @@ export const EXIT = {
   OK: 0,
   /** A migration failed, the lock was lost, or PostgreSQL rolled the work back. */
   FAILED: 1,
-  /** Bad usage or configuration: options, data source file, unreachable database. */
+  /** Bad usage or configuration: options, data source file, unreachable database, an engine whose locks lock nothing. */
   USAGE: 2,
   /** The lock wait timed out or was cancelled: retry later (EX_TEMPFAIL, for orchestrators). */
   RETRY: 75,
@@ -24,6 +24,7 @@ const BY_CODE: Record<string, number> = {
   CLI_USAGE: EXIT.USAGE,
   DATABASE_UNREACHABLE: EXIT.USAGE,
   SESSION_LOCK_THROUGH_POOLER: EXIT.USAGE,
+  LOCK_NOT_EXCLUSIVE: EXIT.USAGE,
 };
 
 /** Never 0 for an error: an unknown one is a failure. */

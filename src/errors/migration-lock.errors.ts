@@ -156,6 +156,25 @@ export class SessionLockThroughPoolerError extends MigrationLockError {
 }
 
 /**
+ * The server accepted the lock call but took no lock: its advisory-lock functions are stubs that
+ * exclude nothing (CockroachDB before 26.1, its session forms still; YugabyteDB with advisory locks
+ * off and their error silenced; a replaced function). Proven on the first lock of each form, by the
+ * lock's own row in pg_locks; thrown before any work runs.
+ */
+export class LockNotExclusiveError extends MigrationLockError {
+  static readonly code = 'LOCK_NOT_EXCLUSIVE';
+  readonly code = LockNotExclusiveError.code;
+
+  constructor(
+    readonly lock: string,
+    readonly form: 'transaction' | 'session',
+    readonly serverVersion: string,
+  ) {
+    super(messages.lockNotExclusive(lock, form, serverVersion));
+  }
+}
+
+/**
  * createTestDatabase was given options that reach PostgreSQL through a pooler or proxy: its template
  * lock is session-level, and a pooler could hand it to other clients while the template is built.
  * Thrown before the lock is tried and before any database is created.

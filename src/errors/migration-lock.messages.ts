@@ -104,6 +104,13 @@ export const messages = {
     "Potential solutions: use transaction: 'all' (a transaction-level lock, safe behind any pooler), " +
     'or give the module a direct connection to PostgreSQL for the session lock and the migrations: the option directUrl (CLI: --direct-url or MIGRATION_LOCK_DIRECT_URL).',
 
+  lockNotExclusive: (lock: string, form: 'transaction' | 'session', serverVersion: string) =>
+    `Refused advisory lock ${lock}: the server answered the ${form}-level lock call as taken, but holds no such lock ` +
+    `(its row is not in pg_locks), so it would exclude no other replica. Server: ${shown(serverVersion)}. ` +
+    'Its advisory-lock functions are stubs, or were replaced. Potential solutions: on PostgreSQL, restore the built-in functions; ' +
+    "on CockroachDB 26.1 or later the transaction-level form is real (transaction: 'all', withLock, tryWithLock, @WithAdvisoryLock), the session-level form never is (transaction: 'each' / 'none', withSessionLock); " +
+    'on YugabyteDB, turn yb_enable_advisory_lock on; elsewhere, run the migrations against PostgreSQL itself.',
+
   testDatabaseThroughPooler: (backendPid: number, processId: number) =>
     `createTestDatabase refused its dataSourceOptions: they reach PostgreSQL through a connection pooler or proxy ` +
     `(the server's backend pid ${backendPid} is not the process ID ${processId} the connection was given at start-up, as with PgBouncer). ` +

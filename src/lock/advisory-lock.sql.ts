@@ -6,7 +6,7 @@ import {
 } from '../connection/connection-loss.js';
 import { integerLiteral, textLiteral } from '../connection/sql-literal.js';
 import { COMMIT_SQL } from '../connection/transaction-state.js';
-import type { AdvisoryLockKey } from './lock-key.js';
+import { lockKeyAsOids, type AdvisoryLockKey } from './lock-key.js';
 
 /*
  * Every SQL statement the lock sends, in one place.
@@ -29,21 +29,34 @@ import type { AdvisoryLockKey } from './lock-key.js';
 const START_LOCK_TRANSACTION_SQL = 'START TRANSACTION ISOLATION LEVEL READ COMMITTED';
 
 /**
- * Starts the lock transaction and tries the lock once; the last result row says whether it got it.
- * A free lock is taken here, in one round trip, with nothing to undo: only a lock that is held
- * needs the bounded wait below, and its extra round trip comes before the wait, not after it.
+ * Starts the lock transaction and tries the lock once; the try's row says whether it got it (the
+ * last row, or the one before the proof). A free lock is taken here, in one round trip, with
+ * nothing to undo: only a lock that is held needs the bounded wait below, and its extra round trip
+ * comes before the wait, not after it.
  */
 export function beginAndTryLockSql(
   key: AdvisoryLockKey,
   settings: LockConnectionSettings,
   withServerProbes: boolean,
+  withProof = false,
 ): string {
   return [
     START_LOCK_TRANSACTION_SQL,
     ...settingsSql('LOCAL', settings),
     ...(withServerProbes ? serverProbesSql() : []),
     `SELECT pg_catalog.pg_try_advisory_xact_lock(${integerLiteral(key[0])}::int4, ${integerLiteral(key[1])}::int4) AS acquired`,
+    ...(withProof ? [exclusiveProofSql(key)] : []),
   ].join('; ');
+}
+
+/**
+ * After a lock's try, in the same round trip, until the form is proven on the DataSource: whether
+ * this backend now holds the lock's own row in pg_locks (a stub's "taken" leaves none), and the
+ * server's version for the message that refuses it. One statement, no round trip of its own.
+ */
+export function exclusiveProofSql(key: AdvisoryLockKey): string {
+  const [classid, objid] = lockKeyAsOids(key);
+  return `SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_locks WHERE locktype = 'advisory' AND granted AND pid = pg_catalog.pg_backend_pid() AND classid = ${integerLiteral(classid)}::oid AND objid = ${integerLiteral(objid)}::oid AND objsubid = 2) AS proven, pg_catalog.version() AS server_version`;
 }
 
 /**

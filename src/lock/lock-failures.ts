@@ -1,6 +1,8 @@
+import type { DataSource } from 'typeorm';
 import {
   LockAbortedError,
   LockLostError,
+  LockNotExclusiveError,
   LockTimeoutError,
   LockWaitCanceledError,
 } from '../errors/migration-lock.errors.js';
@@ -8,6 +10,8 @@ import { sqlState } from '../errors/sql-state.js';
 import { connectionLossIn } from '../connection/connection-loss.js';
 import type { LockConnection } from '../connection/lock-connection.js';
 import type { LockRequest } from './lock-request.js';
+
+type LockForm = 'transaction' | 'session';
 import { readLockSessions } from './holder-query.js';
 
 /*
@@ -121,4 +125,35 @@ export async function transactionWaitFailure(
   // The transaction is aborted; roll back before asking who holds the lock.
   await connection.queryRunner.rollbackTransaction();
   return lockTimeout(connection, request, timeoutMs, error);
+}
+
+/*
+ * Whether a server's advisory locks exclude at all, proven once per DataSource and form: the first
+ * lock of a form sends exclusiveProofSql with its try, in the same round trip, and a try that says
+ * "taken" while pg_locks has no such row is refused. A try that says "not taken" shows a real lock
+ * held elsewhere, but proves nothing of this call: the next try sends the proof again.
+ */
+const provenForms = new WeakMap<DataSource, Set<LockForm>>();
+
+/** Whether a lock of `form` on `dataSource` must send the proof with its try. */
+export function needsExclusiveProof(dataSource: DataSource, form: LockForm): boolean {
+  return provenForms.get(dataSource)?.has(form) !== true;
+}
+
+/**
+ * Whether the try in a lock's first round trip took the lock. With the proof sent after it (the last
+ * answer), throws LockNotExclusiveError when the server said "taken" but holds no such lock.
+ */
+export function triedLock(
+  answers: ReadonlyArray<{ rows: ReadonlyArray<Record<string, unknown>> }>,
+  proof: { dataSource: DataSource; form: LockForm; request: LockRequest } | undefined,
+): boolean {
+  const acquired = answers.at(proof ? -2 : -1)?.rows[0]?.acquired === true;
+  if (!proof || !acquired) return acquired;
+  const { proven, server_version: serverVersion } = answers.at(-1)!.rows[0];
+  if (proven !== true)
+    throw new LockNotExclusiveError(proof.request.name, proof.form, String(serverVersion));
+  const forms = provenForms.get(proof.dataSource) ?? new Set<LockForm>();
+  provenForms.set(proof.dataSource, forms.add(proof.form));
+  return true;
 }

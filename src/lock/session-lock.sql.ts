@@ -1,5 +1,10 @@
 import { integerLiteral } from '../connection/sql-literal.js';
-import { serverProbesSql, settingsSql, type LockConnectionSettings } from './advisory-lock.sql.js';
+import {
+  exclusiveProofSql,
+  serverProbesSql,
+  settingsSql,
+  type LockConnectionSettings,
+} from './advisory-lock.sql.js';
 import type { AdvisoryLockKey } from './lock-key.js';
 
 /*
@@ -20,6 +25,7 @@ export function releaseChannel(key: AdvisoryLockKey): string {
 export function prepareAndTrySessionLockSql(
   key: AdvisoryLockKey,
   settings: LockConnectionSettings,
+  withProof = false,
 ): string {
   return [
     ...settingsSql('SESSION', settings),
@@ -27,6 +33,7 @@ export function prepareAndTrySessionLockSql(
     ...serverProbesSql(),
     `LISTEN ${releaseChannel(key)}`,
     trySessionLockSql(key),
+    ...(withProof ? [exclusiveProofSql(key)] : []),
   ].join('; ');
 }
 

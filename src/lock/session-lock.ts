@@ -19,6 +19,7 @@ import {
   trySessionLockSql,
   unlockAndNotifySql,
 } from './session-lock.sql.js';
+import { needsExclusiveProof, triedLock } from './lock-failures.js';
 import type { LockRequest } from './lock-request.js';
 
 type TryResults = Array<{ rows: Array<{ acquired?: boolean }> }>;
@@ -50,12 +51,18 @@ export class SessionLock {
     if (message.channel === this.channel) this.notified?.(message.payload);
   };
 
+  /** Set while the form is unproven on this DataSource: the first try sends the proof too. */
+  private readonly proof: Parameters<typeof triedLock>[1];
+
   constructor(
     private readonly dataSource: DataSource,
     private readonly request: LockRequest,
     private readonly settings: LockConnectionSettings,
   ) {
     this.channel = releaseChannel(request.key);
+    this.proof = needsExclusiveProof(dataSource, 'session')
+      ? { dataSource, form: 'session', request }
+      : undefined;
   }
 
   /** The lock's connection, once acquire() prepared one. */
@@ -88,7 +95,7 @@ export class SessionLock {
       answerWithinMs,
     );
     this.current = connection;
-    if (first.at(-1)?.rows[0]?.acquired === true) return 'held';
+    if (triedLock(first, this.proof)) return 'held';
     // A server that stops answering a poll well past the deadline has the connection closed,
     // which ends the wait.
     return connection.answeredWithin(
@@ -155,7 +162,7 @@ export class SessionLock {
     await assertDirectConnection(client, this.request.name);
     client.on('notification', this.onNotification);
     try {
-      const sql = prepareAndTrySessionLockSql(this.request.key, this.settings);
+      const sql = prepareAndTrySessionLockSql(this.request.key, this.settings, !!this.proof);
       return (await client.query(sql)) as unknown as TryResults;
     } catch (error) {
       client.removeListener('notification', this.onNotification);

@@ -13,7 +13,12 @@ import {
   waitForLockSql,
   type LockConnectionSettings,
 } from './advisory-lock.sql.js';
-import { transactionWaitFailure, waitingFailure } from './lock-failures.js';
+import {
+  needsExclusiveProof,
+  transactionWaitFailure,
+  triedLock,
+  waitingFailure,
+} from './lock-failures.js';
 import type { LockRequest } from './lock-request.js';
 
 type QueryResults = Array<{ rows: Array<Record<string, unknown>> }>;
@@ -27,12 +32,18 @@ const NOT_ACQUIRED = { acquired: false } as const;
 export class TransactionLock {
   private current: LockConnection | undefined;
   private sentServerProbes = false;
+  /** Set while the form is unproven on this DataSource: the first try sends the proof too. */
+  private readonly proof: Parameters<typeof triedLock>[1];
 
   constructor(
     private readonly dataSource: DataSource,
     private readonly request: LockRequest,
     private readonly settings: LockConnectionSettings,
-  ) {}
+  ) {
+    this.proof = needsExclusiveProof(dataSource, 'transaction')
+      ? { dataSource, form: 'transaction', request }
+      : undefined;
+  }
 
   /** The lock's connection, once take() started its transaction on one. */
   get connection(): LockConnection {
@@ -60,7 +71,7 @@ export class TransactionLock {
       throw waitingFailure(undefined, this.request, error);
     });
     this.current = connection;
-    if (results.at(-1)?.rows[0]?.acquired === true) return true;
+    if (triedLock(results, this.proof)) return true;
     if (mode.whenHeld === 'try') return NOT_ACQUIRED;
     try {
       if (mode.whenHeld === 'wait') {
@@ -132,7 +143,8 @@ export class TransactionLock {
   private readonly begin = (connection: LockConnection): Promise<QueryResults> => {
     this.sentServerProbes = !connection.serverProbes;
     recordTransactionState(connection.queryRunner, true);
-    const sql = beginAndTryLockSql(this.request.key, this.settings, this.sentServerProbes);
+    const { key } = this.request;
+    const sql = beginAndTryLockSql(key, this.settings, this.sentServerProbes, !!this.proof);
     return connection.client.query(sql) as unknown as Promise<QueryResults>;
   };
 

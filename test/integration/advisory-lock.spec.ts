@@ -13,6 +13,7 @@ import { AdvisoryLockService } from '../../src/lock/advisory-lock.service.js';
 import type { HeldLock } from '../../src/lock/advisory-lock.interfaces.js';
 import { advisoryLockKey } from '../../src/lock/lock-key.js';
 import { lockIdentity } from '../../src/lock/lock-key.js';
+import { needsExclusiveProof } from '../../src/lock/lock-failures.js';
 import { pendingMigrationNames } from '../../src/migration-runner/pending-migrations.js';
 import {
   CREATE_COUNTER_SQL,
@@ -62,6 +63,17 @@ describe('AdvisoryLockService on a real PostgreSQL', () => {
     await Promise.all(dataSources.map((ds) => ds.destroy()));
     await observer.end();
     await db.drop();
+  });
+
+  it('proves the lock excludes on the first lock of each form per DataSource, then sends no proof', async () => {
+    const { dataSource, locks } = await service();
+    expect(needsExclusiveProof(dataSource, 'transaction')).toBe(true);
+    expect(needsExclusiveProof(dataSource, 'session')).toBe(true);
+    await locks.withLock(ID, TYPE, async () => undefined);
+    expect(needsExclusiveProof(dataSource, 'transaction')).toBe(false);
+    expect(needsExclusiveProof(dataSource, 'session')).toBe(true);
+    await locks.withSessionLock(ID, TYPE, async () => undefined);
+    expect(needsExclusiveProof(dataSource, 'session')).toBe(false);
   });
 
   describe('mutual exclusion', () => {

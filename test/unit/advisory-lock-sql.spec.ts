@@ -1,6 +1,7 @@
 import {
   awaitReleaseAndCommitSql,
   beginAndTryLockSql,
+  exclusiveProofSql,
   serverProbesSql,
   waitForLockSql,
 } from '../../src/lock/advisory-lock.sql.js';
@@ -158,5 +159,22 @@ describe('lock statements', () => {
     expect(() =>
       beginAndTryLockSql([1, Number.NaN], settingsWith({ postgres14: false }), false),
     ).toThrow(TypeError);
+  });
+
+  it('sends the exclusiveness proof after the try only when asked, in the same round trip', () => {
+    const settings = settingsWith({ postgres14: false });
+    const proof = exclusiveProofSql(key);
+    expect(proof).toContain('FROM pg_catalog.pg_locks');
+    expect(proof).toContain(
+      'classid = 457026696::oid AND objid = 2800641960::oid AND objsubid = 2',
+    );
+    expect(beginAndTryLockSql(key, settings, false, true).endsWith(`AS acquired; ${proof}`)).toBe(
+      true,
+    );
+    expect(beginAndTryLockSql(key, settings, false)).not.toContain('pg_locks');
+    expect(prepareAndTrySessionLockSql(key, settings, true).endsWith(`AS acquired; ${proof}`)).toBe(
+      true,
+    );
+    expect(prepareAndTrySessionLockSql(key, settings)).not.toContain('pg_locks');
   });
 });
