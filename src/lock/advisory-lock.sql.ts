@@ -29,30 +29,27 @@ import { lockKeyAsOids, type AdvisoryLockKey } from './lock-key.js';
 const START_LOCK_TRANSACTION_SQL = 'START TRANSACTION ISOLATION LEVEL READ COMMITTED';
 
 /**
- * Starts the lock transaction and tries the lock once; the try's row says whether it got it (the
- * last row, or the one before the proof). A free lock is taken here, in one round trip, with
- * nothing to undo: only a lock that is held needs the bounded wait below, and its extra round trip
- * comes before the wait, not after it.
+ * Starts the lock transaction and tries the lock once; the last result row says whether it got it.
+ * A free lock is taken here, in one round trip, with nothing to undo: only a lock that is held
+ * needs the bounded wait below, and its extra round trip comes before the wait, not after it.
  */
 export function beginAndTryLockSql(
   key: AdvisoryLockKey,
   settings: LockConnectionSettings,
   withServerProbes: boolean,
-  withProof = false,
 ): string {
   return [
     START_LOCK_TRANSACTION_SQL,
     ...settingsSql('LOCAL', settings),
     ...(withServerProbes ? serverProbesSql() : []),
     `SELECT pg_catalog.pg_try_advisory_xact_lock(${integerLiteral(key[0])}::int4, ${integerLiteral(key[1])}::int4) AS acquired`,
-    ...(withProof ? [exclusiveProofSql(key)] : []),
   ].join('; ');
 }
 
 /**
- * After a lock's try, in the same round trip, until the form is proven on the DataSource: whether
- * this backend now holds the lock's own row in pg_locks (a stub's "taken" leaves none), and the
- * server's version for the message that refuses it. One statement, no round trip of its own.
+ * After a try that took the lock, until the form is proven on the DataSource: whether this backend
+ * now holds the lock's own row in pg_locks (a stub's "taken" leaves none), and the server's version
+ * for the message that refuses it.
  */
 export function exclusiveProofSql(key: AdvisoryLockKey): string {
   const [classid, objid] = lockKeyAsOids(key);

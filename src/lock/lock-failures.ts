@@ -8,7 +8,8 @@ import {
 } from '../errors/migration-lock.errors.js';
 import { sqlState } from '../errors/sql-state.js';
 import { connectionLossIn } from '../connection/connection-loss.js';
-import type { LockConnection } from '../connection/lock-connection.js';
+import type { LockConnection, PgClient } from '../connection/lock-connection.js';
+import { exclusiveProofSql } from './advisory-lock.sql.js';
 import type { LockRequest } from './lock-request.js';
 
 type LockForm = 'transaction' | 'session';
@@ -128,32 +129,40 @@ export async function transactionWaitFailure(
 }
 
 /*
- * Whether a server's advisory locks exclude at all, proven once per DataSource and form: the first
- * lock of a form sends exclusiveProofSql with its try, in the same round trip, and a try that says
- * "taken" while pg_locks has no such row is refused. A try that says "not taken" shows a real lock
- * held elsewhere, but proves nothing of this call: the next try sends the proof again.
+ * Whether a server's advisory locks exclude at all, proven once per DataSource and form: after the
+ * first try of a form that says "taken", one statement looks for the lock's own row in pg_locks; a
+ * stub's "taken" leaves none, and is refused before any work runs. A try that says "not taken"
+ * already shows a real lock held elsewhere and sends nothing: waiters never pay for the proof.
  */
 const provenForms = new WeakMap<DataSource, Set<LockForm>>();
 
-/** Whether a lock of `form` on `dataSource` must send the proof with its try. */
-export function needsExclusiveProof(dataSource: DataSource, form: LockForm): boolean {
-  return provenForms.get(dataSource)?.has(form) !== true;
+/** What proving a lock needs: where it was taken, in which form, and on which connection. */
+export interface ExclusiveProof {
+  readonly dataSource: DataSource;
+  readonly form: LockForm;
+  readonly request: LockRequest;
 }
 
-/**
- * Whether the try in a lock's first round trip took the lock. With the proof sent after it (the last
- * answer), throws LockNotExclusiveError when the server said "taken" but holds no such lock.
- */
-export function triedLock(
-  answers: ReadonlyArray<{ rows: ReadonlyArray<Record<string, unknown>> }>,
-  proof: { dataSource: DataSource; form: LockForm; request: LockRequest } | undefined,
-): boolean {
-  const acquired = answers.at(proof ? -2 : -1)?.rows[0]?.acquired === true;
-  if (!proof || !acquired) return acquired;
-  const { proven, server_version: serverVersion } = answers.at(-1)!.rows[0];
-  if (proven !== true)
-    throw new LockNotExclusiveError(proof.request.name, proof.form, String(serverVersion));
+/** The proof a lock of `form` on `dataSource` still owes, or undefined once the form is proven. */
+export function exclusiveProofFor(
+  dataSource: DataSource,
+  form: LockForm,
+  request: LockRequest,
+): ExclusiveProof | undefined {
+  return provenForms.get(dataSource)?.has(form) ? undefined : { dataSource, form, request };
+}
+
+/** After a try that took the lock: throws LockNotExclusiveError when the server holds no such lock. */
+export async function proveExclusive(client: PgClient, proof: ExclusiveProof): Promise<void> {
+  const { rows } = await client.query<{ proven: boolean; server_version: string }>(
+    exclusiveProofSql(proof.request.key),
+  );
+  if (rows[0]?.proven !== true)
+    throw new LockNotExclusiveError(
+      proof.request.name,
+      proof.form,
+      String(rows[0]?.server_version),
+    );
   const forms = provenForms.get(proof.dataSource) ?? new Set<LockForm>();
   provenForms.set(proof.dataSource, forms.add(proof.form));
-  return true;
 }

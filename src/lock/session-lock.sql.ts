@@ -1,10 +1,5 @@
 import { integerLiteral } from '../connection/sql-literal.js';
-import {
-  exclusiveProofSql,
-  serverProbesSql,
-  settingsSql,
-  type LockConnectionSettings,
-} from './advisory-lock.sql.js';
+import { serverProbesSql, settingsSql, type LockConnectionSettings } from './advisory-lock.sql.js';
 import type { AdvisoryLockKey } from './lock-key.js';
 
 /*
@@ -25,7 +20,6 @@ export function releaseChannel(key: AdvisoryLockKey): string {
 export function prepareAndTrySessionLockSql(
   key: AdvisoryLockKey,
   settings: LockConnectionSettings,
-  withProof = false,
 ): string {
   return [
     ...settingsSql('SESSION', settings),
@@ -33,7 +27,6 @@ export function prepareAndTrySessionLockSql(
     ...serverProbesSql(),
     `LISTEN ${releaseChannel(key)}`,
     trySessionLockSql(key),
-    ...(withProof ? [exclusiveProofSql(key)] : []),
   ].join('; ');
 }
 

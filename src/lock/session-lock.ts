@@ -19,7 +19,7 @@ import {
   trySessionLockSql,
   unlockAndNotifySql,
 } from './session-lock.sql.js';
-import { needsExclusiveProof, triedLock } from './lock-failures.js';
+import { exclusiveProofFor, proveExclusive, type ExclusiveProof } from './lock-failures.js';
 import type { LockRequest } from './lock-request.js';
 
 type TryResults = Array<{ rows: Array<{ acquired?: boolean }> }>;
@@ -51,8 +51,8 @@ export class SessionLock {
     if (message.channel === this.channel) this.notified?.(message.payload);
   };
 
-  /** Set while the form is unproven on this DataSource: the first try sends the proof too. */
-  private readonly proof: Parameters<typeof triedLock>[1];
+  /** Owed while the form is unproven on this DataSource: sent once the first try takes the lock. */
+  private readonly proof: ExclusiveProof | undefined;
 
   constructor(
     private readonly dataSource: DataSource,
@@ -60,9 +60,7 @@ export class SessionLock {
     private readonly settings: LockConnectionSettings,
   ) {
     this.channel = releaseChannel(request.key);
-    this.proof = needsExclusiveProof(dataSource, 'session')
-      ? { dataSource, form: 'session', request }
-      : undefined;
+    this.proof = exclusiveProofFor(dataSource, 'session', request);
   }
 
   /** The lock's connection, once acquire() prepared one. */
@@ -95,7 +93,10 @@ export class SessionLock {
       answerWithinMs,
     );
     this.current = connection;
-    if (triedLock(first, this.proof)) return 'held';
+    if (first.at(-1)?.rows[0]?.acquired === true) {
+      if (this.proof) await proveExclusive(connection.client, this.proof);
+      return 'held';
+    }
     // A server that stops answering a poll well past the deadline has the connection closed,
     // which ends the wait.
     return connection.answeredWithin(
@@ -162,7 +163,7 @@ export class SessionLock {
     await assertDirectConnection(client, this.request.name);
     client.on('notification', this.onNotification);
     try {
-      const sql = prepareAndTrySessionLockSql(this.request.key, this.settings, !!this.proof);
+      const sql = prepareAndTrySessionLockSql(this.request.key, this.settings);
       return (await client.query(sql)) as unknown as TryResults;
     } catch (error) {
       client.removeListener('notification', this.onNotification);

@@ -14,10 +14,11 @@ import {
   type LockConnectionSettings,
 } from './advisory-lock.sql.js';
 import {
-  needsExclusiveProof,
+  exclusiveProofFor,
+  proveExclusive,
   transactionWaitFailure,
-  triedLock,
   waitingFailure,
+  type ExclusiveProof,
 } from './lock-failures.js';
 import type { LockRequest } from './lock-request.js';
 
@@ -32,17 +33,15 @@ const NOT_ACQUIRED = { acquired: false } as const;
 export class TransactionLock {
   private current: LockConnection | undefined;
   private sentServerProbes = false;
-  /** Set while the form is unproven on this DataSource: the first try sends the proof too. */
-  private readonly proof: Parameters<typeof triedLock>[1];
+  /** Owed while the form is unproven on this DataSource: sent once a try takes the lock. */
+  private readonly proof: ExclusiveProof | undefined;
 
   constructor(
     private readonly dataSource: DataSource,
     private readonly request: LockRequest,
     private readonly settings: LockConnectionSettings,
   ) {
-    this.proof = needsExclusiveProof(dataSource, 'transaction')
-      ? { dataSource, form: 'transaction', request }
-      : undefined;
+    this.proof = exclusiveProofFor(dataSource, 'transaction', request);
   }
 
   /** The lock's connection, once take() started its transaction on one. */
@@ -71,7 +70,10 @@ export class TransactionLock {
       throw waitingFailure(undefined, this.request, error);
     });
     this.current = connection;
-    if (triedLock(results, this.proof)) return true;
+    if (results.at(-1)?.rows[0]?.acquired === true) {
+      if (this.proof) await proveExclusive(connection.client, this.proof);
+      return true;
+    }
     if (mode.whenHeld === 'try') return NOT_ACQUIRED;
     try {
       if (mode.whenHeld === 'wait') {
@@ -143,8 +145,7 @@ export class TransactionLock {
   private readonly begin = (connection: LockConnection): Promise<QueryResults> => {
     this.sentServerProbes = !connection.serverProbes;
     recordTransactionState(connection.queryRunner, true);
-    const { key } = this.request;
-    const sql = beginAndTryLockSql(key, this.settings, this.sentServerProbes, !!this.proof);
+    const sql = beginAndTryLockSql(this.request.key, this.settings, this.sentServerProbes);
     return connection.client.query(sql) as unknown as Promise<QueryResults>;
   };
 
