@@ -58,7 +58,8 @@ async function advisoryRowsAfterCallingEveryStub(client: pg.Client): Promise<num
       await client.query(`SELECT ${name}(12::int8)`);
     }
     const { rows } = await client.query(
-      `SELECT count(*)::int AS n FROM pg_catalog.pg_locks WHERE locktype = 'advisory'`,
+      `SELECT count(*)::int AS n FROM pg_catalog.pg_locks
+        WHERE locktype = 'advisory' AND pid = pg_catalog.pg_backend_pid()`,
     );
     return rows[0].n;
   } finally {
