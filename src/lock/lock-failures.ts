@@ -10,10 +10,10 @@ import { sqlState } from '../errors/sql-state.js';
 import { connectionLossIn } from '../connection/connection-loss.js';
 import type { LockConnection, PgClient } from '../connection/lock-connection.js';
 import { exclusiveProofSql } from './advisory-lock.sql.js';
+import { readLockSessions } from './holder-query.js';
 import type { LockRequest } from './lock-request.js';
 
 type LockForm = 'transaction' | 'session';
-import { readLockSessions } from './holder-query.js';
 
 /*
  * What a failure of a lock call means, in one place: the SQLSTATE or the lost connection behind
@@ -136,33 +136,27 @@ export async function transactionWaitFailure(
  */
 const provenForms = new WeakMap<DataSource, Set<LockForm>>();
 
-/** What proving a lock needs: where it was taken, in which form, and on which connection. */
-export interface ExclusiveProof {
-  readonly dataSource: DataSource;
-  readonly form: LockForm;
-  readonly request: LockRequest;
+/** Whether `form` was proven on `dataSource` (tests read it; locks ask assertExclusive). */
+export function exclusiveProven(dataSource: DataSource, form: LockForm): boolean {
+  return provenForms.get(dataSource)?.has(form) === true;
 }
 
-/** The proof a lock of `form` on `dataSource` still owes, or undefined once the form is proven. */
-export function exclusiveProofFor(
+/**
+ * After a try that took the lock: nothing once the form is proven on `dataSource`; otherwise one
+ * statement, and LockNotExclusiveError when the server holds no such lock.
+ */
+export async function assertExclusive(
+  client: PgClient,
   dataSource: DataSource,
   form: LockForm,
   request: LockRequest,
-): ExclusiveProof | undefined {
-  return provenForms.get(dataSource)?.has(form) ? undefined : { dataSource, form, request };
-}
-
-/** After a try that took the lock: throws LockNotExclusiveError when the server holds no such lock. */
-export async function proveExclusive(client: PgClient, proof: ExclusiveProof): Promise<void> {
+): Promise<void> {
+  if (exclusiveProven(dataSource, form)) return;
   const { rows } = await client.query<{ proven: boolean; server_version: string }>(
-    exclusiveProofSql(proof.request.key),
+    exclusiveProofSql(request.key),
   );
   if (rows[0]?.proven !== true)
-    throw new LockNotExclusiveError(
-      proof.request.name,
-      proof.form,
-      String(rows[0]?.server_version),
-    );
-  const forms = provenForms.get(proof.dataSource) ?? new Set<LockForm>();
-  provenForms.set(proof.dataSource, forms.add(proof.form));
+    throw new LockNotExclusiveError(request.name, form, String(rows[0]?.server_version));
+  const forms = provenForms.get(dataSource) ?? new Set<LockForm>();
+  provenForms.set(dataSource, forms.add(form));
 }

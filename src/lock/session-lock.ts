@@ -19,7 +19,7 @@ import {
   trySessionLockSql,
   unlockAndNotifySql,
 } from './session-lock.sql.js';
-import { exclusiveProofFor, proveExclusive, type ExclusiveProof } from './lock-failures.js';
+import { assertExclusive } from './lock-failures.js';
 import type { LockRequest } from './lock-request.js';
 
 type TryResults = Array<{ rows: Array<{ acquired?: boolean }> }>;
@@ -51,16 +51,12 @@ export class SessionLock {
     if (message.channel === this.channel) this.notified?.(message.payload);
   };
 
-  /** Owed while the form is unproven on this DataSource: sent once the first try takes the lock. */
-  private readonly proof: ExclusiveProof | undefined;
-
   constructor(
     private readonly dataSource: DataSource,
     private readonly request: LockRequest,
     private readonly settings: LockConnectionSettings,
   ) {
     this.channel = releaseChannel(request.key);
-    this.proof = exclusiveProofFor(dataSource, 'session', request);
   }
 
   /** The lock's connection, once acquire() prepared one. */
@@ -94,7 +90,7 @@ export class SessionLock {
     );
     this.current = connection;
     if (first.at(-1)?.rows[0]?.acquired === true) {
-      if (this.proof) await proveExclusive(connection.client, this.proof);
+      await assertExclusive(connection.client, this.dataSource, 'session', this.request);
       return 'held';
     }
     // A server that stops answering a poll well past the deadline has the connection closed,

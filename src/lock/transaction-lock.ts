@@ -13,13 +13,7 @@ import {
   waitForLockSql,
   type LockConnectionSettings,
 } from './advisory-lock.sql.js';
-import {
-  exclusiveProofFor,
-  proveExclusive,
-  transactionWaitFailure,
-  waitingFailure,
-  type ExclusiveProof,
-} from './lock-failures.js';
+import { assertExclusive, transactionWaitFailure, waitingFailure } from './lock-failures.js';
 import type { LockRequest } from './lock-request.js';
 
 type QueryResults = Array<{ rows: Array<Record<string, unknown>> }>;
@@ -33,16 +27,11 @@ const NOT_ACQUIRED = { acquired: false } as const;
 export class TransactionLock {
   private current: LockConnection | undefined;
   private sentServerProbes = false;
-  /** Owed while the form is unproven on this DataSource: sent once a try takes the lock. */
-  private readonly proof: ExclusiveProof | undefined;
-
   constructor(
     private readonly dataSource: DataSource,
     private readonly request: LockRequest,
     private readonly settings: LockConnectionSettings,
-  ) {
-    this.proof = exclusiveProofFor(dataSource, 'transaction', request);
-  }
+  ) {}
 
   /** The lock's connection, once take() started its transaction on one. */
   get connection(): LockConnection {
@@ -71,7 +60,7 @@ export class TransactionLock {
     });
     this.current = connection;
     if (results.at(-1)?.rows[0]?.acquired === true) {
-      if (this.proof) await proveExclusive(connection.client, this.proof);
+      await assertExclusive(connection.client, this.dataSource, 'transaction', this.request);
       return true;
     }
     if (mode.whenHeld === 'try') return NOT_ACQUIRED;

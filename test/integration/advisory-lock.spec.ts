@@ -13,7 +13,7 @@ import { AdvisoryLockService } from '../../src/lock/advisory-lock.service.js';
 import type { HeldLock } from '../../src/lock/advisory-lock.interfaces.js';
 import { advisoryLockKey } from '../../src/lock/lock-key.js';
 import { lockIdentity } from '../../src/lock/lock-key.js';
-import { exclusiveProofFor } from '../../src/lock/lock-failures.js';
+import { exclusiveProven } from '../../src/lock/lock-failures.js';
 import { pendingMigrationNames } from '../../src/migration-runner/pending-migrations.js';
 import {
   CREATE_COUNTER_SQL,
@@ -67,9 +67,8 @@ describe('AdvisoryLockService on a real PostgreSQL', () => {
 
   it('proves the lock excludes on the first lock of each form per DataSource, then sends no proof', async () => {
     const { dataSource, locks } = await service();
-    const request = { ...lockIdentity(ID, TYPE), signal: undefined, timeoutMs: 0 };
     const needsExclusiveProof = (ds: DataSource, form: 'transaction' | 'session') =>
-      exclusiveProofFor(ds, form, request) !== undefined;
+      !exclusiveProven(ds, form);
     expect(needsExclusiveProof(dataSource, 'transaction')).toBe(true);
     expect(needsExclusiveProof(dataSource, 'session')).toBe(true);
     await locks.withLock(ID, TYPE, async () => undefined);
