@@ -1,4 +1,4 @@
-import { Table, type DataSource, type MigrationExecutor, type QueryRunner } from 'typeorm';
+import type { DataSource, MigrationExecutor, QueryRunner } from 'typeorm';
 import type { PgClient, PostgresQueryRunner } from '../connection/lock-connection.js';
 import { commitOn } from '../connection/transaction-state.js';
 import { InvalidIndexError, MigrationFailedError } from '../errors/migration-lock.errors.js';
@@ -7,6 +7,7 @@ import { assertNoInvalidIndexes } from './invalid-indexes.js';
 import type { MigrationTransactionMode } from './migration-runner.options.js';
 import {
   appliedNamesSql,
+  createMigrationsTableSql,
   migrationsTableExistsSql,
   recordMigrationsSql,
 } from './migrations-table.sql.js';
@@ -23,10 +24,6 @@ const OWN_TRANSACTION_BY_DEFAULT: Record<Exclude<MigrationTransactionMode, 'all'
 interface ExecutorSteps {
   /** The migrations in the code, checked (a timestamp in every name, no duplicate) and sorted. */
   getMigrations(): Migration[];
-  /** Where TypeORM keeps its migrations table (options migrationsTableName, the driver's schema). */
-  readonly migrationsDatabase?: string;
-  readonly migrationsSchema?: string;
-  readonly migrationsTable: string;
 }
 
 /**
@@ -105,47 +102,16 @@ export class MigrationSteps {
 
   /**
    * Once per run, before the first migration: the migrations table, and typeorm_metadata if needed.
-   * The table is TypeORM's own, made by its createTable() from the definition its
-   * createMigrationsTableIfNotExist() uses (0.3 and 1.x alike), without that method's
-   * information_schema lookup: pending() has just read, under the lock, that it is absent. On a
-   * fresh database the lookup was the slowest statement of a short run.
+   * The table is made without createMigrationsTableIfNotExist()'s information_schema lookup:
+   * pending() has just read, under the lock, that it is absent. On a fresh database the lookup was
+   * the slowest statement of a short run.
    */
   async prepareTables(queryRunner: QueryRunner, tableExists: boolean): Promise<void> {
-    if (!tableExists) await queryRunner.createTable(this.migrationsTable());
+    if (!tableExists) await queryRunner.query(createMigrationsTableSql(this.dataSource));
     const schemaBuilder = this.dataSource.driver.createSchemaBuilder() as {
       createMetadataTableIfNecessary?: (queryRunner: QueryRunner) => Promise<void>;
     };
     await schemaBuilder.createMetadataTableIfNecessary?.(queryRunner);
-  }
-
-  /** TypeORM's migrations table: an increment primary key, the timestamp and the name, typed by the driver. */
-  private migrationsTable(): Table {
-    const { driver } = this.dataSource;
-    const type = (of: 'migrationId' | 'migrationTimestamp' | 'migrationName') =>
-      driver.normalizeType({ type: driver.mappedDataTypes[of] });
-    const { migrationsDatabase, migrationsSchema, migrationsTable } = this.steps;
-    return new Table({
-      database: migrationsDatabase,
-      schema: migrationsSchema,
-      name: migrationsTable,
-      columns: [
-        {
-          name: 'id',
-          type: type('migrationId'),
-          isGenerated: true,
-          generationStrategy: 'increment',
-          isPrimary: true,
-          isNullable: false,
-        },
-        {
-          name: 'timestamp',
-          type: type('migrationTimestamp'),
-          isPrimary: false,
-          isNullable: false,
-        },
-        { name: 'name', type: type('migrationName'), isNullable: false },
-      ],
-    });
   }
 
   /** The migration's up(), between the driver's before/after hooks. */

@@ -8,13 +8,34 @@ import { integerLiteral, textLiteral } from '../connection/sql-literal.js';
  * from the table's own sequence.
  */
 
-function tablePath(dataSource: DataSource): string {
+/** The table's schema (when the driver has one) and name, unquoted. */
+function tableParts(dataSource: DataSource): string[] {
   const { schema } = dataSource.driver.options as { schema?: string };
   const table = dataSource.options.migrationsTableName ?? 'migrations';
-  return [schema, table]
-    .filter((part): part is string => Boolean(part))
+  return [schema, table].filter((part): part is string => Boolean(part));
+}
+
+function tablePath(dataSource: DataSource): string {
+  return tableParts(dataSource)
     .map((part) => dataSource.driver.escape(part))
     .join('.');
+}
+
+/**
+ * The table TypeORM's migration executor creates with the postgres driver, 0.3 and 1.x alike: its
+ * column types are the driver's fixed mapping (migrationId int as SERIAL, migrationTimestamp bigint,
+ * migrationName varchar), and the primary key is named by the DataSource's naming strategy from
+ * the same table name. Written out rather than built by TypeORM's createTable(): that goes through
+ * its schema-building code, which a holder compiles on its first and only run, on the rollout's
+ * critical path (docs/benchmarks.md). A test compares the catalog's definition with TypeORM's.
+ */
+export function createMigrationsTableSql(dataSource: DataSource): string {
+  const escape = (name: string) => dataSource.driver.escape(name);
+  const primaryKey = dataSource.namingStrategy.primaryKeyName(tableParts(dataSource).join('.'), [
+    'id',
+  ]);
+  const [id, timestamp, name] = ['id', 'timestamp', 'name'].map(escape);
+  return `CREATE TABLE ${tablePath(dataSource)} (${id} SERIAL NOT NULL, ${timestamp} bigint NOT NULL, ${name} character varying NOT NULL, CONSTRAINT ${escape(primaryKey)} PRIMARY KEY (${id}))`;
 }
 
 /**
