@@ -12,6 +12,7 @@ import type {
   WithLockOptions,
 } from './advisory-lock.interfaces.js';
 import { connectionSettingsFor, type LockConnectionSettings } from './advisory-lock.sql.js';
+import { traced } from '../telemetry/lock-span.js';
 import { findHeldLock } from './held-locks.js';
 import {
   abortedWhileWaiting,
@@ -68,8 +69,8 @@ export class AdvisoryLockService {
     options?: WithLockOptions,
   ): Promise<T> {
     const request = withLockRequest(id, type, fn, options, this.defaultTimeoutMs);
-    const result = await this.hold(TRANSACTION_WAIT, request, onManager(fn));
-    return valueOf(result);
+    const hold = (work: QueryRunnerWork<T>) => this.hold(TRANSACTION_WAIT, request, work);
+    return valueOf(await traced(request, onManager(fn), hold));
   }
 
   /** Runs `fn` under the lock if it is free right now; otherwise returns `{ acquired: false }` at once. */
@@ -80,7 +81,7 @@ export class AdvisoryLockService {
     options?: TryWithLockOptions,
   ): Promise<TryLockResult<T>> {
     const request = tryLockRequest(id, type, fn, options);
-    return this.hold(TRANSACTION_TRY, request, onManager(fn));
+    return traced(request, onManager(fn), (work) => this.hold(TRANSACTION_TRY, request, work));
   }
 
   /**
@@ -97,7 +98,7 @@ export class AdvisoryLockService {
     options?: WithLockOptions,
   ): Promise<TryLockResult<T>> {
     const request = withLockRequest(id, type, fn, options, this.defaultTimeoutMs);
-    return this.hold(TRANSACTION_FOLLOW, request, onManager(fn));
+    return traced(request, onManager(fn), (work) => this.hold(TRANSACTION_FOLLOW, request, work));
   }
 
   /**
@@ -116,7 +117,7 @@ export class AdvisoryLockService {
     options?: WithLockOptions,
   ): Promise<T> {
     const request = withLockRequest(id, type, fn, options, this.defaultTimeoutMs);
-    return valueOf(await this.hold(SESSION_WAIT, request, fn));
+    return valueOf(await traced(request, fn, (work) => this.hold(SESSION_WAIT, request, work)));
   }
 
   /**
@@ -133,7 +134,7 @@ export class AdvisoryLockService {
     options?: WithLockOptions,
   ): Promise<TryLockResult<T>> {
     const request = withLockRequest(id, type, fn, options, this.defaultTimeoutMs);
-    return this.hold(SESSION_FOLLOW, request, fn);
+    return traced(request, fn, (work) => this.hold(SESSION_FOLLOW, request, work));
   }
 
   /**
@@ -202,7 +203,8 @@ export class AdvisoryLockService {
         dataSource: this.dataSource,
         connection: session.connection,
         request,
-        waitedMs: performance.now() - started,
+        // As the transaction forms: no wait when the first try got the lock.
+        waitedMs: end === 'taken' ? 0 : performance.now() - started,
         cancelStatementOnAbort: false,
         work: (lock) => work(session.queryRunner, lock),
         finish: async () => {

@@ -29,11 +29,11 @@ type UnlockResults = Array<{ rows: Array<{ released?: boolean }> }>;
 export const SESSION_LOCK_POLL_MS = 200;
 
 /**
- * How a session-lock wait ended: `held` (the lock is this connection's now), `timeout`, `aborted`,
- * or `released`: the holder announced its release (only when the caller asked to stop there, to
+ * How a session-lock wait ended: `taken` (the first try got the lock), `held` (it is this
+ * connection's after a wait), `timeout`, `aborted`, or `released`: the holder announced its release (only when the caller asked to stop there, to
  * look at what the holder did before trying again).
  */
-export type SessionWaitEnd = 'held' | 'timeout' | 'aborted' | 'released';
+export type SessionWaitEnd = 'taken' | 'held' | 'timeout' | 'aborted' | 'released';
 
 /**
  * A session-level advisory lock (`pg_advisory_lock`) on a dedicated connection, for work that
@@ -91,7 +91,7 @@ export class SessionLock {
     this.current = connection;
     if (first.at(-1)?.rows[0]?.acquired === true) {
       await assertExclusive(connection.client, this.dataSource, 'session', this.request);
-      return 'held';
+      return 'taken';
     }
     // A server that stops answering a poll well past the deadline has the connection closed,
     // which ends the wait.

@@ -1,5 +1,6 @@
 import type { MigrationStateTracker, WaitOutcome } from './migration-events.js';
 import type { MigrationRunResult } from './migration-run-result.js';
+import type { RunTelemetry } from './run-telemetry.js';
 
 /** What a wait that ended in an error is called in `waitEnded`, by the error's code. */
 const WAIT_OUTCOME_OF: Record<string, WaitOutcome> = {
@@ -19,19 +20,25 @@ export class MigrationRun {
   private readonly waitStartedAt = performance.now();
   private waitedMs: number | undefined;
   private heldSince = 0;
+  /** A round of the wait ended without the lock (the holder left migrations pending). */
+  private waitedBefore = false;
 
   constructor(
     private readonly tracker: MigrationStateTracker,
     private readonly lockName: string,
+    private readonly telemetry?: RunTelemetry,
   ) {
     tracker.update('waiting');
     tracker.emit('waitStarted', { lock: lockName });
   }
 
-  /** The lock was granted: the first thing the work under it does. */
-  held(): void {
+  /**
+   * The lock was granted: the first thing the work under it does. `atOnce`: by this replica's
+   * first try (the lock reports no wait), which telemetry does not count as a wait.
+   */
+  held(atOnce = false): void {
     this.heldSince = performance.now();
-    const waitedMs = this.endWait('acquired');
+    const waitedMs = this.endWait('acquired', { atOnce: atOnce && !this.waitedBefore });
     this.tracker.update('migrating', { waitedMs });
     this.tracker.emit('lockAcquired', { lock: this.lockName, waitedMs });
   }
@@ -53,17 +60,31 @@ export class MigrationRun {
     return { outcome: 'followed', applied: [], waitedMs: this.endWait('followed'), heldMs: 0 };
   }
 
+  /** Applies one migration: in its span when there is telemetry. */
+  applying(name: string, apply: () => Promise<void>): Promise<void> {
+    return this.telemetry ? this.telemetry.apply(name, apply) : apply();
+  }
+
+  /** The holder was done but left migrations pending: the wait goes on with another round. */
+  waitsAgain(): void {
+    this.waitedBefore = true;
+  }
+
   /** The call failed; a wait still running ends with it, named after the error. */
   failed(error: unknown): void {
     if (this.waitedMs !== undefined) return;
     const code = (error as { code?: unknown } | undefined)?.code;
-    this.endWait((typeof code === 'string' && WAIT_OUTCOME_OF[code]) || 'failed');
+    this.endWait((typeof code === 'string' && WAIT_OUTCOME_OF[code]) || 'failed', { error });
   }
 
-  private endWait(outcome: WaitOutcome): number {
+  private endWait(outcome: WaitOutcome, how: { atOnce?: boolean; error?: unknown } = {}): number {
     const waitedMs = Math.round(performance.now() - this.waitStartedAt);
     this.waitedMs = waitedMs;
     this.tracker.emit('waitEnded', { lock: this.lockName, waitedMs, outcome });
+    this.telemetry?.waitEnded(performance.timeOrigin + this.waitStartedAt, waitedMs, outcome, {
+      atOnce: how.atOnce ?? false,
+      error: how.error,
+    });
     return waitedMs;
   }
 }

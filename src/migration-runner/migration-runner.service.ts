@@ -13,6 +13,8 @@ import { describeResult, type MigrationRunResult } from './migration-run-result.
 import { LOCK_FORM, type MigrationRunnerOptions } from './migration-runner.options.js';
 import { assertNoInvalidIndexes } from './invalid-indexes.js';
 import { MigrationSteps } from './migration-steps.js';
+import { RunTelemetry } from './run-telemetry.js';
+import { currentTelemetry } from '../telemetry/telemetry.js';
 import {
   pendingAfterRelease,
   pendingMigrationNames,
@@ -47,6 +49,8 @@ export class MigrationRunnerService {
     private readonly options: MigrationRunnerOptions,
   ) {
     this.tracker = new MigrationStateTracker(options.events);
+    // Looked for now, while the app starts, rather than on the run's path.
+    void currentTelemetry();
     // Checked here too: the runner can be made without the module, and must fail before any SQL.
     this.lock = lockIdentity(options.lockId, options.lockType);
     checkTimeoutMs('MigrationRunnerService', 'timeoutMs', options.timeoutMs);
@@ -82,14 +86,24 @@ export class MigrationRunnerService {
    */
   async run(options: { signal?: AbortSignal } = {}): Promise<MigrationRunResult> {
     const signal = checkAbortSignal('run', options.signal);
+    const telemetry = await this.runTelemetry();
+    if (!telemetry) return this.runOnce(signal, undefined);
+    return telemetry.within(() => this.runOnce(signal, telemetry));
+  }
+
+  private async runOnce(
+    signal: AbortSignal | undefined,
+    telemetry: RunTelemetry | undefined,
+  ): Promise<MigrationRunResult> {
     const { timeoutMs } = this.options;
     const answerWithinMs = answerBoundMs(timeoutMs);
     let run: MigrationRun | undefined;
     try {
       warnIfNoMigrations(this.dataSource, this.logger);
-      if ((await pendingMigrationNames(this.dataSource, answerWithinMs)).length === 0)
-        return this.finish(UP_TO_DATE);
-      run = new MigrationRun(this.tracker, this.lockName);
+      const pendingAtStart = await pendingMigrationNames(this.dataSource, answerWithinMs);
+      telemetry?.pending(pendingAtStart.length);
+      if (pendingAtStart.length === 0) return this.finish(UP_TO_DATE, telemetry);
+      run = new MigrationRun(this.tracker, this.lockName, telemetry);
       // One timeout budget for every round: apply, or follow the holder and look again.
       const deadline = timeoutMs === 0 ? Number.POSITIVE_INFINITY : performance.now() + timeoutMs;
       for (;;) {
@@ -101,16 +115,27 @@ export class MigrationRunnerService {
           { ...this.lock, signal, timeoutMs: remaining },
           (queryRunner, lock) => this.applyPending(run!, queryRunner as PostgresQueryRunner, lock),
         );
-        if (attempt.acquired) return this.finish(run.released(attempt.value));
+        if (attempt.acquired) return this.finish(run.released(attempt.value), telemetry);
         const pending =
           attempt.read ?? (await pendingMigrationNames(this.dataSource, answerWithinMs));
-        if (pending.length === 0) return this.finish(run.followed());
+        if (pending.length === 0) return this.finish(run.followed(), telemetry);
+        run.waitsAgain();
       }
     } catch (error) {
       run?.failed(error);
       this.fail(error as Error);
+      telemetry?.ended(undefined, error);
       throw error;
     }
+  }
+
+  /** The run's spans and metrics when OpenTelemetry is installed. */
+  private async runTelemetry(): Promise<RunTelemetry | undefined> {
+    const telemetry = await currentTelemetry();
+    if (!telemetry) return undefined;
+    const { database } = this.dataSource.driver as { database?: string };
+    const { transaction: mode } = this.options;
+    return new RunTelemetry(telemetry, { lock: this.lock, mode, database });
   }
 
   /** Reverts the last applied migration under the same lock; resolves to its name, if there was one. */
@@ -157,7 +182,7 @@ export class MigrationRunnerService {
     queryRunner: PostgresQueryRunner,
     lock: HeldLock,
   ): Promise<string[]> {
-    run.held();
+    run.held(lock.waitedMs === 0);
     const steps = new MigrationSteps(this.executor(queryRunner), this.dataSource);
     // Re-read under the lock: whoever held it before may have applied everything.
     const { pending, tableExists } = await steps.pending(queryRunner);
@@ -176,7 +201,7 @@ export class MigrationRunnerService {
       // Stop between migrations when aborted (shutdown) or when the lock's connection is gone.
       if (lock.stopping) break;
       const started = performance.now();
-      await steps.apply(queryRunner, migration);
+      await run.applying(migration.name, () => steps.apply(queryRunner, migration));
       const durationMs = Math.round(performance.now() - started);
       this.logger.log(`Applied ${migration.name} in ${durationMs} ms`);
       this.tracker.emit('migrationApplied', { name: migration.name, durationMs });
@@ -188,10 +213,11 @@ export class MigrationRunnerService {
     return applied.map((m) => m.name);
   }
 
-  private finish(result: MigrationRunResult): MigrationRunResult {
+  private finish(result: MigrationRunResult, telemetry: RunTelemetry | undefined) {
     this.logger.log(describeResult(result, this.lockName, this.options.transaction));
     this.tracker.update('done', { ...result });
     this.last = result;
+    telemetry?.ended(result);
     return result;
   }
 

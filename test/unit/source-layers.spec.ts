@@ -11,6 +11,7 @@ const SRC = 'src';
 const LAYERS: readonly (readonly string[])[] = [
   ['errors'],
   ['connection'],
+  ['telemetry'],
   ['lock'],
   ['migration-runner'],
   ['health', 'status', 'jobs'],
