@@ -11,7 +11,15 @@
 // version, the others on this process's.
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  cpSync,
+  existsSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
@@ -261,6 +269,42 @@ function appNodeBin(manifest) {
   return manifest.consumer.node ? nodeBinDir(manifest.consumer.node) : dirname(process.execPath);
 }
 
+/**
+ * An app with the OpenTelemetry SDK (test/consumers/otel/tracing.cjs, preloaded as such apps do):
+ * its start-up's migration run and its feature module's withLock arrive as spans.
+ */
+async function checkSpansArrive(dir, main, nodeBin, adminUrl, database) {
+  cpSync(join(HERE, 'otel', 'tracing.cjs'), join(dir, 'tracing.cjs'));
+  const spansFile = join(dir, 'spans.jsonl');
+  const url = await createDatabase(adminUrl, database);
+  try {
+    await must(
+      'the app with the OpenTelemetry SDK',
+      join(nodeBin, 'node'),
+      ['-r', './tracing.cjs', main],
+      {
+        cwd: dir,
+        env: onNode(nodeBin, {
+          DATABASE_URL: url,
+          SIDE_EFFECT_FILE: join(dir, 'otel-side-effects.log'),
+          SPANS_FILE: spansFile,
+        }),
+      },
+    );
+    const names = readFileSync(spansFile, 'utf8')
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line).name);
+    for (const expected of ['migration-lock run', 'migration-lock apply ', 'advisory-lock '])
+      check(
+        names.some((name) => name.startsWith(expected)),
+        `no "${expected}" span arrived; spans: ${names.join(', ')}`,
+      );
+  } finally {
+    await dropDatabase(adminUrl, database);
+  }
+}
+
 async function checkApp(name, workDir, tarball, adminUrl) {
   const { dir, manifest } = layOut(name, workDir, tarball);
   const { main, dataSource, format } = manifest.consumer;
@@ -269,7 +313,21 @@ async function checkApp(name, workDir, tarball, adminUrl) {
   const onAppNode = (env) => onNode(nodeBin, env);
   const node = (await must('node --version', 'node', ['--version'], { env: onAppNode() })).stdout;
   await must('npm install', 'npm', ['install'], { cwd: dir, env: onAppNode() });
+  // @opentelemetry/api is an optional peer: npm adds it only for an app that asks for it.
+  const otel = '@opentelemetry/api' in manifest.dependencies;
+  check(
+    otel || !existsSync(join(dir, 'node_modules', '@opentelemetry', 'api')),
+    'npm installed the optional peer @opentelemetry/api for an app that does not depend on it',
+  );
   await must('tsc', 'npm', ['run', 'build'], { cwd: dir, env: onAppNode() });
+  if (otel)
+    await checkSpansArrive(
+      dir,
+      main,
+      nodeBin,
+      adminUrl,
+      `consumer_${name.replace(/\W/g, '_')}_${process.pid}_otel`,
+    );
 
   const id = `${name.replace(/\W/g, '_')}_${process.pid}`;
   const names = ['fleet', 'cli', 'e2e'].map((what) => `consumer_${id}_${what}`);

@@ -34,4 +34,20 @@ describe('the built package entry', () => {
     expect(key).toEqual([457026696, -1494325336]);
     expect(code).toBe('LOCK_TIMEOUT');
   });
+
+  it('loads nothing of @opentelemetry/api when imported, though it is installed here (CommonJS build, require.cache)', async () => {
+    const script = `require('reflect-metadata');
+      const api = require('nestjs-migration-lock');
+      require('nestjs-migration-lock/testing');
+      const loaded = Object.keys(require.cache).filter((path) => path.includes('@opentelemetry'));
+      console.log(JSON.stringify({ loaded, module: typeof api.MigrationLockModule }));`;
+    const { stdout } = await run(process.execPath, ['-e', script]);
+    expect(JSON.parse(stdout)).toEqual({ loaded: [], module: 'function' });
+    // The check can fail: the API is there to be loaded.
+    const { stdout: found } = await run(process.execPath, [
+      '-e',
+      "require('@opentelemetry/api'); console.log(Object.keys(require.cache).some((p) => p.includes('@opentelemetry')))",
+    ]);
+    expect(found.trim()).toBe('true');
+  });
 });
