@@ -4,12 +4,14 @@ import { formatTable } from '../reference/demo/format-table.js';
 import type { JobTickResults } from './job-tick.bench.js';
 import type { LatencyResults } from './lock-latency.bench.js';
 import type { ManyMigrationsResults } from './many-migrations.bench.js';
+import type { OtelResults } from './otel.bench.js';
 import type { PeerResult, RolloutResults } from './rollout.bench.js';
 import { percentile } from './stats.js';
 import type { TestDatabaseResults } from './test-database.bench.js';
 
 export type BenchResults = Omit<LatencyResults, 'handoffSamplesUs'> &
   JobTickResults &
+  OtelResults &
   Omit<RolloutResults, 'timeline'> &
   ManyMigrationsResults &
   TestDatabaseResults & {
@@ -31,6 +33,8 @@ const TARGETS: Record<string, string> = {
   handoffVsRaw: '≤ 1.5',
   handoffEachVsRaw: '–',
   jobTickOverheadVsRaw: '≤ 1.2',
+  withLockOtelNoopVsOff: '≤ 1.05',
+  withLockOtelSdkVsOff: 'report',
   // On 2 cores, 16 processes that do nothing take 8–16 × one: these are reported against the
   // machine's own floor (…VsRaw), not against one replica.
   rollout16VsOne: '–',
@@ -85,6 +89,18 @@ export function figureRows(r: BenchResults): string[][] {
       fmt(r.jobTickOverheadVsRaw),
       TARGETS.jobTickOverheadVsRaw,
       `@WithAdvisoryLock no-op job ${r.jobTickOverheadVsRaw.jobMedianUs} µs vs raw BEGIN; pg_try_advisory_xact_lock; COMMIT ${r.jobTickOverheadVsRaw.rawMedianUs} µs (median, after ${r.jobTickOverheadVsRaw.warmUpCalls} warm-up calls each)`,
+    ],
+    [
+      'withLockOtelNoopVsOff',
+      fmt(r.withLockOtelNoopVsOff),
+      TARGETS.withLockOtelNoopVsOff,
+      `withLock ${r.withLockOtelNoopVsOff.noopMedianUs} µs with @opentelemetry/api and no SDK vs ${r.withLockOtelNoopVsOff.offMedianUs} µs without it (medians, one process each, warmed up)`,
+    ],
+    [
+      'withLockOtelSdkVsOff',
+      fmt(r.withLockOtelSdkVsOff),
+      TARGETS.withLockOtelSdkVsOff,
+      `withLock ${r.withLockOtelSdkVsOff.sdkMedianUs} µs with the SDK (a span and metrics per call, in-memory exporters) vs ${r.withLockOtelSdkVsOff.offMedianUs} µs without the API`,
     ],
     [
       'handoffVsRaw',

@@ -9,6 +9,8 @@ import {
 } from '../reference/runtime/embedded-postgres.js';
 import { benchJobTick } from './job-tick.bench.js';
 import { benchLockLatency } from './lock-latency.bench.js';
+import { hideOpenTelemetry } from './otel-absent/hide.js';
+import { benchOtel } from './otel.bench.js';
 import { benchManyMigrationsOnBothVersions } from './many-migrations-versions.js';
 import { markdownReport, svgChart, textReport, type BenchResults } from './report.js';
 import { benchRollout } from './rollout.bench.js';
@@ -41,6 +43,7 @@ const testDatabaseSamples = values.quick ? 2 : 15;
 const log = (line: string) => (values.json ? undefined : console.error(line));
 
 async function main(): Promise<void> {
+  hideOpenTelemetry();
   const server: LocalPostgres = process.env.DATABASE_URL
     ? { url: process.env.DATABASE_URL, stop: async () => undefined }
     : await startEmbeddedPostgres({});
@@ -69,6 +72,8 @@ async function main(): Promise<void> {
     });
     log(`job ticks: ${runs} run(s) × ${samples * 10} decorated no-op job calls vs raw …`);
     const jobTick = await benchJobTick(server.url, { runs, samples, warmUpCalls });
+    log(`telemetry: ${runs} run(s) × withLock without @opentelemetry/api, with it, with the SDK …`);
+    const otel = await benchOtel(server.url, { runs, calls: samples * 10, warmUpCalls });
     log(`rollouts: ${runs} run(s) of 1 and ${replicas} replicas, followers, peers …`);
     const { timeline, ...rollout } = await benchRollout(server.url, { runs, replicas });
     log(
@@ -82,6 +87,7 @@ async function main(): Promise<void> {
     const results: BenchResults = {
       ...latency,
       ...jobTick,
+      ...otel,
       ...rollout,
       ...many,
       ...testDatabases,

@@ -27,6 +27,8 @@ describe('npm run bench (smoke, --quick)', () => {
     for (const key of [
       'withLockVsRaw',
       'jobTickOverheadVsRaw',
+      'withLockOtelNoopVsOff',
+      'withLockOtelSdkVsOff',
       'handoffVsRaw',
       'handoffEachVsRaw',
       'rollout16VsOne',
@@ -58,6 +60,15 @@ describe('npm run bench (smoke, --quick)', () => {
         rawMedianUs: expect.any(Number),
         warmUpCalls: 10,
       }),
+    );
+    expect(results.withLockOtelNoopVsOff).toEqual(
+      expect.objectContaining({
+        noopMedianUs: expect.any(Number),
+        offMedianUs: expect.any(Number),
+      }),
+    );
+    expect(results.withLockOtelSdkVsOff).toEqual(
+      expect.objectContaining({ sdkMedianUs: expect.any(Number), offMedianUs: expect.any(Number) }),
     );
     expect(results.handoffVsRaw).toEqual(
       expect.objectContaining({ p50Us: expect.any(Number), p99Us: expect.any(Number) }),
