@@ -13,6 +13,7 @@ const LAYERS: readonly (readonly string[])[] = [
   ['connection'],
   ['telemetry'],
   ['lock'],
+  ['history'],
   ['migration-runner'],
   ['health', 'status', 'jobs'],
   ['module'],
