@@ -16,7 +16,7 @@ export interface OtelResults {
 
 type Mode = 'off' | 'noop' | 'sdk';
 
-const PROCESSES_PER_MODE = 3;
+const PROCESSES_PER_MODE = 4;
 
 /** One process's median withLock in µs, in `mode`. */
 async function medianUs(
