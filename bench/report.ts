@@ -94,7 +94,7 @@ export function figureRows(r: BenchResults): string[][] {
       'withLockOtelNoopVsOff',
       fmt(r.withLockOtelNoopVsOff),
       TARGETS.withLockOtelNoopVsOff,
-      `withLock ${r.withLockOtelNoopVsOff.noopMedianUs} µs with @opentelemetry/api and no SDK vs ${r.withLockOtelNoopVsOff.offMedianUs} µs without it (medians, one process each, warmed up)`,
+      `withLock ${r.withLockOtelNoopVsOff.noopMedianUs} µs with @opentelemetry/api and no SDK vs ${r.withLockOtelNoopVsOff.offMedianUs} µs without it (medians of 4 processes of each kind per run, warmed up)`,
     ],
     [
       'withLockOtelSdkVsOff',
