@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import type { DataSource } from 'typeorm';
+import { traced } from '../telemetry/lock-span.js';
 import type {
   AdvisoryLockDefaults,
   HoldResult,
@@ -12,7 +13,6 @@ import type {
   WithLockOptions,
 } from './advisory-lock.interfaces.js';
 import { connectionSettingsFor, type LockConnectionSettings } from './advisory-lock.sql.js';
-import { traced } from '../telemetry/lock-span.js';
 import { findHeldLock } from './held-locks.js';
 import {
   abortedWhileWaiting,

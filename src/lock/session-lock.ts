@@ -30,8 +30,9 @@ export const SESSION_LOCK_POLL_MS = 200;
 
 /**
  * How a session-lock wait ended: `taken` (the first try got the lock), `held` (it is this
- * connection's after a wait), `timeout`, `aborted`, or `released`: the holder announced its release (only when the caller asked to stop there, to
- * look at what the holder did before trying again).
+ * connection's after a wait), `timeout`, `aborted`, or `released`: the holder announced its
+ * release (only when the caller asked to stop there, to look at what the holder did before trying
+ * again).
  */
 export type SessionWaitEnd = 'taken' | 'held' | 'timeout' | 'aborted' | 'released';
 

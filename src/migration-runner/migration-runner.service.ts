@@ -7,6 +7,7 @@ import type { HeldLock } from '../lock/advisory-lock.interfaces.js';
 import { answerBoundMs } from '../connection/connection-loss.js';
 import type { PostgresQueryRunner } from '../connection/lock-connection.js';
 import { lockIdentity, type LockIdentity } from '../lock/lock-key.js';
+import { currentTelemetry } from '../telemetry/telemetry.js';
 import { MigrationStateTracker, type MigrationState } from './migration-events.js';
 import { MigrationRun } from './migration-run.js';
 import { describeResult, type MigrationRunResult } from './migration-run-result.js';
@@ -14,7 +15,6 @@ import { LOCK_FORM, type MigrationRunnerOptions } from './migration-runner.optio
 import { assertNoInvalidIndexes } from './invalid-indexes.js';
 import { MigrationSteps } from './migration-steps.js';
 import { RunTelemetry } from './run-telemetry.js';
-import { currentTelemetry } from '../telemetry/telemetry.js';
 import {
   pendingAfterRelease,
   pendingMigrationNames,

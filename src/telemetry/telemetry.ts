@@ -74,20 +74,24 @@ export class Telemetry {
 
   private makeInstruments(): Instruments {
     const meter = this.api.metrics.getMeter(PACKAGE_NAME, PACKAGE_VERSION);
-    return {
-      waitDuration: meter.createHistogram('migration_lock.wait.duration', {
-        description: 'How long a wait for an advisory lock took, followers included.',
+    const seconds = (name: string, description: string) =>
+      meter.createHistogram(name, {
+        description,
         unit: 's',
         advice: { explicitBucketBoundaries: SECONDS_BUCKETS },
-      }),
+      });
+    return {
+      waitDuration: seconds(
+        'migration_lock.wait.duration',
+        'How long a wait for an advisory lock took, followers included.',
+      ),
       migrationsApplied: meter.createCounter('migration_lock.migrations.applied', {
         description: 'Migrations applied under the migration lock.',
       }),
-      migrationDuration: meter.createHistogram('migration_lock.migration.duration', {
-        description: 'How long one migration took to apply.',
-        unit: 's',
-        advice: { explicitBucketBoundaries: SECONDS_BUCKETS },
-      }),
+      migrationDuration: seconds(
+        'migration_lock.migration.duration',
+        'How long one migration took to apply.',
+      ),
       jobRuns: meter.createCounter('migration_lock.job.runs', {
         description: 'Runs of @WithAdvisoryLock jobs, by outcome.',
       }),
