@@ -28,11 +28,13 @@ type UnlockResults = Array<{ rows: Array<{ released?: boolean }> }>;
 /** Slow poll for a holder that died without announcing its release (kill -9, lost network). */
 export const SESSION_LOCK_POLL_MS = 200;
 
+/** How long a poll that got the lock waits for the holder's announcement (releaseWasAnnounced). */
+const ANNOUNCEMENT_GRACE_MS = 100;
+
 /**
- * How a session-lock wait ended: `taken` (the first try got the lock), `held` (it is this
- * connection's after a wait), `timeout`, `aborted`, or `released`: the holder announced its
- * release (only when the caller asked to stop there, to look at what the holder did before trying
- * again).
+ * How a session-lock wait ended: `taken` (by the first try), `held` (after a wait), `timeout`,
+ * `aborted`, or `released`: the holder announced its release (only when the caller asked to stop
+ * there, to look at what the holder did before trying again).
  */
 export type SessionWaitEnd = 'taken' | 'held' | 'timeout' | 'aborted' | 'released';
 
@@ -127,13 +129,11 @@ export class SessionLock {
       if (this.connection.lostCause) throw this.connection.lostCause;
       if (wake === 'released' && stopOnRelease) return 'released';
       woken = this.nextWake(stopOnRelease);
-      let announced = false;
-      void woken.then(() => (announced = true));
       const { rows } = await this.connection.client.query<{ acquired: boolean }>(
         trySessionLockSql(this.request.key),
       );
       acquired = rows[0].acquired;
-      if (acquired && stopOnRelease && (await this.releaseWasAnnounced(() => announced))) {
+      if (acquired && stopOnRelease && (await this.releaseWasAnnounced(woken))) {
         await this.connection.client.query(unlockAndNotifySql(this.request.key));
         return 'released';
       }
@@ -142,14 +142,22 @@ export class SessionLock {
   }
 
   /**
-   * A poll that gets the lock: did the holder finish normally (to be followed, not replaced)? A
-   * holder announces before it unlocks (see release()), so its notice is already pending for
-   * this session; one more round trip lets it through (it comes ahead of the round trip's result).
-   * Without one, the holder died and the poll's lock stands.
+   * A poll that gets the lock: did the holder finish normally (followed, not replaced)? A holder
+   * announces before it unlocks (release()): one more round trip usually lets its notice through,
+   * and a short bounded wait catches one signalled late (on a loaded machine a follower kept the
+   * lock it polled, as if the holder had died). Without a notice, the poll's lock stands.
    */
-  private async releaseWasAnnounced(announced: () => boolean): Promise<boolean> {
+  private async releaseWasAnnounced(woken: Promise<'released'>): Promise<boolean> {
     await this.connection.client.query(ROUND_TRIP_SQL);
-    return announced();
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<false>((resolve) => {
+      timer = setTimeout(() => resolve(false), ANNOUNCEMENT_GRACE_MS);
+    });
+    try {
+      return await Promise.race([woken.then(() => true), late]);
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   /**
