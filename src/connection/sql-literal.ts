@@ -16,3 +16,14 @@ export function integerLiteral(value: number): string {
   if (!Number.isSafeInteger(value)) throw new TypeError(`not an integer: ${value}`);
   return String(value);
 }
+
+/**
+ * A table name checked by checkTableName (letters, digits, _, one optional schema), quoted for a
+ * statement: `"schema"."table"`.
+ */
+export function tableIdentifier(table: string): string {
+  return table
+    .split('.')
+    .map((part) => `"${part}"`)
+    .join('.');
+}

@@ -1,19 +1,14 @@
+import { tableIdentifier } from '../connection/sql-literal.js';
+
 /*
  * The table where `oncePer` jobs record each period's run: one row per job and period, written in
  * the job's own transaction, so the record commits (or rolls back) with what the job wrote.
  * The table name is checked (letters, digits, _, one optional schema) before it gets here.
  */
 
-function quoted(table: string): string {
-  return table
-    .split('.')
-    .map((part) => `"${part}"`)
-    .join('.');
-}
-
 /** Made on first use; under its own advisory lock, since two replicas' CREATEs can collide. */
 export function createJobRunsTableSql(table: string): string {
-  return `CREATE TABLE IF NOT EXISTS ${quoted(table)} (
+  return `CREATE TABLE IF NOT EXISTS ${tableIdentifier(table)} (
   job_id text NOT NULL,
   job_type text NOT NULL,
   period_ms int8 NOT NULL,
@@ -33,7 +28,7 @@ export function createJobRunsTableSql(table: string): string {
  * Parameters: $1 job id, $2 job type, $3 period in ms.
  */
 export function claimJobPeriodSql(table: string): string {
-  const t = quoted(table);
+  const t = tableIdentifier(table);
   return `WITH claimed AS (
   INSERT INTO ${t} (job_id, job_type, period_ms, period_start)
   VALUES ($1, $2, $3::int8,
