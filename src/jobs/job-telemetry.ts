@@ -1,12 +1,6 @@
 import { advisoryLockKey } from '../lock/lock-key.js';
-import {
-  JOB_NAME,
-  JOB_PERIOD_START,
-  LOCK_ID,
-  LOCK_TYPE,
-  OUTCOME,
-} from '../telemetry/attributes.js';
-import { lockAttributes } from '../telemetry/lock-span.js';
+import { JOB_NAME, JOB_PERIOD_START, OUTCOME } from '../telemetry/attributes.js';
+import { lockAttributes, lockMetricAttributes } from '../telemetry/lock-span.js';
 import type { Span } from '../telemetry/otel-api.js';
 import { currentTelemetry, endSpan, type Telemetry } from '../telemetry/telemetry.js';
 import type { LockedJob } from './locked-job.js';
@@ -48,8 +42,7 @@ export class JobTelemetry {
   ended(outcome: JobRunOutcome, error?: unknown): void {
     this.span.setAttribute(OUTCOME, outcome);
     this.telemetry.instruments.jobRuns.add(1, {
-      [LOCK_ID]: this.job.id,
-      [LOCK_TYPE]: this.job.type,
+      ...lockMetricAttributes(this.job),
       [OUTCOME]: outcome,
     });
     endSpan(this.span, error);

@@ -1,14 +1,7 @@
+import { lockFailureKind } from '../errors/lock-failure-kind.js';
 import type { MigrationStateTracker, WaitOutcome } from './migration-events.js';
 import type { MigrationRunResult } from './migration-run-result.js';
 import type { RunTelemetry } from './run-telemetry.js';
-
-/** What a wait that ended in an error is called in `waitEnded`, by the error's code. */
-const WAIT_OUTCOME_OF: Record<string, WaitOutcome> = {
-  LOCK_TIMEOUT: 'timeout',
-  LOCK_ABORTED: 'aborted',
-  LOCK_WAIT_CANCELED: 'aborted',
-  LOCK_LOST: 'lost',
-};
 
 /**
  * One call of run() or revert() from the moment it asks for the lock: when it waited, when it held,
@@ -73,8 +66,7 @@ export class MigrationRun {
   /** The call failed; a wait still running ends with it, named after the error. */
   failed(error: unknown): void {
     if (this.waitedMs !== undefined) return;
-    const code = (error as { code?: unknown } | undefined)?.code;
-    this.endWait((typeof code === 'string' && WAIT_OUTCOME_OF[code]) || 'failed', { error });
+    this.endWait(lockFailureKind(error) ?? 'failed', { error });
   }
 
   private endWait(outcome: WaitOutcome, how: { atOnce?: boolean; error?: unknown } = {}): number {

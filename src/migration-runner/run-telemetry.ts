@@ -2,8 +2,6 @@ import {
   APPLIED_COUNT,
   DB_NAMESPACE,
   DB_SYSTEM_NAME,
-  LOCK_ID,
-  LOCK_TYPE,
   MIGRATION_NAME,
   MODE,
   OUTCOME,
@@ -15,6 +13,7 @@ import {
   countLockFailure,
   holderAttributes,
   lockAttributes,
+  lockMetricAttributes,
   type TracedLock,
 } from '../telemetry/lock-span.js';
 import type { Attributes, Span } from '../telemetry/otel-api.js';
@@ -49,11 +48,7 @@ export class RunTelemetry {
       [MODE]: subject.mode,
       ...lockAttributes(subject.lock),
     });
-    this.metricAttributes = {
-      [LOCK_ID]: subject.lock.id,
-      [LOCK_TYPE]: subject.lock.type,
-      [MODE]: subject.mode,
-    };
+    this.metricAttributes = { ...lockMetricAttributes(subject.lock), [MODE]: subject.mode };
   }
 
   /** Runs `fn` with the run's span active: spans the run's own statements start are its children. */

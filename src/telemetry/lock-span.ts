@@ -10,6 +10,7 @@ import {
   OUTCOME,
   WAITED_MS,
 } from './attributes.js';
+import { lockFailureKind } from '../errors/lock-failure-kind.js';
 import type { Attributes } from './otel-api.js';
 import { currentTelemetry, endSpan, type Telemetry } from './telemetry.js';
 
@@ -22,20 +23,6 @@ export interface TracedLock {
 
 /** How a lock call ended, on its span: `failed` for an error that is none of the others. */
 export type LockCallOutcome = 'held' | 'skipped' | 'timeout' | 'aborted' | 'lost' | 'failed';
-
-/** The lock failures the failures counter counts, by error code. */
-const FAILURE_OF: Record<string, 'timeout' | 'aborted' | 'lost'> = {
-  LOCK_TIMEOUT: 'timeout',
-  LOCK_ABORTED: 'aborted',
-  LOCK_WAIT_CANCELED: 'aborted',
-  LOCK_LOST: 'lost',
-};
-
-/** timeout, aborted or lost for a lock failure; undefined for any other error. */
-export function lockFailureKind(error: unknown): 'timeout' | 'aborted' | 'lost' | undefined {
-  const code = (error as { code?: unknown } | undefined)?.code;
-  return typeof code === 'string' ? FAILURE_OF[code] : undefined;
-}
 
 /** The holder a lock timeout names (LockTimeoutError.holder), as span attributes. */
 export function holderAttributes(error: unknown): Attributes {
@@ -50,9 +37,14 @@ export function holderAttributes(error: unknown): Attributes {
   };
 }
 
-/** The attributes every span and metric of a lock carries. */
+/** The attributes every span of a lock carries. */
 export function lockAttributes(lock: TracedLock): Attributes {
-  return { [LOCK_ID]: lock.id, [LOCK_TYPE]: lock.type, [LOCK_KEYS]: [...lock.key] };
+  return { ...lockMetricAttributes(lock), [LOCK_KEYS]: [...lock.key] };
+}
+
+/** The attributes every metric of a lock carries (low cardinality: no keys). */
+export function lockMetricAttributes(lock: { id: string; type: string }): Attributes {
+  return { [LOCK_ID]: lock.id, [LOCK_TYPE]: lock.type };
 }
 
 /** A failure counted on the failures counter, when `error` is one. */
@@ -60,9 +52,8 @@ export function countLockFailure(telemetry: Telemetry, lock: TracedLock, error: 
   const kind = lockFailureKind(error);
   if (kind)
     telemetry.instruments.lockFailures.add(1, {
+      ...lockMetricAttributes(lock),
       [FAILURE_KIND]: kind,
-      [LOCK_ID]: lock.id,
-      [LOCK_TYPE]: lock.type,
     });
 }
 
@@ -92,8 +83,7 @@ export async function traceLockCall<W extends (...args: never[]) => Promise<unkn
     if (heldAt !== undefined) span.setAttribute(HELD_MS, Math.round(ended - heldAt));
     if (error !== undefined) span.setAttributes(holderAttributes(error));
     telemetry.instruments.waitDuration.record(waitedMs / 1000, {
-      [LOCK_ID]: lock.id,
-      [LOCK_TYPE]: lock.type,
+      ...lockMetricAttributes(lock),
       [OUTCOME]: outcome,
     });
     endSpan(span, error);
