@@ -37,8 +37,17 @@ export type {
 } from './lock/advisory-lock.interfaces.js';
 export {
   MigrationRunnerService,
+  type ChecksumStatus,
+  type DryRunResult,
+  type FailedAttempt,
+  type HistoryEntry,
+  type MigrationHistoryReport,
   type MigrationRunnerOptions,
+  type ValidationResult,
 } from './migration-runner/migration-runner.service.js';
+export type { DriftFinding } from './history/drift.js';
+export type { DriftCheck, DriftLevel, ValidateOption } from './history/history-options.js';
+export type { SentStatement } from './history/migration-checksum.js';
 export type { MigrationRunResult } from './migration-runner/migration-run-result.js';
 export type {
   MigrationEvents,
@@ -61,6 +70,7 @@ export {
   LockNotExclusiveError,
   LockTimeoutError,
   LockWaitCanceledError,
+  MigrationDriftError,
   MigrationFailedError,
   MigrationLockError,
   NoLockHeldError,

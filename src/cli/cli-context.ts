@@ -1,5 +1,6 @@
 import { NestFactory } from '@nestjs/core';
 import type { DataSource } from 'typeorm';
+import type { DriftLevel } from '../history/history-options.js';
 import type { MigrationEvents } from '../migration-runner/migration-events.js';
 import { MigrationRunnerService } from '../migration-runner/migration-runner.service.js';
 import { assertLockableDataSource } from '../module/migration-lock-data-source.js';
@@ -19,6 +20,9 @@ export interface CommonOptions {
   directUrl?: string;
   transaction: MigrationTransactionMode;
   applicationName?: string;
+  historyTable?: string;
+  /** `run` only: what drift found before the run does. */
+  validate?: DriftLevel;
   json: boolean;
 }
 
@@ -59,6 +63,8 @@ export async function openCliContext(
           ? {}
           : { applicationName: options.applicationName }),
         ...(options.directUrl ? { directUrl: options.directUrl } : {}),
+        ...(options.historyTable === undefined ? {} : { historyTable: options.historyTable }),
+        ...(options.validate === undefined ? {} : { validate: options.validate }),
         events: events(dataSource),
       }),
       { logger: false, abortOnError: false },

@@ -4,13 +4,9 @@ import type { MigrationRunResult } from '../migration-runner/migration-run-resul
 import { describeSession, type LockSession } from '../errors/lock-session.js';
 import { readAllAdvisoryLocks, readLockStatus } from '../status/lock-status.js';
 import { openCliContext, type CommonOptions } from './cli-context.js';
+import type { CommandOutput } from './command-output.js';
+import { driftSummary } from './history-commands.js';
 import { WaitProgress } from './wait-progress.js';
-
-/** What a command prints: one JSON object with --json, else text lines. */
-export interface CommandOutput {
-  readonly json: Record<string, unknown>;
-  readonly text: string;
-}
 
 /** Stops a run on SIGINT / SIGTERM: a wait is cancelled at the server, `all` rolls back. */
 function signalOnTermination(): AbortSignal {
@@ -91,6 +87,7 @@ export async function statusCommand(
           ['migrations', 'Migrations'],
         ])
       : undefined;
+    const drift = await driftSummary(() => context.runner.validate());
     const lockName = `"${options.lockId}/${options.lockType}" (${status.lock.key.join(', ')})`;
     const lines = [
       `Migration lock ${lockName}: ${status.holder ? 'held' : 'free'}${status.waiters.length ? `, ${status.waiters.length} waiting` : ''}.`,
@@ -108,8 +105,12 @@ export async function statusCommand(
             ),
           ]
         : []),
+      drift.line,
     ];
-    return { json: { ...status, ...(all ? { all } : {}) }, text: lines.join('\n') };
+    return {
+      json: { ...status, ...(all ? { all } : {}), history: drift.json },
+      text: lines.join('\n'),
+    };
   } finally {
     await context.close();
   }

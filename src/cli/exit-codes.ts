@@ -2,7 +2,7 @@
 export const EXIT = {
   /** Done: migrations applied or nothing pending; status shown. */
   OK: 0,
-  /** A migration failed, the lock was lost, or PostgreSQL rolled the work back. */
+  /** A migration failed, the lock was lost, PostgreSQL rolled the work back, or drift was found (validate; run with --validate fail). */
   FAILED: 1,
   /** Bad usage or configuration: options, data source file, unreachable database, an engine whose locks lock nothing. */
   USAGE: 2,
@@ -15,6 +15,7 @@ const BY_CODE: Record<string, number> = {
   LOCK_ABORTED: EXIT.RETRY,
   LOCK_WAIT_CANCELED: EXIT.RETRY,
   MIGRATION_FAILED: EXIT.FAILED,
+  MIGRATION_DRIFT: EXIT.FAILED,
   INVALID_INDEX: EXIT.FAILED,
   LOCK_LOST: EXIT.FAILED,
   TRANSACTION_ROLLED_BACK: EXIT.FAILED,

@@ -6,9 +6,10 @@ import { commandFor, type CommandOutput } from './command-table.js';
 import { EXIT, exitCodeFor } from './exit-codes.js';
 
 /*
- * `migration-lock run|show|revert|status -d <data source file>`: TypeORM migrations under the
- * PostgreSQL advisory lock, for init containers and CI jobs. Exit codes: 0 done, 1 failed or lock
- * lost, 2 bad usage or configuration, 75 lock wait timed out or cancelled (retry).
+ * `migration-lock run|show|revert|status|validate|history -d <data source file>`: TypeORM
+ * migrations under the PostgreSQL advisory lock, for init containers and CI jobs. Exit codes: 0
+ * done, 1 failed, lock lost or drift found (validate), 2 bad usage or configuration, 75 lock wait
+ * timed out or cancelled (retry).
  */
 // dist/esm/cli/main.js (and build/src/cli/main.js in this repository) → the package root.
 const { version } = createRequire(import.meta.url)('../../../package.json') as { version: string };
@@ -19,7 +20,7 @@ const program = new Command('migration-lock')
   .exitOverride()
   .configureOutput({ outputError: () => undefined });
 
-for (const name of ['run', 'show', 'revert', 'status'] as const) {
+for (const name of ['run', 'show', 'revert', 'status', 'validate', 'history'] as const) {
   const command = program
     .command(name)
     .description(commandFor(name).description)
@@ -53,9 +54,30 @@ for (const name of ['run', 'show', 'revert', 'status'] as const) {
       '--application-name <name>',
       'application_name of the lock connection (default migration-lock:<host>:<pid>)',
     )
+    .option(
+      '--history-table <table>',
+      'the history table (schema.table allowed), when the app sets historyTable (default migration_lock_history)',
+    )
     .option('--json', 'print one JSON object and nothing else', false)
     .exitOverride();
   if (name === 'status') command.option('--all', 'list every advisory lock in the database', false);
+  if (name === 'run')
+    command
+      .option(
+        '--dry-run',
+        'print the SQL each pending migration would send; take no lock, change nothing',
+        false,
+      )
+      .addOption(
+        new Option(
+          '--validate <level>',
+          'what drift found before the run does: warn, fail (exit 1, nothing runs) or off',
+        )
+          .choices(['warn', 'fail', 'off'])
+          .default('warn'),
+      );
+  if (name === 'history')
+    command.option('--limit <n>', 'at most n applied migrations and n failed attempts', '100');
   command.action(async (options) => {
     process.exitCode = await execute(name, options);
   });
@@ -79,7 +101,7 @@ async function execute(
     return code;
   }
   console.log(json ? JSON.stringify(output.json) : output.text);
-  return EXIT.OK;
+  return output.exitCode ?? EXIT.OK;
 }
 
 try {

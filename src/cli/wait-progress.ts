@@ -1,6 +1,8 @@
 import type { DataSource } from 'typeorm';
 import type { MigrationEvents, WaitOutcome } from '../migration-runner/migration-events.js';
 import { describeSession, type LockSession } from '../errors/lock-session.js';
+import { describeFindings } from '../errors/migration-lock.messages.js';
+import type { DriftFinding } from '../history/drift.js';
 import { readLockStatus } from '../status/lock-status.js';
 
 const TTY_TICK_MS = 1000;
@@ -37,6 +39,13 @@ export class WaitProgress implements MigrationEvents {
       this.out.write(
         `the holder applied everything; followed after ${seconds(event.waitedMs)} s\n`,
       );
+  }
+
+  /** The run's validation found drift: said once, before the lock (at level fail, an error follows). */
+  driftFound(event: { findings: readonly DriftFinding[] }): void {
+    this.out.write(
+      `the migration history does not match the code: ${describeFindings(event.findings)} (see migration-lock validate)\n`,
+    );
   }
 
   migrationApplied(event: { name: string; durationMs: number }): void {

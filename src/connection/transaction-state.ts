@@ -33,12 +33,12 @@ export async function commitOn(
     recordTransactionState(queryRunner, false);
     return assertCommitted(result, name);
   }
-  // Two statements in one simple query: pg resolves to one result per statement.
+  // Several statements in one simple query: pg resolves to one result per statement.
   const results = (await client.query(`${before}; ${COMMIT_SQL}`)) as unknown as Array<{
     command?: string | null;
   }>;
   recordTransactionState(queryRunner, false);
-  assertCommitted(results[1], name);
+  assertCommitted(results[results.length - 1], name);
 }
 
 /*

@@ -126,6 +126,19 @@ export class MigrationFailedError extends MigrationLockError {
 }
 
 /**
+ * The migration history does not match the code, and the option `validate` says `'fail'` for what
+ * was found (`changed`, `missing`, `outOfOrder`). Thrown before the lock is taken: nothing ran.
+ */
+export class MigrationDriftError extends MigrationLockError {
+  static readonly code = 'MIGRATION_DRIFT';
+  readonly code = MigrationDriftError.code;
+
+  constructor(readonly findings: ReadonlyArray<{ readonly kind: string; readonly name: string }>) {
+    super(messages.migrationDrift(findings));
+  }
+}
+
+/**
  * PostgreSQL answered COMMIT with ROLLBACK: a statement of the protected work failed and the
  * error was caught without being rethrown. Nothing was committed.
  */

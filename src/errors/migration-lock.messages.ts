@@ -78,6 +78,11 @@ export const messages = {
     `Migration "${name}" failed: ${causeText(cause)}. It was rolled back (in transaction mode 'all' together with the whole run; in 'each' the migrations before it stay applied). ` +
     (FIX_BY_SQLSTATE[sqlState(cause) ?? ''] ?? 'Fix the migration and start again.'),
 
+  migrationDrift: (findings: ReadonlyArray<{ kind: string; name: string }>) =>
+    `The migration history does not match the code: ${describeFindings(findings)}. Nothing was applied. ` +
+    'Restore the applied migration as it was (changed, missing), or give a new migration a timestamp newer than the newest applied (out of order); ' +
+    "see docs/history.md. To start anyway, set validate: 'warn' (or per finding, e.g. { changed: 'warn' }).",
+
   transactionOverride: (name: string, mode: string) =>
     `Migration "${name}" sets transaction = false, which cannot run inside the single transaction of transaction mode "${mode}". ` +
     `Potential solutions: run with the option transaction: 'each' (each migration in its own transaction, this one in none), or remove the override.`,
@@ -170,4 +175,21 @@ function preview(value: unknown): string {
 
 function causeText(cause: unknown): string {
   return cause instanceof Error ? cause.message : String(cause);
+}
+
+/** How findings read in messages and logs: each kind once, with the migrations it names. */
+const FINDING_WORDS: Record<string, string> = {
+  changed: 'changed since applied',
+  missing: 'applied but missing from the code',
+  outOfOrder: 'out of order (pending, older than the newest applied)',
+  unrecorded: 'applied before history was kept',
+  unverifiable: 'not verifiable (its statements depend on data)',
+};
+
+export function describeFindings(findings: ReadonlyArray<{ kind: string; name: string }>): string {
+  const byKind = new Map<string, string[]>();
+  for (const { kind, name } of findings) byKind.set(kind, [...(byKind.get(kind) ?? []), name]);
+  return [...byKind]
+    .map(([kind, names]) => `${FINDING_WORDS[kind] ?? kind}: ${names.map(shown).join(', ')}`)
+    .join('; ');
 }

@@ -13,11 +13,11 @@ export interface AppliedMigration {
   readonly recorded?: { readonly checksum: string | null };
 }
 
-/** A migration in the code, with the capture of its up(). */
+/** A migration in the code, with the capture of its up() when it is applied (pending ones need none). */
 export interface CodeMigration {
   readonly name: string;
   readonly timestamp: number;
-  readonly capture: MigrationCapture;
+  readonly capture?: MigrationCapture;
 }
 
 export type DriftFinding =
@@ -70,8 +70,9 @@ export function findDrift(
 function compared(
   name: string,
   recorded: string | null,
-  capture: MigrationCapture,
+  capture: MigrationCapture | undefined,
 ): DriftFinding[] {
+  if (!capture) throw new Error(`findDrift: applied migration ${name} was not captured`);
   if (recorded === null)
     return [
       {

@@ -1,12 +1,16 @@
 import { integerLiteral, tableIdentifier, textLiteral } from '../connection/sql-literal.js';
+import { advisoryLockKey } from '../lock/lock-key.js';
 
 /*
- * The statements of the module's migration history table (issue #33; not yet used by runs): one
- * row per migration applied, written in the migration's own transaction (a crash leaves neither),
- * one per failed attempt after its rollback, and one per migration baselined. Values are literals
- * (pg's escaping): a row can share the round trip of the migrations table's INSERT. The table name
- * is checked (checkTableName) before it gets here.
+ * The statements of the module's migration history table: one row per migration applied, written
+ * in the migration's own transaction (a crash leaves neither), one per failed attempt after its
+ * rollback, one per migration baselined and one per revert. Values are literals (pg's escaping):
+ * a row can share the round trip of the migrations table's INSERT. The table name is checked
+ * (checkTableName) before it gets here.
  */
+
+/** The type of the lock (its id is the table's name) under which the table is made and baselined. */
+export const HISTORY_TABLE_LOCK_TYPE = 'MigrationLockHistoryTable';
 
 /** What every row says of who wrote it. */
 export interface HistoryWriter {
@@ -25,14 +29,29 @@ export interface HistoryRow {
   readonly durationMs: number;
 }
 
-export type HistoryStatus = 'applied' | 'failed' | 'baseline';
+export type HistoryStatus = 'applied' | 'failed' | 'baseline' | 'reverted';
 
-/** Made on first use, under a lock of its own (two replicas' CREATEs can collide). */
+/**
+ * The transaction-level lock of the table itself: two replicas' CREATE TABLE IF NOT EXISTS can
+ * collide, and two baselines would each write the same rows. Taken inside a transaction (or as
+ * the first statement of a multi-statement query, which is one), held to its end.
+ */
+export function historyTableLockSql(table: string): string {
+  const [high, low] = advisoryLockKey(table, HISTORY_TABLE_LOCK_TYPE);
+  return `SELECT pg_catalog.pg_advisory_xact_lock(${high}, ${low})`;
+}
+
+/** The table made on first use, under its lock: one round trip, inside a transaction or not. */
+export function ensureHistoryTableSql(table: string): string {
+  return `${historyTableLockSql(table)}; ${createHistoryTableSql(table)}`;
+}
+
+/** `CREATE TABLE IF NOT EXISTS` of the history table (take its lock first: ensureHistoryTableSql). */
 export function createHistoryTableSql(table: string): string {
   return `CREATE TABLE IF NOT EXISTS ${tableIdentifier(table)} (
   id bigserial PRIMARY KEY,
   name text NOT NULL,
-  status text NOT NULL CHECK (status IN ('applied', 'failed', 'baseline')),
+  status text NOT NULL CHECK (status IN ('applied', 'failed', 'baseline', 'reverted')),
   checksum text,
   applied_at timestamptz NOT NULL DEFAULT pg_catalog.clock_timestamp(),
   duration_ms integer,
@@ -46,7 +65,24 @@ export function createHistoryTableSql(table: string): string {
 )`;
 }
 
-/** The rows for migrations applied (or baselined) by `writer`, in one INSERT. */
+/** Whether the table exists (read without an error, which a transaction would not survive). */
+export function historyTableExistsSql(table: string): string {
+  return `SELECT pg_catalog.to_regclass(${textLiteral(tableIdentifier(table))}) IS NOT NULL AS present`;
+}
+
+/** Per migration, its latest row other than a failed attempt: what the history says of it now. */
+export function latestRecordsSql(table: string): string {
+  return `SELECT DISTINCT ON (name) name, status, checksum, applied_at, duration_ms, application_name, host, pid, module_version, mode
+  FROM ${tableIdentifier(table)} WHERE status <> 'failed' ORDER BY name, id DESC`;
+}
+
+/** The newest failed attempts, at most `limit`. */
+export function failedAttemptsSql(table: string, limit: number): string {
+  return `SELECT name, applied_at, duration_ms, application_name, host, pid, module_version, mode, error_code, error_message
+  FROM ${tableIdentifier(table)} WHERE status = 'failed' ORDER BY id DESC LIMIT ${integerLiteral(limit)}`;
+}
+
+/** The rows for migrations applied, baselined or reverted by `writer`, in one INSERT. */
 export function recordHistorySql(
   table: string,
   status: Exclude<HistoryStatus, 'failed'>,
@@ -58,6 +94,28 @@ export function recordHistorySql(
       `(${textLiteral(row.name)}, '${status}', ${row.checksum === null ? 'NULL' : textLiteral(row.checksum)}, ${integerLiteral(Math.round(row.durationMs))}, ${writerValues(writer)})`,
   );
   return `INSERT INTO ${tableIdentifier(table)} (name, status, checksum, duration_ms, host, pid, module_version, mode) VALUES ${values.join(', ')}`;
+}
+
+/**
+ * Baseline rows for migrations the migrations table lists and the history does not (applied
+ * before the module kept history, or by plain TypeORM): only those whose latest row is still
+ * absent or a revert when this runs, so a second replica's baseline writes nothing. Run under the
+ * table's lock.
+ */
+export function baselineSql(
+  table: string,
+  rows: readonly HistoryRow[],
+  writer: HistoryWriter,
+): string {
+  const t = tableIdentifier(table);
+  const values = rows.map(
+    (row) =>
+      `(${textLiteral(row.name)}, ${row.checksum === null ? 'NULL::text' : textLiteral(row.checksum)})`,
+  );
+  return `INSERT INTO ${t} (name, status, checksum, duration_ms, host, pid, module_version, mode)
+SELECT v.name, 'baseline', v.checksum, 0, ${writerValues(writer)}
+  FROM (VALUES ${values.join(', ')}) AS v (name, checksum)
+ WHERE COALESCE((SELECT h.status FROM ${t} h WHERE h.name = v.name AND h.status <> 'failed' ORDER BY h.id DESC LIMIT 1), 'reverted') = 'reverted'`;
 }
 
 /** A failed attempt, written after its rollback: the error's code and message, never a URL. */

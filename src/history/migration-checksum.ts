@@ -10,10 +10,27 @@ import type { DataSource, MigrationInterface, QueryRunner } from 'typeorm';
  * cannot run on such answers (it reads data and needs rows) cannot be captured: unverifiable.
  */
 
+/** A statement as up() sent it: what a dry run prints. */
+export interface SentStatement {
+  readonly sql: string;
+  readonly parameters?: readonly unknown[];
+}
+
 /** What a capture of a migration's up() found. */
 export type MigrationCapture =
-  | { readonly verifiable: true; readonly statements: readonly string[]; readonly checksum: string }
-  | { readonly verifiable: false; readonly reason: string };
+  | {
+      readonly verifiable: true;
+      /** Normalized (normalizeStatement): what the checksum is taken over. */
+      readonly statements: readonly string[];
+      readonly sent: readonly SentStatement[];
+      readonly checksum: string;
+    }
+  | {
+      readonly verifiable: false;
+      readonly reason: string;
+      /** What up() sent before it failed on an empty answer. */
+      readonly sent: readonly SentStatement[];
+    };
 
 /**
  * One statement as the checksum sees it: whitespace runs made one space (a formatter's change is
@@ -21,7 +38,7 @@ export type MigrationCapture =
  */
 export function normalizeStatement(sql: string, parameters?: unknown): string {
   const text = sql.replace(/\s+/g, ' ').trim().replace(/;+$/, '').trimEnd();
-  const values = Array.isArray(parameters) ? parameters : parameters ? [parameters] : [];
+  const values = parameterList(parameters);
   return values.length === 0 ? text : `${text} -- ${JSON.stringify(values)}`;
 }
 
@@ -30,32 +47,53 @@ export function checksumOf(statements: readonly string[]): string {
   return createHash('sha256').update(statements.join('\n')).digest('hex');
 }
 
+/** Captures are made once per migration object: up() is the same code for the process's life. */
+const captured = new WeakMap<MigrationInterface, Promise<MigrationCapture>>();
+
 /**
  * Runs `migration.up()` against a QueryRunner of `dataSource` that sends nothing: every query is
  * recorded and answered with no rows, and the runner never takes a connection. TypeORM's schema
  * builder (createTable, addColumn …) goes through query() too, so its statements are recorded in
  * the order the migration makes them.
  */
-export async function captureUp(
+export function captureUp(
   dataSource: DataSource,
   migration: MigrationInterface,
 ): Promise<MigrationCapture> {
-  const statements: string[] = [];
-  const runner = recordingQueryRunner(dataSource, statements);
+  let capture = captured.get(migration);
+  if (!capture) {
+    capture = capture_(dataSource, migration);
+    captured.set(migration, capture);
+  }
+  return capture;
+}
+
+async function capture_(
+  dataSource: DataSource,
+  migration: MigrationInterface,
+): Promise<MigrationCapture> {
+  const sent: SentStatement[] = [];
+  const runner = recordingQueryRunner(dataSource, sent);
   try {
     await migration.up(runner);
   } catch (error) {
-    return { verifiable: false, reason: (error as Error)?.message ?? String(error) };
+    return { verifiable: false, reason: (error as Error)?.message ?? String(error), sent };
   } finally {
     await runner.release();
   }
-  return { verifiable: true, statements, checksum: checksumOf(statements) };
+  const statements = sent.map(({ sql, parameters }) => normalizeStatement(sql, parameters));
+  return { verifiable: true, statements, sent, checksum: checksumOf(statements) };
 }
 
-function recordingQueryRunner(dataSource: DataSource, statements: string[]): QueryRunner {
+function parameterList(parameters: unknown): readonly unknown[] {
+  return Array.isArray(parameters) ? parameters : parameters ? [parameters] : [];
+}
+
+function recordingQueryRunner(dataSource: DataSource, sent: SentStatement[]): QueryRunner {
   const runner = dataSource.createQueryRunner('master');
   const noRows = async (sql: string, parameters?: unknown, structured?: boolean) => {
-    statements.push(normalizeStatement(sql, parameters));
+    const values = parameterList(parameters);
+    sent.push(values.length === 0 ? { sql } : { sql, parameters: values });
     return structured ? { records: [], raw: [], affected: 0 } : [];
   };
   // Own properties shadow the driver's methods on this instance only.
@@ -66,5 +104,32 @@ function recordingQueryRunner(dataSource: DataSource, statements: string[]): Que
     commitTransaction: async () => undefined,
     rollbackTransaction: async () => undefined,
   });
+  // TypeORM 1.x names it `dataSource` and keeps `connection` as a getter; 0.3 has the field only.
+  const recording = recordingDataSource(dataSource, runner);
+  for (const name of ['connection', 'dataSource'])
+    Object.defineProperty(runner, name, { value: recording, configurable: true });
   return runner;
+}
+
+/**
+ * `queryRunner.connection` as a migration sees it during a capture: the DataSource, except that
+ * whatever would take a connection of its own (query, createQueryRunner, manager, transaction,
+ * and getRepository / createQueryBuilder through them) gets the recording runner. A migration
+ * that goes through the runner's DataSource (`queryRunner.connection.getRepository(…)`) is then
+ * recorded instead of run; one that imports a DataSource of its own is beyond reach (docs/history.md).
+ */
+function recordingDataSource(dataSource: DataSource, runner: QueryRunner): DataSource {
+  const redirected: Record<PropertyKey, unknown> = {
+    query: (sql: string, parameters?: unknown[]) => runner.query(sql, parameters),
+    createQueryRunner: () => runner,
+    transaction: (...args: unknown[]) =>
+      (runner.manager.transaction as (...a: unknown[]) => unknown)(...args),
+  };
+  return new Proxy(dataSource, {
+    get(target, property, receiver) {
+      if (property === 'manager') return runner.manager;
+      if (Object.hasOwn(redirected, property)) return redirected[property];
+      return Reflect.get(target, property, receiver) as unknown;
+    },
+  });
 }

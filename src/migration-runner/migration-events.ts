@@ -1,4 +1,5 @@
 import { Logger } from '@nestjs/common';
+import type { DriftFinding } from '../history/drift.js';
 import type { MigrationRunResult } from './migration-run-result.js';
 
 /**
@@ -17,6 +18,11 @@ export interface MigrationEvents {
   migrationApplied?(event: { name: string; durationMs: number }): void;
   lockReleased?(event: { lock: string; heldMs: number }): void;
   failed?(event: { error: Error }): void;
+  /**
+   * Validation before a run found `changed`, `missing` or `outOfOrder` migrations (those whose
+   * level is not `off`): once per run, before the lock, with every finding.
+   */
+  driftFound?(event: { findings: readonly DriftFinding[] }): void;
 }
 
 /** How a replica's wait for the migration lock ended (see `waitEnded`). */

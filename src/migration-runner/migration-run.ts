@@ -54,7 +54,7 @@ export class MigrationRun {
   }
 
   /** Applies one migration: in its span when there is telemetry. */
-  applying(name: string, apply: () => Promise<void>): Promise<void> {
+  applying<T>(name: string, apply: () => Promise<T>): Promise<T> {
     return this.telemetry ? this.telemetry.apply(name, apply) : apply();
   }
 

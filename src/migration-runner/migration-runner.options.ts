@@ -1,3 +1,4 @@
+import type { ValidateOption } from '../history/history-options.js';
 import type { MigrationEvents } from './migration-events.js';
 
 /**
@@ -27,4 +28,8 @@ export interface MigrationRunnerOptions {
   readonly timeoutMs: number;
   readonly transaction: MigrationTransactionMode;
   readonly events?: MigrationEvents;
+  /** Where the history is kept (`schema.table` allowed); false keeps none. @default 'migration_lock_history' */
+  readonly historyTable?: string | false;
+  /** What a run does with drift it finds before it starts. @default 'warn' */
+  readonly validate?: ValidateOption;
 }

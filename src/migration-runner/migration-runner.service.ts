@@ -1,7 +1,20 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { MigrationExecutor, type DataSource } from 'typeorm';
-import { MigrationFailedError } from '../errors/migration-lock.errors.js';
+import {
+  InvalidOptionsError,
+  MigrationDriftError,
+  MigrationFailedError,
+} from '../errors/migration-lock.errors.js';
+import { describeFindings, messages } from '../errors/migration-lock.messages.js';
 import { checkAbortSignal, checkTimeoutMs } from '../errors/option-checks.js';
+import { FAILING_KINDS, type DriftFinding } from '../history/drift.js';
+import {
+  resolveHistoryTable,
+  resolveValidate,
+  type DriftLevel,
+  type DriftLevels,
+} from '../history/history-options.js';
+import type { SentStatement } from '../history/migration-checksum.js';
 import type { AdvisoryLockService, LockMode } from '../lock/advisory-lock.service.js';
 import type { HeldLock } from '../lock/advisory-lock.interfaces.js';
 import { answerBoundMs } from '../connection/connection-loss.js';
@@ -9,21 +22,46 @@ import type { PostgresQueryRunner } from '../connection/lock-connection.js';
 import { lockIdentity, type LockIdentity } from '../lock/lock-key.js';
 import { currentTelemetry } from '../telemetry/telemetry.js';
 import { MigrationStateTracker, type MigrationState } from './migration-events.js';
+import { MigrationHistory, type MigrationHistoryReport } from './migration-history.js';
 import { MigrationRun } from './migration-run.js';
 import { describeResult, type MigrationRunResult } from './migration-run-result.js';
 import { LOCK_FORM, type MigrationRunnerOptions } from './migration-runner.options.js';
 import { assertNoInvalidIndexes } from './invalid-indexes.js';
-import { MigrationSteps } from './migration-steps.js';
+import { MigrationSteps, type AppliedMigration } from './migration-steps.js';
 import { RunTelemetry } from './run-telemetry.js';
 import {
+  notApplied,
   pendingAfterRelease,
   pendingMigrationNames,
   warnIfNoMigrations,
 } from './pending-migrations.js';
 
 export type { MigrationRunnerOptions } from './migration-runner.options.js';
+export type {
+  ChecksumStatus,
+  FailedAttempt,
+  HistoryEntry,
+  MigrationHistoryReport,
+} from './migration-history.js';
 
-type Migration = Awaited<ReturnType<MigrationExecutor['getPendingMigrations']>>[number];
+/** What `validate()` found: every finding, and whether a CI check passes (no changed, missing, out of order). */
+export interface ValidationResult {
+  readonly findings: readonly DriftFinding[];
+  readonly clean: boolean;
+}
+
+/** What `dryRun()` found: per pending migration, the statements it would send. */
+export interface DryRunResult {
+  readonly pending: ReadonlyArray<{
+    readonly name: string;
+    readonly statements: readonly SentStatement[];
+    /** Set when up() needs rows to go on: `statements` are those it sent before that point. */
+    readonly dependsOnData?: string;
+  }>;
+}
+
+/** The migration whose attempt failed, and how long it ran: its history row. */
+type FailedRun = { name: string; durationMs: number };
 
 const UP_TO_DATE: MigrationRunResult = { outcome: 'upToDate', applied: [], waitedMs: 0, heldMs: 0 };
 
@@ -42,6 +80,8 @@ export class MigrationRunnerService {
   /** How run() waits for a holder: in mode `all` with the migrations table read in the same round trip. */
   private readonly follow: LockMode<string[]>;
   private last: MigrationRunResult | undefined;
+  private readonly migrationHistory: MigrationHistory;
+  private readonly levels: DriftLevels;
 
   constructor(
     private readonly dataSource: DataSource,
@@ -54,6 +94,12 @@ export class MigrationRunnerService {
     // Checked here too: the runner can be made without the module, and must fail before any SQL.
     this.lock = lockIdentity(options.lockId, options.lockType);
     checkTimeoutMs('MigrationRunnerService', 'timeoutMs', options.timeoutMs);
+    this.levels = resolveValidate('MigrationRunnerService', options.validate);
+    this.migrationHistory = new MigrationHistory(
+      dataSource,
+      resolveHistoryTable('MigrationRunnerService', options.historyTable),
+      options.transaction,
+    );
     this.lockName = `${options.lockId}/${options.lockType}`;
     this.follow =
       options.transaction === 'all'
@@ -98,9 +144,13 @@ export class MigrationRunnerService {
     const { timeoutMs } = this.options;
     const answerWithinMs = answerBoundMs(timeoutMs);
     let run: MigrationRun | undefined;
+    const failure: { run?: FailedRun } = {};
     try {
       warnIfNoMigrations(this.dataSource, this.logger);
-      const pendingAtStart = await pendingMigrationNames(this.dataSource, answerWithinMs);
+      const applied = await this.validateBeforeRun(answerWithinMs);
+      const pendingAtStart = applied
+        ? notApplied(this.dataSource, applied)
+        : await pendingMigrationNames(this.dataSource, answerWithinMs);
       telemetry?.pending(pendingAtStart.length);
       if (pendingAtStart.length === 0) return this.finish(UP_TO_DATE, telemetry);
       run = new MigrationRun(this.tracker, this.lockName, telemetry);
@@ -113,7 +163,8 @@ export class MigrationRunnerService {
         const attempt = await this.locks.hold(
           this.follow,
           { ...this.lock, signal, timeoutMs: remaining },
-          (queryRunner, lock) => this.applyPending(run!, queryRunner as PostgresQueryRunner, lock),
+          (queryRunner, lock) =>
+            this.applyPending(run!, queryRunner as PostgresQueryRunner, lock, failure),
         );
         if (attempt.acquired) return this.finish(run.released(attempt.value), telemetry);
         const pending =
@@ -123,9 +174,67 @@ export class MigrationRunnerService {
       }
     } catch (error) {
       run?.failed(error);
+      if (failure.run) await this.recordFailure(failure.run, error);
       this.fail(error as Error);
       telemetry?.ended(undefined, error);
       throw error;
+    }
+  }
+
+  /**
+   * The history checked against the code before a run (unless every check is `off`): drift is
+   * logged once, told to `driftFound`, and refused where its level is `fail`, before the lock;
+   * migrations applied before the module kept history are baselined. Resolves to the applied
+   * names it read (the run's pending list comes from them), or undefined when it read nothing.
+   */
+  private async validateBeforeRun(answerWithinMs: number): Promise<string[] | undefined> {
+    const { levels } = this;
+    if (levels.changed === 'off' && levels.missing === 'off' && levels.outOfOrder === 'off')
+      return undefined;
+    const state = await this.migrationHistory.read(answerWithinMs);
+    const findings = await this.migrationHistory.findings(state);
+    const levelOf = (finding: DriftFinding): DriftLevel | undefined =>
+      FAILING_KINDS.has(finding.kind) ? levels[finding.kind as keyof DriftLevels] : undefined;
+    const drift = findings.filter((finding) => (levelOf(finding) ?? 'off') !== 'off');
+    if (drift.length > 0) {
+      this.tracker.emit('driftFound', { findings: drift });
+      if (drift.some((finding) => levelOf(finding) === 'fail'))
+        throw new MigrationDriftError(drift);
+      this.logger.warn(
+        `The migration history does not match the code: ${describeFindings(drift)}. See docs/history.md.`,
+      );
+    }
+    const unverifiable = findings.filter((finding) => finding.kind === 'unverifiable');
+    if (unverifiable.length > 0) this.logger.debug(describeFindings(unverifiable));
+    const unrecorded = findings.filter((finding) => finding.kind === 'unrecorded');
+    if (unrecorded.length > 0 && this.migrationHistory.table) {
+      const names = unrecorded.map((finding) => finding.name);
+      await this.migrationHistory.baseline(this.locks, names, this.options.timeoutMs);
+      this.logger.log(
+        `Baselined ${names.length} migration(s) applied before the history was kept: ${names.join(', ')}`,
+      );
+    }
+    return state.applied.map((migration) => migration.name);
+  }
+
+  /** A failed attempt's history row, after its rollback; best effort: the run's error stands. */
+  private async recordFailure(failed: FailedRun, error: unknown): Promise<void> {
+    const cause = (error as { cause?: unknown }).cause ?? error;
+    try {
+      await this.migrationHistory.recordFailure(
+        this.locks,
+        {
+          name: failed.name,
+          durationMs: failed.durationMs,
+          code: (cause as { code?: unknown }).code?.toString(),
+          message: (cause as Error)?.message ?? String(cause),
+        },
+        this.options.timeoutMs,
+      );
+    } catch (recordError) {
+      this.logger.warn(
+        `Could not record the failed attempt of ${failed.name} in the history: ${(recordError as Error).message}`,
+      );
     }
   }
 
@@ -163,6 +272,44 @@ export class MigrationRunnerService {
     return { applied, pending: (await executor.getPendingMigrations()).map((m) => m.name) };
   }
 
+  /**
+   * The history set beside the code, read without the lock and changing nothing: `changed`,
+   * `missing`, `outOfOrder` (which make `clean` false), `unrecorded` and `unverifiable`.
+   */
+  async validate(): Promise<ValidationResult> {
+    const findings = await this.migrationHistory.findings(await this.migrationHistory.read());
+    return { findings, clean: !findings.some((finding) => FAILING_KINDS.has(finding.kind)) };
+  }
+
+  /** Applied migrations newest first (at most `limit`, default 100), and failed attempts apart. */
+  async history(options: { limit?: number } = {}): Promise<MigrationHistoryReport> {
+    const limit = options.limit ?? 100;
+    if (!Number.isSafeInteger(limit) || limit < 1)
+      throw new InvalidOptionsError(
+        messages.invalidOption('history', 'limit', 'a positive integer', limit),
+      );
+    return this.migrationHistory.report(limit);
+  }
+
+  /**
+   * What run() would send, per pending migration, without taking the lock or changing anything:
+   * each up() runs against a QueryRunner that records its statements and answers with no rows.
+   */
+  async dryRun(): Promise<DryRunResult> {
+    const pending = new Set(await pendingMigrationNames(this.dataSource));
+    const migrations = this.migrationHistory.codeMigrations().filter((m) => pending.has(m.name));
+    return {
+      pending: await Promise.all(
+        migrations.map(async (migration) => {
+          const capture = await this.migrationHistory.capture(migration);
+          return capture.verifiable
+            ? { name: migration.name, statements: capture.sent }
+            : { name: migration.name, statements: capture.sent, dependsOnData: capture.reason };
+        }),
+      ),
+    };
+  }
+
   private executor(queryRunner: PostgresQueryRunner): MigrationExecutor {
     const executor = new MigrationExecutor(this.dataSource, queryRunner);
     executor.transaction = this.options.transaction;
@@ -174,18 +321,27 @@ export class MigrationRunnerService {
     const executor = this.executor(queryRunner);
     const [last] = await executor.getExecutedMigrations();
     await executor.undoLastMigration();
-    return last ? [last.name] : [];
+    if (!last) return [];
+    // In mode all inside the revert's transaction; in each / none after TypeORM committed it.
+    const reverted = this.migrationHistory.revertedRowSql(last.name);
+    if (reverted) await queryRunner.query(`${this.migrationHistory.ensureTableSql()}; ${reverted}`);
+    return [last.name];
   }
 
   private async applyPending(
     run: MigrationRun,
     queryRunner: PostgresQueryRunner,
     lock: HeldLock,
+    failure: { run?: FailedRun },
   ): Promise<string[]> {
     run.held(lock.waitedMs === 0);
-    const steps = new MigrationSteps(this.executor(queryRunner), this.dataSource);
+    const steps = new MigrationSteps(
+      this.executor(queryRunner),
+      this.dataSource,
+      this.migrationHistory,
+    );
     // Re-read under the lock: whoever held it before may have applied everything.
-    const { pending, tableExists } = await steps.pending(queryRunner);
+    const { pending, tableExists, historyExists } = await steps.pending(queryRunner);
     steps.refuseOptedOut(pending);
     if (pending.length === 0) return [];
     // An interrupted CREATE INDEX CONCURRENTLY of an earlier holder: say so before anything runs.
@@ -193,24 +349,32 @@ export class MigrationRunnerService {
     // the step-by-step modes, before a first migration): a fresh database skips the catalog query.
     if (tableExists) await assertNoInvalidIndexes(queryRunner);
     // As TypeORM's executeMigration() did, a failure here is the first migration's.
-    await steps.prepareTables(queryRunner, tableExists).catch((error: unknown) => {
-      throw MigrationFailedError.create(pending[0].name, error);
-    });
-    const applied: Migration[] = [];
+    await steps
+      .prepareTables(queryRunner, { tableExists, historyExists })
+      .catch((error: unknown) => {
+        throw MigrationFailedError.create(pending[0].name, error);
+      });
+    const applied: AppliedMigration[] = [];
     for (const migration of pending) {
       // Stop between migrations when aborted (shutdown) or when the lock's connection is gone.
       if (lock.stopping) break;
       const started = performance.now();
-      await run.applying(migration.name, () => steps.apply(queryRunner, migration));
+      const done = await run
+        .applying(migration.name, () => steps.apply(queryRunner, migration))
+        .catch((error: unknown) => {
+          if (error instanceof MigrationFailedError)
+            failure.run = { name: migration.name, durationMs: performance.now() - started };
+          throw error;
+        });
       const durationMs = Math.round(performance.now() - started);
       this.logger.log(`Applied ${migration.name} in ${durationMs} ms`);
       this.tracker.emit('migrationApplied', { name: migration.name, durationMs });
-      applied.push(migration);
+      applied.push(done);
       this.tracker.migrationApplied(migration.name);
     }
     // Mode all: one statement records the run; it commits with the lock's transaction.
     if (this.options.transaction === 'all') await steps.record(queryRunner, applied);
-    return applied.map((m) => m.name);
+    return applied.map(({ migration }) => migration.name);
   }
 
   private finish(result: MigrationRunResult, telemetry: RunTelemetry | undefined) {

@@ -4,6 +4,7 @@ import { commitOn } from '../connection/transaction-state.js';
 import { InvalidIndexError, MigrationFailedError } from '../errors/migration-lock.errors.js';
 import { messages } from '../errors/migration-lock.messages.js';
 import { assertNoInvalidIndexes } from './invalid-indexes.js';
+import type { MigrationHistory } from './migration-history.js';
 import type { MigrationTransactionMode } from './migration-runner.options.js';
 import {
   appliedNamesSql,
@@ -13,6 +14,12 @@ import {
 } from './migrations-table.sql.js';
 
 type Migration = Awaited<ReturnType<MigrationExecutor['getPendingMigrations']>>[number];
+
+/** A migration that ran, and how long its up() took: what its records say. */
+export interface AppliedMigration {
+  readonly migration: Migration;
+  readonly durationMs: number;
+}
 
 /** Whether a migration runs in its own transaction in a step-by-step mode, unless it says otherwise. */
 const OWN_TRANSACTION_BY_DEFAULT: Record<Exclude<MigrationTransactionMode, 'all'>, boolean> = {
@@ -33,7 +40,9 @@ interface ExecutorSteps {
  * The runner makes sure of the tables once per run and then, per migration, runs it and records it
  * with the rows TypeORM writes, with room between the two for its own checks. A record goes in the
  * same round trip as the COMMIT of its migration's transaction, and a whole `all` run is recorded
- * by one statement, cheaper than TypeORM's QueryBuilder insert per migration.
+ * by one statement, cheaper than TypeORM's QueryBuilder insert per migration. The history's rows
+ * (when the module keeps one) go in the same statement as the migrations table's: a crash leaves
+ * both or neither.
  */
 export class MigrationSteps {
   private readonly steps: ExecutorSteps;
@@ -42,6 +51,7 @@ export class MigrationSteps {
   constructor(
     executor: MigrationExecutor,
     private readonly dataSource: DataSource,
+    private readonly history: MigrationHistory,
   ) {
     this.steps = executor as unknown as ExecutorSteps;
     this.mode = executor.transaction;
@@ -63,18 +73,21 @@ export class MigrationSteps {
    * of its own (committed with its record) unless it or the mode says otherwise. Any failure is
    * the migration's (MigrationFailedError), and what it began is rolled back.
    */
-  async apply(queryRunner: PostgresQueryRunner, migration: Migration): Promise<void> {
+  async apply(queryRunner: PostgresQueryRunner, migration: Migration): Promise<AppliedMigration> {
     const { mode } = this;
     const ownTransaction =
       mode !== 'all' && (migration.instance?.transaction ?? OWN_TRANSACTION_BY_DEFAULT[mode]);
     try {
       if (ownTransaction) await queryRunner.startTransaction();
+      const started = performance.now();
       await this.up(queryRunner, migration);
-      if (mode === 'all') return;
+      const applied = { migration, durationMs: performance.now() - started };
+      if (mode === 'all') return applied;
       // Outside a transaction (CREATE INDEX CONCURRENTLY) an index can be left invalid: never
       // record such a migration as applied. Inside one it cannot, so those pay nothing.
       if (!ownTransaction) await assertNoInvalidIndexes(queryRunner, migration.name);
-      await this.record(queryRunner, [migration], ownTransaction ? migration.name : undefined);
+      await this.record(queryRunner, [applied], ownTransaction ? migration.name : undefined);
+      return applied;
     } catch (error) {
       if (ownTransaction && queryRunner.isTransactionActive)
         await queryRunner.rollbackTransaction().catch(() => undefined);
@@ -88,26 +101,37 @@ export class MigrationSteps {
    * the migrations table exists, then its names) instead of TypeORM's information_schema lookup and
    * QueryBuilder select; `tableExists` tells prepareTables() whether it has anything to do.
    */
-  async pending(queryRunner: QueryRunner): Promise<{ pending: Migration[]; tableExists: boolean }> {
-    const [{ present }] = (await queryRunner.query(migrationsTableExistsSql(this.dataSource))) as [
-      { present: boolean },
-    ];
+  async pending(
+    queryRunner: QueryRunner,
+  ): Promise<{ pending: Migration[]; tableExists: boolean; historyExists: boolean }> {
+    const [{ present, history_present }] = (await queryRunner.query(
+      migrationsTableExistsSql(this.dataSource, this.history.table),
+    )) as [{ present: boolean; history_present?: boolean }];
     const rows = present
       ? ((await queryRunner.query(appliedNamesSql(this.dataSource))) as Array<{ name: string }>)
       : [];
     const applied = new Set(rows.map((row) => row.name));
     const pending = this.steps.getMigrations().filter((migration) => !applied.has(migration.name));
-    return { pending, tableExists: present };
+    return { pending, tableExists: present, historyExists: history_present ?? true };
   }
 
   /**
-   * Once per run, before the first migration: the migrations table, and typeorm_metadata if needed.
-   * The table is made without createMigrationsTableIfNotExist()'s information_schema lookup:
-   * pending() has just read, under the lock, that it is absent. On a fresh database the lookup was
-   * the slowest statement of a short run.
+   * Once per run, before the first migration: the migrations table, the history table, and
+   * typeorm_metadata if needed. The migrations table is made without
+   * createMigrationsTableIfNotExist()'s information_schema lookup: pending() has just read, under
+   * the lock, that it is absent. On a fresh database the lookup was the slowest statement of a
+   * short run. The history table is made under a lock of its own (a baseline may be making it).
    */
-  async prepareTables(queryRunner: QueryRunner, tableExists: boolean): Promise<void> {
-    if (!tableExists) await queryRunner.query(createMigrationsTableSql(this.dataSource));
+  async prepareTables(
+    queryRunner: QueryRunner,
+    tables: { tableExists: boolean; historyExists: boolean },
+  ): Promise<void> {
+    const create = [
+      ...(tables.tableExists ? [] : [createMigrationsTableSql(this.dataSource)]),
+      ...(tables.historyExists ? [] : [this.history.ensureTableSql()]),
+    ].filter((sql): sql is string => sql !== undefined);
+    // One round trip; outside a transaction (each, none) it is one implicit transaction.
+    if (create.length > 0) await queryRunner.query(create.join('; '));
     const schemaBuilder = this.dataSource.driver.createSchemaBuilder() as {
       createMetadataTableIfNecessary?: (queryRunner: QueryRunner) => Promise<void>;
     };
@@ -122,17 +146,22 @@ export class MigrationSteps {
   }
 
   /**
-   * Rows in the migrations table for `migrations`. With `commitAs` (the migration's name, for
-   * messages), the COMMIT of the open transaction goes in the same round trip, and a COMMIT that
-   * PostgreSQL turned into ROLLBACK is thrown.
+   * Rows in the migrations table and the history for `applied`, in one statement. With `commitAs`
+   * (the migration's name, for messages), the COMMIT of the open transaction goes in the same
+   * round trip, and a COMMIT that PostgreSQL turned into ROLLBACK is thrown.
    */
   async record(
     queryRunner: PostgresQueryRunner,
-    migrations: readonly Migration[],
+    applied: readonly AppliedMigration[],
     commitAs?: string,
   ): Promise<void> {
-    if (migrations.length === 0) return;
-    const insert = recordMigrationsSql(this.dataSource, migrations);
+    if (applied.length === 0) return;
+    const history = await this.history.appliedRowsSql(applied);
+    const rows = recordMigrationsSql(
+      this.dataSource,
+      applied.map(({ migration }) => migration),
+    );
+    const insert = history ? `${rows}; ${history}` : rows;
     const client = (await queryRunner.connect()) as PgClient;
     if (commitAs) await commitOn(client, queryRunner, commitAs, insert);
     else await client.query(insert);

@@ -1,5 +1,5 @@
 import type { DataSource } from 'typeorm';
-import { integerLiteral, textLiteral } from '../connection/sql-literal.js';
+import { integerLiteral, tableIdentifier, textLiteral } from '../connection/sql-literal.js';
 
 /*
  * The statements the runner sends to TypeORM's migrations table, in one place. The table and its
@@ -39,16 +39,29 @@ export function createMigrationsTableSql(dataSource: DataSource): string {
 }
 
 /**
- * Whether the migrations table exists, asked without an error a transaction would not survive
- * (mode all reads under the lock inside its one transaction).
+ * Whether the migrations table (`present`) and the history table (`history_present`, when the
+ * module keeps one) exist, asked without an error a transaction would not survive (mode all reads
+ * under the lock inside its one transaction).
  */
-export function migrationsTableExistsSql(dataSource: DataSource): string {
-  return `SELECT pg_catalog.to_regclass(${textLiteral(tablePath(dataSource))}) IS NOT NULL AS present`;
+export function migrationsTableExistsSql(
+  dataSource: DataSource,
+  historyTable: string | false,
+): string {
+  const present = (path: string) => `pg_catalog.to_regclass(${textLiteral(path)}) IS NOT NULL`;
+  const history = historyTable
+    ? `, ${present(tableIdentifier(historyTable))} AS history_present`
+    : '';
+  return `SELECT ${present(tablePath(dataSource))} AS present${history}`;
 }
 
 /** `SELECT name FROM <migrations table>`: the followers' lock-free read, and the holder's. */
 export function appliedNamesSql(dataSource: DataSource): string {
   return `SELECT name FROM ${tablePath(dataSource)}`;
+}
+
+/** Names and timestamps of the applied migrations: what validation sets beside the code. */
+export function appliedMigrationsSql(dataSource: DataSource): string {
+  return `SELECT name, ${dataSource.driver.escape('timestamp')} AS timestamp FROM ${tablePath(dataSource)}`;
 }
 
 /**

@@ -46,7 +46,7 @@ export function warnIfNoMigrations(dataSource: DataSource, logger: Pick<Logger, 
 }
 
 /** Names of the migrations in the code that are not among `applied`. */
-function notApplied(dataSource: DataSource, applied: Iterable<string>): string[] {
+export function notApplied(dataSource: DataSource, applied: Iterable<string>): string[] {
   const done = new Set(applied);
   return dataSource.migrations
     .map((migration) => migration.name ?? migration.constructor.name)

@@ -88,15 +88,16 @@ export class RunTelemetry {
   }
 
   /** Applies one migration (`apply`) inside its `apply <name>` span; counts and times it. */
-  async apply(name: string, apply: () => Promise<void>): Promise<void> {
+  async apply<T>(name: string, apply: () => Promise<T>): Promise<T> {
     const span = this.telemetry.startSpan(
       `migration-lock apply ${name}`,
       { [MIGRATION_NAME]: name, [MODE]: this.subject.mode },
       this.span,
     );
     const started = performance.now();
+    let value: T;
     try {
-      await this.telemetry.withSpan(span, apply);
+      value = await this.telemetry.withSpan(span, apply);
     } catch (error) {
       endSpan(span, error);
       throw error;
@@ -105,6 +106,7 @@ export class RunTelemetry {
     migrationsApplied.add(1, this.metricAttributes);
     migrationDuration.record((performance.now() - started) / 1000, this.metricAttributes);
     endSpan(span);
+    return value;
   }
 
   /** The run ended: with its result, or with the error it failed with. */

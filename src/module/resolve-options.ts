@@ -12,6 +12,7 @@ import {
   checkTableName,
   checkTimeoutMs,
 } from '../errors/option-checks.js';
+import { resolveHistoryTable, resolveValidate } from '../history/history-options.js';
 import { DEFAULT_LOCK_TIMEOUT_MS } from '../lock/lock-request.js';
 import type {
   MigrationLockModuleExtras,
@@ -32,6 +33,8 @@ const KNOWN = [
   'events',
   'directUrl',
   'jobRunsTable',
+  'historyTable',
+  'validate',
 ] as const;
 /** Given beside the options, they shape the module definition (see the module definition). */
 const EXTRAS = ['isGlobal', 'dataSourceName'] as const;
@@ -46,7 +49,7 @@ export const DEFAULT_OPTIONS = {
   jobRunsTable: 'migration_lock_job_runs',
 } as const satisfies Omit<
   ResolvedMigrationLockOptions,
-  'dataSource' | 'events' | 'applicationName' | 'directUrl'
+  'dataSource' | 'events' | 'applicationName' | 'directUrl' | 'historyTable' | 'validate'
 >;
 
 /** Validates module options at start-up and fills in defaults; throws InvalidOptionsError. */
@@ -79,6 +82,8 @@ export function resolveModuleOptions(
         ? undefined
         : checkPostgresUrl(WHERE, 'directUrl', given.directUrl),
     jobRunsTable: pick('jobRunsTable', (v) => checkTableName(WHERE, 'jobRunsTable', v)),
+    historyTable: resolveHistoryTable(WHERE, given.historyTable),
+    validate: resolveValidate(WHERE, given.validate),
   };
 }
 

@@ -23,6 +23,7 @@ describe('the built package entry', () => {
         'LockAbortedError',
         'LockLostError',
         'LockTimeoutError',
+        'MigrationDriftError',
         'MigrationFailedError',
         'MigrationLockError',
         'MigrationLockModule',

@@ -258,7 +258,7 @@ describe('MigrationRunnerService on a real PostgreSQL', () => {
     await holder.end();
   });
 
-  it('names a failing migration and leaves the database exactly as before (one transaction)', async () => {
+  it('names a failing migration and leaves the database as before but for the failed attempt in the history (one transaction)', async () => {
     const attempt = (await runner([...referenceMigrations, FailingMigration1732500000099])).run();
     const error = (await attempt.catch((e: unknown) => e)) as MigrationFailedError;
     expect(error).toBeInstanceOf(MigrationFailedError);
@@ -267,7 +267,13 @@ describe('MigrationRunnerService on a real PostgreSQL', () => {
     const { rows } = await observer.query(
       `SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY 1`,
     );
-    expect(rows).toEqual([]);
+    expect(rows).toEqual([{ tablename: 'migration_lock_history' }]);
+    const { rows: history } = await observer.query(
+      'SELECT name, status, error_code FROM migration_lock_history',
+    );
+    expect(history).toEqual([
+      { name: 'FailingMigration1732500000099', status: 'failed', error_code: '42P01' },
+    ]);
     expect(await advisoryLockRows(observer, MIGRATIONS_KEY)).toEqual([]);
   });
 

@@ -6,8 +6,8 @@ const code = (name: string, timestamp: number, checksum: string | null): CodeMig
   timestamp,
   capture:
     checksum === null
-      ? { verifiable: false, reason: 'needs rows' }
-      : { verifiable: true, statements: [], checksum },
+      ? { verifiable: false, reason: 'needs rows', sent: [] }
+      : { verifiable: true, statements: [], sent: [], checksum },
 });
 
 describe('findDrift', () => {

@@ -146,7 +146,7 @@ describe('migration checksum', () => {
       await captureUp(dataSource, await compiled(SOURCE, BUILDS[1], 'fmt-a')),
       await captureUp(dataSource, await compiled(reformatted, BUILDS[1], 'fmt-b')),
     ];
-    expect(a).toEqual(b);
+    expect(a.verifiable && b.verifiable && a.checksum === b.checksum).toBe(true);
   });
 
   it('calls a migration that needs rows to go on unverifiable, instead of failing', async () => {
@@ -155,7 +155,11 @@ describe('migration checksum', () => {
       "    const [{ count }] = await queryRunner.query('SELECT count(*) FROM orders');\n    for (const status of [String(count)]) {",
     );
     const capture = await captureUp(dataSource, await compiled(reads, BUILDS[1], 'reads'));
-    expect(capture).toEqual({ verifiable: false, reason: expect.any(String) });
+    expect(capture).toEqual({
+      verifiable: false,
+      reason: expect.any(String),
+      sent: [expect.anything(), { sql: 'SELECT count(*) FROM orders' }],
+    });
   });
 
   it('normalizes whitespace and trailing semicolons, and keeps the parameters', () => {

@@ -16,6 +16,8 @@ describe('module options', () => {
       events: undefined,
       applicationName: undefined,
       directUrl: undefined,
+      historyTable: 'migration_lock_history',
+      validate: { changed: 'warn', missing: 'warn', outOfOrder: 'warn' },
     });
     expect(DEFAULT_OPTIONS).toEqual({
       runOnBootstrap: true,
@@ -25,6 +27,23 @@ describe('module options', () => {
       transaction: 'all',
       jobRunsTable: 'migration_lock_job_runs',
     });
+  });
+
+  it('checks historyTable (a table name, or false) and validate (a level, or one per finding)', () => {
+    expect(resolveModuleOptions({ historyTable: 'ops.history' }).historyTable).toBe('ops.history');
+    expect(resolveModuleOptions({ historyTable: false }).historyTable).toBe(false);
+    for (const historyTable of ['', 'a"b', 'a.b.c', true, 42])
+      expect(() => resolveModuleOptions({ historyTable } as never)).toThrow(InvalidOptionsError);
+    expect(resolveModuleOptions({ validate: 'fail' }).validate).toEqual({
+      changed: 'fail',
+      missing: 'fail',
+      outOfOrder: 'fail',
+    });
+    expect(
+      resolveModuleOptions({ validate: { changed: 'fail', missing: 'off' } }).validate,
+    ).toEqual({ changed: 'fail', missing: 'off', outOfOrder: 'warn' });
+    for (const validate of ['error', { changed: 'loud' }, { unrecorded: 'fail' }, [], null])
+      expect(() => resolveModuleOptions({ validate } as never)).toThrow(InvalidOptionsError);
   });
 
   it('checks jobRunsTable: a table name, optionally schema-qualified, nothing to quote', () => {

@@ -1,4 +1,5 @@
 import type { DataSource } from 'typeorm';
+import type { DriftLevels, ValidateOption } from '../../history/history-options.js';
 import type { LockedJobEvents } from '../../jobs/locked-job.js';
 import type { MigrationEvents } from '../../migration-runner/migration-events.js';
 import type { MigrationTransactionMode } from '../../migration-runner/migration-runner.options.js';
@@ -51,6 +52,21 @@ export interface MigrationLockModuleOptions {
    * @default 'migration_lock_job_runs'
    */
   jobRunsTable?: string;
+  /**
+   * The migration history: one row per migration applied (in the same transaction as TypeORM's
+   * row), failed attempt, baseline and revert, with its checksum and who applied it (created on
+   * first use, in the DataSource's schema unless given as `schema.table`). `false` keeps none.
+   * @default 'migration_lock_history'
+   */
+  historyTable?: string | false;
+  /**
+   * Before each run, the history is checked against the code: `changed` (an applied migration's
+   * statements differ), `missing` (applied, gone from the code), `outOfOrder` (pending, older than
+   * the newest applied). `warn` logs them once per run, `fail` refuses to run (MigrationDriftError,
+   * before the lock), `off` does not look; one level for all, or one per finding.
+   * @default 'warn'
+   */
+  validate?: ValidateOption;
 }
 
 /**
@@ -88,4 +104,6 @@ export interface ResolvedMigrationLockOptions {
   readonly events: MigrationLockEvents | undefined;
   readonly directUrl: string | undefined;
   readonly jobRunsTable: string;
+  readonly historyTable: string | false;
+  readonly validate: DriftLevels;
 }

@@ -1,0 +1,321 @@
+import { hostname } from 'node:os';
+import { MigrationExecutor, type DataSource, type MigrationInterface } from 'typeorm';
+import { onPooledClient, type PgClient } from '../connection/lock-connection.js';
+import { sqlState, UNDEFINED_TABLE } from '../errors/sql-state.js';
+import type { AdvisoryLockService } from '../lock/advisory-lock.service.js';
+import { findDrift, type DriftFinding } from '../history/drift.js';
+import {
+  baselineSql,
+  createHistoryTableSql,
+  ensureHistoryTableSql,
+  failedAttemptsSql,
+  HISTORY_TABLE_LOCK_TYPE,
+  latestRecordsSql,
+  recordFailureSql,
+  recordHistorySql,
+  type HistoryRow,
+  type HistoryStatus,
+  type HistoryWriter,
+} from '../history/history-table.sql.js';
+import { captureUp, type MigrationCapture } from '../history/migration-checksum.js';
+import { PACKAGE_VERSION } from '../telemetry/package-version.js';
+import { appliedMigrationsSql } from './migrations-table.sql.js';
+import type { MigrationTransactionMode } from './migration-runner.options.js';
+
+/** A migration of the code as TypeORM's executor lists it (name, timestamp, instance). */
+type CodeMigration = { name: string; timestamp: number; instance?: MigrationInterface };
+
+/** What the history says of a migration: its latest row other than a failed attempt. */
+interface RecordRow {
+  name: string;
+  status: Exclude<HistoryStatus, 'failed'>;
+  checksum: string | null;
+  applied_at: Date;
+  duration_ms: number | null;
+  application_name: string;
+  host: string;
+  pid: number;
+  module_version: string;
+  mode: string;
+}
+
+/** The migrations table and the history, read together. */
+export interface HistoryState {
+  /** The migrations table's rows, oldest first. */
+  readonly applied: ReadonlyArray<{ readonly name: string; readonly timestamp: number }>;
+  /** Latest record per migration; empty when there is no history table (yet). */
+  readonly records: ReadonlyMap<string, RecordRow>;
+}
+
+/** How an applied migration's recorded checksum compares with the code's. */
+export type ChecksumStatus = 'ok' | 'changed' | 'unverifiable' | 'missing' | 'unrecorded';
+
+/** One applied migration in `history()`: who applied it, when, and whether the code still matches. */
+export interface HistoryEntry {
+  readonly name: string;
+  /** `applied` by this module, `baseline` (applied before it kept history), `unrecorded` (no row yet). */
+  readonly status: 'applied' | 'baseline' | 'unrecorded';
+  readonly appliedAt: Date | null;
+  readonly durationMs: number | null;
+  readonly applicationName: string | null;
+  readonly host: string | null;
+  readonly pid: number | null;
+  readonly moduleVersion: string | null;
+  readonly mode: string | null;
+  readonly checksum: string | null;
+  readonly checksumStatus: ChecksumStatus;
+}
+
+/** A failed attempt in `history()`: recorded after its rollback. */
+export interface FailedAttempt {
+  readonly name: string;
+  readonly failedAt: Date;
+  readonly durationMs: number | null;
+  readonly applicationName: string;
+  readonly host: string;
+  readonly pid: number;
+  readonly mode: string;
+  readonly errorCode: string | null;
+  readonly errorMessage: string | null;
+}
+
+export interface MigrationHistoryReport {
+  /** Applied migrations, newest first. */
+  readonly applied: readonly HistoryEntry[];
+  /** Failed attempts, newest first. */
+  readonly failed: readonly FailedAttempt[];
+}
+
+/**
+ * The runner's side of the history: reading it beside the migrations table, finding drift,
+ * baselining, and the rows a run writes. A table of `false` keeps no history: validation then
+ * still finds `missing` and `outOfOrder`, which need only the migrations table.
+ */
+export class MigrationHistory {
+  readonly writer: HistoryWriter;
+
+  constructor(
+    private readonly dataSource: DataSource,
+    readonly table: string | false,
+    mode: MigrationTransactionMode,
+  ) {
+    this.writer = { host: hostname(), pid: process.pid, moduleVersion: PACKAGE_VERSION, mode };
+  }
+
+  /** The migrations table and the latest history records, read without a lock. */
+  async read(answerWithinMs = Number.POSITIVE_INFINITY): Promise<HistoryState> {
+    return onPooledClient(
+      this.dataSource,
+      async (client) => {
+        const rows = await rowsOrNone<{ name: string; timestamp: string }>(
+          client,
+          appliedMigrationsSql(this.dataSource),
+        );
+        const records = this.table
+          ? await rowsOrNone<RecordRow>(client, latestRecordsSql(this.table))
+          : [];
+        return {
+          applied: rows
+            .map((row) => ({ name: row.name, timestamp: Number(row.timestamp) }))
+            .sort((a, b) => a.timestamp - b.timestamp),
+          records: new Map(records.map((record) => [record.name, record])),
+        };
+      },
+      answerWithinMs,
+    );
+  }
+
+  /**
+   * Every finding: the code's migrations (applied ones captured) set beside `state`. Without a
+   * history table there are no checksums to compare: only `missing` and `outOfOrder`.
+   */
+  async findings(state: HistoryState): Promise<DriftFinding[]> {
+    if (!this.table)
+      return findDrift(state.applied, this.codeMigrations()).filter(
+        (finding) => finding.kind === 'missing' || finding.kind === 'outOfOrder',
+      );
+    const applied = new Set(state.applied.map((migration) => migration.name));
+    const code = await Promise.all(
+      this.codeMigrations().map(async (migration) => ({
+        name: migration.name,
+        timestamp: migration.timestamp,
+        capture: applied.has(migration.name) ? await this.capture(migration) : undefined,
+      })),
+    );
+    const recorded = state.applied.map((migration) => {
+      const record = state.records.get(migration.name);
+      // A revert's row says the migration is no longer applied: applied again without us.
+      return record && record.status !== 'reverted'
+        ? { ...migration, recorded: { checksum: record.checksum } }
+        : migration;
+    });
+    return findDrift(recorded, code);
+  }
+
+  /**
+   * Rows of status `baseline` for migrations applied before the module kept history, with the
+   * current code's checksum; under the table's own lock, and only for those still without one.
+   */
+  async baseline(locks: AdvisoryLockService, names: readonly string[], timeoutMs: number) {
+    const table = this.table;
+    if (!table || names.length === 0) return;
+    const byName = new Map(this.codeMigrations().map((migration) => [migration.name, migration]));
+    const rows = await Promise.all(
+      names.map(async (name) => ({
+        name,
+        checksum: checksumOrNull(await this.capture(byName.get(name)!)),
+        durationMs: 0,
+      })),
+    );
+    await locks.withLock(
+      table,
+      HISTORY_TABLE_LOCK_TYPE,
+      async (manager) => {
+        await manager.query(createHistoryTableSql(table));
+        await manager.query(baselineSql(table, rows, this.writer));
+      },
+      { timeoutMs },
+    );
+  }
+
+  /** The history's rows for migrations just applied, to be sent with their migrations table rows. */
+  async appliedRowsSql(
+    applied: ReadonlyArray<{ migration: CodeMigration; durationMs: number }>,
+  ): Promise<string | undefined> {
+    if (!this.table || applied.length === 0) return undefined;
+    const rows: HistoryRow[] = await Promise.all(
+      applied.map(async ({ migration, durationMs }) => ({
+        name: migration.name,
+        checksum: checksumOrNull(await this.capture(migration)),
+        durationMs,
+      })),
+    );
+    return recordHistorySql(this.table, 'applied', rows, this.writer);
+  }
+
+  /** A revert's row, in the revert's transaction where it has one. */
+  revertedRowSql(name: string): string | undefined {
+    if (!this.table) return undefined;
+    return recordHistorySql(
+      this.table,
+      'reverted',
+      [{ name, checksum: null, durationMs: 0 }],
+      this.writer,
+    );
+  }
+
+  /** The statement that makes the table, under its lock, when a run finds it absent. */
+  ensureTableSql(): string | undefined {
+    return this.table ? ensureHistoryTableSql(this.table) : undefined;
+  }
+
+  /**
+   * A failed attempt, after its rollback (mode `all` rolled back the table too, if this run made
+   * it): best effort, under the table's lock. Never a connection string: the error's own message.
+   */
+  async recordFailure(
+    locks: AdvisoryLockService,
+    failure: { name: string; durationMs: number; code: string | undefined; message: string },
+    timeoutMs: number,
+  ): Promise<void> {
+    const table = this.table;
+    if (!table) return;
+    await locks.withLock(
+      table,
+      HISTORY_TABLE_LOCK_TYPE,
+      async (manager) => {
+        await manager.query(createHistoryTableSql(table));
+        await manager.query(recordFailureSql(table, failure, this.writer));
+      },
+      { timeoutMs },
+    );
+  }
+
+  /** Applied migrations newest first (at most `limit`), and failed attempts apart. */
+  async report(limit: number): Promise<MigrationHistoryReport> {
+    const state = await this.read();
+    const findings = new Map(
+      (await this.findings(state)).map((finding) => [finding.name, finding.kind]),
+    );
+    const failed = this.table
+      ? await onPooledClient(this.dataSource, (client) =>
+          rowsOrNone<RecordRow & { error_code: string | null; error_message: string | null }>(
+            client,
+            failedAttemptsSql(this.table as string, limit),
+          ),
+        )
+      : [];
+    const applied = [...state.applied]
+      .reverse()
+      .slice(0, limit)
+      .map((migration) => entryOf(migration.name, state.records.get(migration.name), findings));
+    return {
+      applied,
+      failed: failed.map((row) => ({
+        name: row.name,
+        failedAt: row.applied_at,
+        durationMs: row.duration_ms,
+        applicationName: row.application_name,
+        host: row.host,
+        pid: row.pid,
+        mode: row.mode,
+        errorCode: row.error_code,
+        errorMessage: row.error_message,
+      })),
+    };
+  }
+
+  /** The code's migrations, checked and sorted as TypeORM's executor does. */
+  codeMigrations(): CodeMigration[] {
+    const executor = new MigrationExecutor(this.dataSource) as unknown as {
+      getMigrations(): CodeMigration[];
+    };
+    return executor.getMigrations();
+  }
+
+  capture(migration: CodeMigration): Promise<MigrationCapture> {
+    return captureUp(this.dataSource, migration.instance!);
+  }
+}
+
+function checksumOrNull(capture: MigrationCapture): string | null {
+  return capture.verifiable ? capture.checksum : null;
+}
+
+function entryOf(
+  name: string,
+  record: RecordRow | undefined,
+  findings: ReadonlyMap<string, DriftFinding['kind']>,
+): HistoryEntry {
+  const finding = findings.get(name);
+  const checksumStatus: ChecksumStatus =
+    finding === 'changed' || finding === 'missing' || finding === 'unverifiable'
+      ? finding
+      : finding === 'unrecorded'
+        ? 'unrecorded'
+        : 'ok';
+  const known = record?.status === 'applied' || record?.status === 'baseline' ? record : undefined;
+  return {
+    name,
+    status: known ? (known.status as 'applied' | 'baseline') : 'unrecorded',
+    appliedAt: known?.applied_at ?? null,
+    durationMs: known?.duration_ms ?? null,
+    applicationName: known?.application_name ?? null,
+    host: known?.host ?? null,
+    pid: known?.pid ?? null,
+    moduleVersion: known?.module_version ?? null,
+    mode: known?.mode ?? null,
+    checksum: known?.checksum ?? null,
+    checksumStatus,
+  };
+}
+
+/** A read of a table that may not exist yet: no rows then. */
+async function rowsOrNone<R>(client: PgClient, sql: string): Promise<R[]> {
+  try {
+    return (await client.query(sql)).rows as R[];
+  } catch (error) {
+    if (sqlState(error) === UNDEFINED_TABLE) return [];
+    throw error;
+  }
+}
