@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import type { ReplicaReport } from '../reference/demo/fleet.js';
 import { formatTable } from '../reference/demo/format-table.js';
+import type { HistoryBenchResults } from './history.bench.js';
 import type { JobTickResults } from './job-tick.bench.js';
 import type { LatencyResults } from './lock-latency.bench.js';
 import type { ManyMigrationsResults } from './many-migrations.bench.js';
@@ -14,6 +15,7 @@ export type BenchResults = Omit<LatencyResults, 'handoffSamplesUs'> &
   OtelResults &
   Omit<RolloutResults, 'timeline'> &
   ManyMigrationsResults &
+  HistoryBenchResults &
   TestDatabaseResults & {
     testDatabaseVsMigrate200: {
       ratio: number;
@@ -44,6 +46,8 @@ const TARGETS: Record<string, string> = {
   followers16VsRaw: '≤ 1.10',
   release16VsOne: '–',
   manyMigrationsVsTypeorm: 'all ≤ 0.9, each ≤ 1.0',
+  validate500Ms: '≤ 20 ms',
+  bootValidateVsOff: '≤ 1.1',
   testDatabaseVsRawTemplate: '≤ 1.2',
   testDatabaseVsMigrate200: '≤ 0.05',
 };
@@ -155,6 +159,18 @@ export function figureRows(r: BenchResults): string[][] {
       manyMigrationsRatios(r.manyMigrationsVsTypeorm),
       TARGETS.manyMigrationsVsTypeorm,
       `${r.manyMigrationsVsTypeorm.count} migrations on a fresh database, ${manyMigrationsTimes(r.manyMigrationsVsTypeorm)}`,
+    ],
+    [
+      'validate500Ms',
+      `${r.validate500Ms.p50.toFixed(1)} ms`,
+      TARGETS.validate500Ms,
+      `validate() of ${r.validate500Ms.migrations} applied and recorded migrations, first call in a fresh process (p50 of ${r.validate500Ms.samples}; p90 ${r.validate500Ms.p90.toFixed(1)} ms): every up() captured, the migrations table and the history read`,
+    ],
+    [
+      'bootValidateVsOff',
+      r.bootValidateVsOff.ratio.toFixed(2),
+      TARGETS.bootValidateVsOff,
+      `a replica's start with nothing pending and ${r.bootValidateVsOff.migrations} applied migrations (DataSource connect, Nest context, bootstrap run), validate 'warn' ${r.bootValidateVsOff.warnMs.toFixed(1)} ms vs 'off' ${r.bootValidateVsOff.offMs.toFixed(1)} ms (median of per-pair ratios, ${r.bootValidateVsOff.samples} pairs)`,
     ],
     [
       'testDatabaseVsRawTemplate',

@@ -7,6 +7,7 @@ import {
   startEmbeddedPostgres,
   type LocalPostgres,
 } from '../reference/runtime/embedded-postgres.js';
+import { benchHistory } from './history.bench.js';
 import { benchJobTick } from './job-tick.bench.js';
 import { benchLockLatency } from './lock-latency.bench.js';
 import { hideOpenTelemetry } from './otel-absent/hide.js';
@@ -40,6 +41,9 @@ const warmUpHandoffs = values.quick ? 1 : 30;
 // A long migration history (issue: every fresh database pays it), and test databases cloned from it.
 const manyMigrationsCount = values.quick ? 10 : 200;
 const testDatabaseSamples = values.quick ? 2 : 15;
+// validate500Ms: the history of a long-lived service; fresh processes each.
+const historyCount = values.quick ? 10 : 500;
+const historySamples = values.quick ? 2 : 9;
 const log = (line: string) => (values.json ? undefined : console.error(line));
 
 async function main(): Promise<void> {
@@ -63,6 +67,13 @@ async function main(): Promise<void> {
       manyOptions,
     );
     const many = { manyMigrationsVsTypeorm: { ...manyOptions, ...typeorm1, typeorm03 } };
+    log(
+      `history: validate ${historyCount} applied migrations, replica start warn vs off, ${historySamples} samples …`,
+    );
+    const history = await benchHistory(server.url, {
+      samples: historySamples,
+      count: historyCount,
+    });
     log(`lock latency: ${runs} run(s) × ${samples} hand-offs, ${samples * 10} withLock calls …`);
     const { handoffSamplesUs, ...latency } = await benchLockLatency(server.url, {
       runs,
@@ -90,6 +101,7 @@ async function main(): Promise<void> {
       ...otel,
       ...rollout,
       ...many,
+      ...history,
       ...testDatabases,
       testDatabaseVsMigrate200: {
         ratio: testDatabases.testDatabaseMs.p50 / migrate200Ms,

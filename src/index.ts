@@ -47,7 +47,7 @@ export {
 } from './migration-runner/migration-runner.service.js';
 export type { DriftFinding } from './history/drift.js';
 export type { DriftCheck, DriftLevel, ValidateOption } from './history/history-options.js';
-export type { SentStatement } from './history/migration-checksum.js';
+export { isRecordingQueryRunner, type SentStatement } from './history/migration-checksum.js';
 export type { MigrationRunResult } from './migration-runner/migration-run-result.js';
 export type {
   MigrationEvents,

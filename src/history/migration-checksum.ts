@@ -47,6 +47,19 @@ export function checksumOf(statements: readonly string[]): string {
   return createHash('sha256').update(statements.join('\n')).digest('hex');
 }
 
+/** Marks the QueryRunner a capture gives up(): see isRecordingQueryRunner. */
+const RECORDING = Symbol.for('nestjs-migration-lock.recordingQueryRunner');
+
+/**
+ * Whether `queryRunner` is the one a checksum capture or a dry run gives a migration's up(): it
+ * records statements and sends nothing. A migration with effects outside the database (a file, a
+ * message, a call to another service) skips them when this is true; they would otherwise happen
+ * each time the migration is captured (when it is applied, and when the history is validated).
+ */
+export function isRecordingQueryRunner(queryRunner: QueryRunner): boolean {
+  return (queryRunner as unknown as Record<symbol, unknown>)[RECORDING] === true;
+}
+
 /** Captures are made once per migration object: up() is the same code for the process's life. */
 const captured = new WeakMap<MigrationInterface, Promise<MigrationCapture>>();
 
@@ -103,6 +116,7 @@ function recordingQueryRunner(dataSource: DataSource, sent: SentStatement[]): Qu
     startTransaction: async () => undefined,
     commitTransaction: async () => undefined,
     rollbackTransaction: async () => undefined,
+    [RECORDING]: true,
   });
   // TypeORM 1.x names it `dataSource` and keeps `connection` as a getter; 0.3 has the field only.
   const recording = recordingDataSource(dataSource, runner);

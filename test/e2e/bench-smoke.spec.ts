@@ -129,6 +129,17 @@ describe('npm run bench (smoke, --quick)', () => {
         }),
       );
     }
+    // The history: validate() in a fresh process, and a replica's start warn ÷ off.
+    expect(results.validate500Ms).toEqual(
+      expect.objectContaining({ p50: expect.any(Number), migrations: expect.any(Number) }),
+    );
+    expect(results.bootValidateVsOff).toEqual(
+      expect.objectContaining({
+        ratio: expect.any(Number),
+        warnMs: expect.any(Number),
+        offMs: expect.any(Number),
+      }),
+    );
     expect(results.testDatabaseMs).toEqual(
       expect.objectContaining({ p50: expect.any(Number), coldP50: expect.any(Number) }),
     );

@@ -81,6 +81,17 @@ describe('a fleet of replica processes under faults', () => {
 
   const tableExists = async (name: string) =>
     (await observer.query('SELECT to_regclass($1) AS t', [name])).rows[0].t !== null;
+  /** The migrations TypeORM's table lists, and those the history says were applied (once each). */
+  const migrationRows = async () =>
+    (await observer.query('SELECT name FROM migrations ORDER BY name')).rows as Array<{
+      name: string;
+    }>;
+  const historyRows = async () =>
+    (
+      await observer.query(
+        `SELECT name FROM migration_lock_history WHERE status = 'applied' ORDER BY name`,
+      )
+    ).rows as Array<{ name: string }>;
 
   beforeEach(async () => {
     db = await createTestDatabase('fleet');
@@ -152,10 +163,30 @@ describe('a fleet of replica processes under faults', () => {
     const next = await holderAtGate({ processPid: victim.pid });
     expect(next.application_name).toMatch(/^clusters-api:/);
     expect(await tableExists('clusters')).toBe(false);
+    // Nor of its history: the table itself was to be made in the run's transaction.
+    expect(await tableExists('migration_lock_history')).toBe(false);
     await monkey.openGate();
     const reports = await released;
     expect(reports.filter((r) => r.status === 'ready')).toHaveLength(3);
     expect((await checkRollout(db.url, names('gate'))).ok).toBe(true);
+    expect(await historyRows()).toEqual(await migrationRows());
+  });
+
+  it('mode each: kill -9 of the holder mid-run leaves history rows exactly for the migrations that committed', async () => {
+    const monkey = await ChaosMonkey.holdGate(db.url);
+    const started = await fleet(3, { transaction: 'each', scenarios: ['gate'] });
+    const released = started.release();
+    const victim = await monkey.killHolderAtGate(started.replicas);
+    await holderAtGate({ processPid: victim.pid });
+    // The reference migrations committed one by one before the gate; the gate's did not.
+    const committed = await migrationRows();
+    expect(committed.length).toBeGreaterThan(0);
+    expect(committed.map((row) => row.name)).not.toContain('Gate1732500000005');
+    expect(await historyRows()).toEqual(committed);
+    await monkey.openGate();
+    const reports = await released;
+    expect(reports.filter((r) => r.status === 'ready')).toHaveLength(2);
+    expect(await historyRows()).toEqual(await migrationRows());
   });
 
   it.each(['all', 'each', 'none'] as const)(
@@ -220,16 +251,21 @@ describe('a fleet of replica processes under faults', () => {
     },
   );
 
-  it('stops every replica on a failing migration, naming it, and leaves the database as before (mode all)', async () => {
+  it('stops every replica on a failing migration, naming it, and leaves the database as before but for the failed attempts (mode all)', async () => {
     const reports = await (await fleet(4, { scenarios: ['fail'] })).release();
     for (const report of reports) {
       expect(report).toMatchObject({ status: 'failed', code: 'MIGRATION_FAILED' });
       expect(report.error).toContain('Broken1732500000008');
     }
-    const { rowCount } = await observer.query(
-      `SELECT 1 FROM pg_tables WHERE schemaname = 'public'`,
+    const { rows } = await observer.query(
+      `SELECT tablename FROM pg_tables WHERE schemaname = 'public'`,
     );
-    expect(rowCount).toBe(0);
+    expect(rows).toEqual([{ tablename: 'migration_lock_history' }]);
+    // Each replica that held the lock and failed says so; nothing else is in the history.
+    const { rows: history } = await observer.query(
+      `SELECT DISTINCT name, status FROM migration_lock_history`,
+    );
+    expect(history).toEqual([{ name: 'Broken1732500000008', status: 'failed' }]);
     expect(await advisoryLockRows(observer, KEY)).toEqual([]);
   });
 

@@ -364,17 +364,21 @@ describe('MigrationLockModule in a Nest application', () => {
     }
   });
 
-  it('aborts start-up with the failing migration named, and rolls everything back', async () => {
+  it('aborts start-up with the failing migration named, and rolls everything back but the failed attempt', async () => {
     const error = (await startFailure([
       typeorm({ migrations: [...referenceMigrations, FailingMigration1732500000099] }),
       MigrationLockModule.forRoot({}),
     ])) as MigrationFailedError;
     expect(error).toBeInstanceOf(MigrationFailedError);
     expect(error.migrationName).toBe('FailingMigration1732500000099');
-    const { rowCount } = await observer.query(
-      `SELECT 1 FROM pg_tables WHERE schemaname = 'public'`,
+    const { rows } = await observer.query(
+      `SELECT tablename FROM pg_tables WHERE schemaname = 'public'`,
     );
-    expect(rowCount).toBe(0);
+    expect(rows).toEqual([{ tablename: 'migration_lock_history' }]);
+    const { rows: history } = await observer.query(
+      'SELECT name, status FROM migration_lock_history',
+    );
+    expect(history).toEqual([{ name: 'FailingMigration1732500000099', status: 'failed' }]);
   });
 });
 
