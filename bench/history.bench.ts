@@ -1,6 +1,7 @@
 import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import { Logger } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import { withDatabase } from '../reference/runtime/connection-url.js';
 import { AdvisoryLockService } from '../src/lock/advisory-lock.service.js';
@@ -21,17 +22,24 @@ const REPLICA = fileURLToPath(new URL('./peers/history-replica.js', import.meta.
 export interface HistoryBenchResults {
   validate500Ms: { p50: number; p90: number; samples: number; migrations: number };
   bootValidateVsOff: {
+    /** Process start to ready, warn ÷ off (median of per-pair ratios). */
     ratio: number;
     warnMs: number;
     offMs: number;
+    /** The same from after the imports (connect, Nest context, bootstrap run): the module's share. */
+    initRatio: number;
+    warnInitMs: number;
+    offInitMs: number;
     samples: number;
     migrations: number;
   };
 }
 
-async function inFreshProcess(url: string, count: number, mode: string): Promise<number> {
+type Timed = { ms: number; initMs?: number };
+
+async function inFreshProcess(url: string, count: number, mode: string): Promise<Timed> {
   const { stdout } = await run(process.execPath, [REPLICA, url, String(count), mode]);
-  return (JSON.parse(stdout) as { ms: number }).ms;
+  return JSON.parse(stdout) as Timed;
 }
 
 export async function benchHistory(
@@ -43,17 +51,19 @@ export async function benchHistory(
   try {
     const url = withDatabase(adminUrl, name);
     const migrations = manyMigrations(options.count);
+    Logger.overrideLogger(false);
     const dataSource = await new DataSource({ type: 'postgres', url, migrations }).initialize();
     await new MigrationRunnerService(dataSource, new AdvisoryLockService(dataSource), {
       ...DEFAULT_OPTIONS,
       transaction: 'all',
     }).run();
     await dataSource.destroy();
+    Logger.overrideLogger(['log', 'error', 'warn']);
     const validate: number[] = [];
-    const warn: number[] = [];
-    const off: number[] = [];
+    const warn: Timed[] = [];
+    const off: Timed[] = [];
     for (let i = 0; i < options.samples; i++) {
-      validate.push(await inFreshProcess(url, options.count, 'validate'));
+      validate.push((await inFreshProcess(url, options.count, 'validate')).ms);
       // Alternating which goes first, so that drift on the machine hits both alike.
       const order = i % 2 === 0 ? (['warn', 'off'] as const) : (['off', 'warn'] as const);
       for (const mode of order)
@@ -67,9 +77,12 @@ export async function benchHistory(
         migrations: options.count,
       },
       bootValidateVsOff: {
-        ratio: round(median(warn.map((ms, i) => ms / off[i]))),
-        warnMs: round(median(warn), 1),
-        offMs: round(median(off), 1),
+        ratio: round(median(warn.map((w, i) => w.ms / off[i].ms))),
+        warnMs: round(median(warn.map((w) => w.ms)), 1),
+        offMs: round(median(off.map((o) => o.ms)), 1),
+        initRatio: round(median(warn.map((w, i) => w.initMs! / off[i].initMs!))),
+        warnInitMs: round(median(warn.map((w) => w.initMs!)), 1),
+        offInitMs: round(median(off.map((o) => o.initMs!)), 1),
         samples: options.samples,
         migrations: options.count,
       },

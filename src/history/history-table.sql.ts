@@ -70,6 +70,16 @@ export function historyTableExistsSql(table: string): string {
   return `SELECT pg_catalog.to_regclass(${textLiteral(tableIdentifier(table))}) IS NOT NULL AS present`;
 }
 
+/**
+ * What validation compares: every row but failed attempts, oldest first, as one JSON array of
+ * [name, status, checksum] (the reader keeps each migration's last). One row to parse instead of
+ * one per migration, and no sort by name on the server.
+ */
+export function recordedChecksumsSql(table: string): string {
+  return `SELECT COALESCE(pg_catalog.json_agg(pg_catalog.json_build_array(name, status, checksum) ORDER BY id), '[]') AS rows
+  FROM ${tableIdentifier(table)} WHERE status <> 'failed'`;
+}
+
 /** Per migration, its latest row other than a failed attempt: what the history says of it now. */
 export function latestRecordsSql(table: string): string {
   return `SELECT DISTINCT ON (name) name, status, checksum, applied_at, duration_ms, application_name, host, pid, module_version, mode

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import type { DataSource, MigrationInterface, QueryRunner } from 'typeorm';
 
 /*
@@ -44,7 +44,8 @@ export function normalizeStatement(sql: string, parameters?: unknown): string {
 
 /** sha256 of the statements, one per line, in hex. */
 export function checksumOf(statements: readonly string[]): string {
-  return createHash('sha256').update(statements.join('\n')).digest('hex');
+  // crypto.hash (Node 20.12+): one call, no Hash object per migration.
+  return hash('sha256', statements.join('\n'), 'hex');
 }
 
 /** Marks the QueryRunner a capture gives up(): see isRecordingQueryRunner. */
@@ -61,7 +62,7 @@ export function isRecordingQueryRunner(queryRunner: QueryRunner): boolean {
 }
 
 /** Captures are made once per migration object: up() is the same code for the process's life. */
-const captured = new WeakMap<MigrationInterface, Promise<MigrationCapture>>();
+const captured = new WeakMap<MigrationInterface, MigrationCapture>();
 
 /**
  * Runs `migration.up()` against a QueryRunner of `dataSource` that sends nothing: every query is
@@ -69,44 +70,82 @@ const captured = new WeakMap<MigrationInterface, Promise<MigrationCapture>>();
  * builder (createTable, addColumn …) goes through query() too, so its statements are recorded in
  * the order the migration makes them.
  */
-export function captureUp(
+export async function captureUp(
   dataSource: DataSource,
   migration: MigrationInterface,
 ): Promise<MigrationCapture> {
-  let capture = captured.get(migration);
-  if (!capture) {
-    capture = capture_(dataSource, migration);
-    captured.set(migration, capture);
-  }
+  const [capture] = await captureAll(dataSource, [migration]);
   return capture;
 }
 
-async function capture_(
+/**
+ * captureUp for many migrations, one after the other on one recording runner: a validation at
+ * start-up captures every applied migration, and a QueryRunner made per migration (with its
+ * EntityManager) cost more than the captures themselves.
+ */
+export async function captureAll(
   dataSource: DataSource,
-  migration: MigrationInterface,
-): Promise<MigrationCapture> {
-  const sent: SentStatement[] = [];
-  const runner = recordingQueryRunner(dataSource, sent);
+  migrations: readonly MigrationInterface[],
+): Promise<MigrationCapture[]> {
+  const captures: MigrationCapture[] = [];
+  let recorder: Recorder | undefined;
   try {
-    await migration.up(runner);
-  } catch (error) {
-    return { verifiable: false, reason: (error as Error)?.message ?? String(error), sent };
+    for (const migration of migrations) {
+      let capture = captured.get(migration);
+      if (!capture) {
+        recorder ??= new Recorder(dataSource);
+        capture = await recorder.capture(migration);
+        captured.set(migration, capture);
+      }
+      captures.push(capture);
+    }
   } finally {
-    await runner.release();
+    await recorder?.release();
   }
-  const statements = sent.map(({ sql, parameters }) => normalizeStatement(sql, parameters));
-  return { verifiable: true, statements, sent, checksum: checksumOf(statements) };
+  return captures;
+}
+
+/** One recording QueryRunner, its sink emptied before each migration. */
+class Recorder {
+  private sent: SentStatement[] = [];
+  private readonly runner: QueryRunner;
+
+  constructor(dataSource: DataSource) {
+    this.runner = recordingQueryRunner(dataSource, (statement) => this.sent.push(statement));
+  }
+
+  async capture(migration: MigrationInterface): Promise<MigrationCapture> {
+    const sent: SentStatement[] = [];
+    this.sent = sent;
+    try {
+      await migration.up(this.runner);
+    } catch (error) {
+      return { verifiable: false, reason: (error as Error)?.message ?? String(error), sent };
+    } finally {
+      // A statement sent after up() settled (an un-awaited query) goes nowhere.
+      this.sent = [];
+    }
+    const statements = sent.map(({ sql, parameters }) => normalizeStatement(sql, parameters));
+    return { verifiable: true, statements, sent, checksum: checksumOf(statements) };
+  }
+
+  release(): Promise<void> {
+    return this.runner.release();
+  }
 }
 
 function parameterList(parameters: unknown): readonly unknown[] {
   return Array.isArray(parameters) ? parameters : parameters ? [parameters] : [];
 }
 
-function recordingQueryRunner(dataSource: DataSource, sent: SentStatement[]): QueryRunner {
+function recordingQueryRunner(
+  dataSource: DataSource,
+  record: (statement: SentStatement) => void,
+): QueryRunner {
   const runner = dataSource.createQueryRunner('master');
   const noRows = async (sql: string, parameters?: unknown, structured?: boolean) => {
     const values = parameterList(parameters);
-    sent.push(values.length === 0 ? { sql } : { sql, parameters: values });
+    record(values.length === 0 ? { sql } : { sql, parameters: values });
     return structured ? { records: [], raw: [], affected: 0 } : [];
   };
   // Own properties shadow the driver's methods on this instance only.

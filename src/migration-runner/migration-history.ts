@@ -1,5 +1,5 @@
 import { hostname } from 'node:os';
-import { MigrationExecutor, type DataSource, type MigrationInterface } from 'typeorm';
+import type { DataSource } from 'typeorm';
 import { onPooledClient, type PgClient } from '../connection/lock-connection.js';
 import { sqlState, UNDEFINED_TABLE } from '../errors/sql-state.js';
 import type { AdvisoryLockService } from '../lock/advisory-lock.service.js';
@@ -11,21 +11,26 @@ import {
   failedAttemptsSql,
   HISTORY_TABLE_LOCK_TYPE,
   latestRecordsSql,
+  recordedChecksumsSql,
   recordFailureSql,
   recordHistorySql,
   type HistoryRow,
   type HistoryStatus,
   type HistoryWriter,
 } from '../history/history-table.sql.js';
-import { captureUp, type MigrationCapture } from '../history/migration-checksum.js';
+import { captureAll, type MigrationCapture } from '../history/migration-checksum.js';
 import { PACKAGE_VERSION } from '../telemetry/package-version.js';
+import { codeMigrations, type CodeMigration } from './code-migrations.js';
 import { appliedMigrationsSql } from './migrations-table.sql.js';
 import type { MigrationTransactionMode } from './migration-runner.options.js';
 
-/** A migration of the code as TypeORM's executor lists it (name, timestamp, instance). */
-type CodeMigration = { name: string; timestamp: number; instance?: MigrationInterface };
+/** What validation needs of a migration's latest row other than a failed attempt. */
+interface RecordedChecksum {
+  readonly status: Exclude<HistoryStatus, 'failed'>;
+  readonly checksum: string | null;
+}
 
-/** What the history says of a migration: its latest row other than a failed attempt. */
+/** A migration's latest row other than a failed attempt, every column (history()). */
 interface RecordRow {
   name: string;
   status: Exclude<HistoryStatus, 'failed'>;
@@ -44,7 +49,7 @@ export interface HistoryState {
   /** The migrations table's rows, oldest first. */
   readonly applied: ReadonlyArray<{ readonly name: string; readonly timestamp: number }>;
   /** Latest record per migration; empty when there is no history table (yet). */
-  readonly records: ReadonlyMap<string, RecordRow>;
+  readonly records: ReadonlyMap<string, RecordedChecksum>;
 }
 
 /** How an applied migration's recorded checksum compares with the code's. */
@@ -102,23 +107,33 @@ export class MigrationHistory {
     this.writer = { host: hostname(), pid: process.pid, moduleVersion: PACKAGE_VERSION, mode };
   }
 
-  /** The migrations table and the latest history records, read without a lock. */
+  /**
+   * The migrations table and the latest history records, read without a lock. Each table comes
+   * as one JSON array in one row: a replica reads both on every start, and pg's parsing of a row
+   * per migration (cold, in a fresh process) cost more than the server's work.
+   */
   async read(answerWithinMs = Number.POSITIVE_INFINITY): Promise<HistoryState> {
     return onPooledClient(
       this.dataSource,
       async (client) => {
-        const rows = await rowsOrNone<{ name: string; timestamp: string }>(
+        const applied = await jsonOrNone<Array<[string, number]>>(
           client,
           appliedMigrationsSql(this.dataSource),
         );
-        const records = this.table
-          ? await rowsOrNone<RecordRow>(client, latestRecordsSql(this.table))
+        const rows = this.table
+          ? await jsonOrNone<Array<[string, RecordedChecksum['status'], string | null]>>(
+              client,
+              recordedChecksumsSql(this.table),
+            )
           : [];
+        // Oldest row first: a later row of the same migration (a revert, a re-apply) wins.
+        const records = new Map<string, RecordedChecksum>();
+        for (const [name, status, checksum] of rows) records.set(name, { status, checksum });
         return {
-          applied: rows
-            .map((row) => ({ name: row.name, timestamp: Number(row.timestamp) }))
+          applied: applied
+            .map(([name, timestamp]) => ({ name, timestamp: Number(timestamp) }))
             .sort((a, b) => a.timestamp - b.timestamp),
-          records: new Map(records.map((record) => [record.name, record])),
+          records,
         };
       },
       answerWithinMs,
@@ -135,13 +150,15 @@ export class MigrationHistory {
         (finding) => finding.kind === 'missing' || finding.kind === 'outOfOrder',
       );
     const applied = new Set(state.applied.map((migration) => migration.name));
-    const code = await Promise.all(
-      this.codeMigrations().map(async (migration) => ({
-        name: migration.name,
-        timestamp: migration.timestamp,
-        capture: applied.has(migration.name) ? await this.capture(migration) : undefined,
-      })),
-    );
+    const code = this.codeMigrations();
+    const toCapture = code.filter((migration) => applied.has(migration.name));
+    const captures = await this.captureAll(toCapture);
+    const byName = new Map(toCapture.map((migration, i) => [migration.name, captures[i]]));
+    const described = code.map((migration) => ({
+      name: migration.name,
+      timestamp: migration.timestamp,
+      capture: byName.get(migration.name),
+    }));
     const recorded = state.applied.map((migration) => {
       const record = state.records.get(migration.name);
       // A revert's row says the migration is no longer applied: applied again without us.
@@ -149,7 +166,7 @@ export class MigrationHistory {
         ? { ...migration, recorded: { checksum: record.checksum } }
         : migration;
     });
-    return findDrift(recorded, code);
+    return findDrift(recorded, described);
   }
 
   /**
@@ -160,13 +177,12 @@ export class MigrationHistory {
     const table = this.table;
     if (!table || names.length === 0) return;
     const byName = new Map(this.codeMigrations().map((migration) => [migration.name, migration]));
-    const rows = await Promise.all(
-      names.map(async (name) => ({
-        name,
-        checksum: checksumOrNull(await this.capture(byName.get(name)!)),
-        durationMs: 0,
-      })),
-    );
+    const captures = await this.captureAll(names.map((name) => byName.get(name)!));
+    const rows = names.map((name, i) => ({
+      name,
+      checksum: checksumOrNull(captures[i]),
+      durationMs: 0,
+    }));
     await locks.withLock(
       table,
       HISTORY_TABLE_LOCK_TYPE,
@@ -183,13 +199,12 @@ export class MigrationHistory {
     applied: ReadonlyArray<{ migration: CodeMigration; durationMs: number }>,
   ): Promise<string | undefined> {
     if (!this.table || applied.length === 0) return undefined;
-    const rows: HistoryRow[] = await Promise.all(
-      applied.map(async ({ migration, durationMs }) => ({
-        name: migration.name,
-        checksum: checksumOrNull(await this.capture(migration)),
-        durationMs,
-      })),
-    );
+    const captures = await this.captureAll(applied.map(({ migration }) => migration));
+    const rows: HistoryRow[] = applied.map(({ migration, durationMs }, i) => ({
+      name: migration.name,
+      checksum: checksumOrNull(captures[i]),
+      durationMs,
+    }));
     return recordHistorySql(this.table, 'applied', rows, this.writer);
   }
 
@@ -237,18 +252,21 @@ export class MigrationHistory {
     const findings = new Map(
       (await this.findings(state)).map((finding) => [finding.name, finding.kind]),
     );
-    const failed = this.table
-      ? await onPooledClient(this.dataSource, (client) =>
-          rowsOrNone<RecordRow & { error_code: string | null; error_message: string | null }>(
+    const table = this.table;
+    const [latest, failed] = table
+      ? await onPooledClient(this.dataSource, async (client) => [
+          await rowsOrNone<RecordRow>(client, latestRecordsSql(table)),
+          await rowsOrNone<RecordRow & { error_code: string | null; error_message: string | null }>(
             client,
-            failedAttemptsSql(this.table as string, limit),
+            failedAttemptsSql(table, limit),
           ),
-        )
-      : [];
+        ])
+      : [[], []];
+    const records = new Map(latest.map((record) => [record.name, record]));
     const applied = [...state.applied]
       .reverse()
       .slice(0, limit)
-      .map((migration) => entryOf(migration.name, state.records.get(migration.name), findings));
+      .map((migration) => entryOf(migration.name, records.get(migration.name), findings));
     return {
       applied,
       failed: failed.map((row) => ({
@@ -267,14 +285,15 @@ export class MigrationHistory {
 
   /** The code's migrations, checked and sorted as TypeORM's executor does. */
   codeMigrations(): CodeMigration[] {
-    const executor = new MigrationExecutor(this.dataSource) as unknown as {
-      getMigrations(): CodeMigration[];
-    };
-    return executor.getMigrations();
+    return codeMigrations(this.dataSource);
   }
 
-  capture(migration: CodeMigration): Promise<MigrationCapture> {
-    return captureUp(this.dataSource, migration.instance!);
+  /** The captures of `migrations`, in their order (see captureAll). */
+  captureAll(migrations: readonly CodeMigration[]): Promise<MigrationCapture[]> {
+    return captureAll(
+      this.dataSource,
+      migrations.map((migration) => migration.instance),
+    );
   }
 }
 
@@ -308,6 +327,12 @@ function entryOf(
     checksum: known?.checksum ?? null,
     checksumStatus,
   };
+}
+
+/** A one-row JSON read (`… AS rows`) of a table that may not exist yet: an empty array then. */
+async function jsonOrNone<T extends unknown[]>(client: PgClient, sql: string): Promise<T> {
+  const [row] = await rowsOrNone<{ rows: T }>(client, sql);
+  return row?.rows ?? ([] as unknown as T);
 }
 
 /** A read of a table that may not exist yet: no rows then. */

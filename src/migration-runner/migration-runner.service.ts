@@ -298,15 +298,14 @@ export class MigrationRunnerService {
   async dryRun(): Promise<DryRunResult> {
     const pending = new Set(await pendingMigrationNames(this.dataSource));
     const migrations = this.migrationHistory.codeMigrations().filter((m) => pending.has(m.name));
+    const captures = await this.migrationHistory.captureAll(migrations);
     return {
-      pending: await Promise.all(
-        migrations.map(async (migration) => {
-          const capture = await this.migrationHistory.capture(migration);
-          return capture.verifiable
-            ? { name: migration.name, statements: capture.sent }
-            : { name: migration.name, statements: capture.sent, dependsOnData: capture.reason };
-        }),
-      ),
+      pending: migrations.map(({ name }, i) => {
+        const capture = captures[i];
+        return capture.verifiable
+          ? { name, statements: capture.sent }
+          : { name, statements: capture.sent, dependsOnData: capture.reason };
+      }),
     };
   }
 
@@ -344,6 +343,8 @@ export class MigrationRunnerService {
     const { pending, tableExists, historyExists } = await steps.pending(queryRunner);
     steps.refuseOptedOut(pending);
     if (pending.length === 0) return [];
+    // Their checksums, taken in one pass (one recording runner) before the first one runs.
+    if (this.migrationHistory.table) await this.migrationHistory.captureAll(pending);
     // An interrupted CREATE INDEX CONCURRENTLY of an earlier holder: say so before anything runs.
     // Without a migrations table no earlier run got that far (the table is made, and committed in
     // the step-by-step modes, before a first migration): a fresh database skips the catalog query.

@@ -3,6 +3,7 @@ import type { PgClient, PostgresQueryRunner } from '../connection/lock-connectio
 import { commitOn } from '../connection/transaction-state.js';
 import { InvalidIndexError, MigrationFailedError } from '../errors/migration-lock.errors.js';
 import { messages } from '../errors/migration-lock.messages.js';
+import { codeMigrations, type CodeMigration } from './code-migrations.js';
 import { assertNoInvalidIndexes } from './invalid-indexes.js';
 import type { MigrationHistory } from './migration-history.js';
 import type { MigrationTransactionMode } from './migration-runner.options.js';
@@ -13,7 +14,7 @@ import {
   recordMigrationsSql,
 } from './migrations-table.sql.js';
 
-type Migration = Awaited<ReturnType<MigrationExecutor['getPendingMigrations']>>[number];
+type Migration = CodeMigration;
 
 /** A migration that ran, and how long its up() took: what its records say. */
 export interface AppliedMigration {
@@ -27,12 +28,6 @@ const OWN_TRANSACTION_BY_DEFAULT: Record<Exclude<MigrationTransactionMode, 'all'
   none: false,
 };
 
-/** Protected steps of TypeORM's MigrationExecutor (0.3 and 1.x alike). */
-interface ExecutorSteps {
-  /** The migrations in the code, checked (a timestamp in every name, no duplicate) and sorted. */
-  getMigrations(): Migration[];
-}
-
 /**
  * TypeORM's executeMigration(), in its own steps. That method looks up the migrations table and the
  * typeorm_metadata table in information_schema before every migration: two catalog queries per
@@ -45,7 +40,6 @@ interface ExecutorSteps {
  * both or neither.
  */
 export class MigrationSteps {
-  private readonly steps: ExecutorSteps;
   private readonly mode: MigrationTransactionMode;
 
   constructor(
@@ -53,7 +47,6 @@ export class MigrationSteps {
     private readonly dataSource: DataSource,
     private readonly history: MigrationHistory,
   ) {
-    this.steps = executor as unknown as ExecutorSteps;
     this.mode = executor.transaction;
   }
 
@@ -111,7 +104,9 @@ export class MigrationSteps {
       ? ((await queryRunner.query(appliedNamesSql(this.dataSource))) as Array<{ name: string }>)
       : [];
     const applied = new Set(rows.map((row) => row.name));
-    const pending = this.steps.getMigrations().filter((migration) => !applied.has(migration.name));
+    const pending = codeMigrations(this.dataSource).filter(
+      (migration) => !applied.has(migration.name),
+    );
     return { pending, tableExists: present, historyExists: history_present ?? true };
   }
 

@@ -59,9 +59,13 @@ export function appliedNamesSql(dataSource: DataSource): string {
   return `SELECT name FROM ${tablePath(dataSource)}`;
 }
 
-/** Names and timestamps of the applied migrations: what validation sets beside the code. */
+/**
+ * Names and timestamps of the applied migrations, what validation sets beside the code: one JSON
+ * array of [name, timestamp] in one row (`rows`), cheaper to parse than a row per migration.
+ */
 export function appliedMigrationsSql(dataSource: DataSource): string {
-  return `SELECT name, ${dataSource.driver.escape('timestamp')} AS timestamp FROM ${tablePath(dataSource)}`;
+  const [name, timestamp] = ['name', 'timestamp'].map((column) => dataSource.driver.escape(column));
+  return `SELECT COALESCE(pg_catalog.json_agg(pg_catalog.json_build_array(${name}, ${timestamp})), '[]') AS rows FROM ${tablePath(dataSource)}`;
 }
 
 /**
