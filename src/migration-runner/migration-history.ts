@@ -142,16 +142,17 @@ export class MigrationHistory {
 
   /**
    * Every finding: the code's migrations (applied ones captured) set beside `state`. Without a
-   * history table there are no checksums to compare: only `missing` and `outOfOrder`.
+   * history table there are no checksums to compare: only `missing` and `outOfOrder`. Without
+   * `checksums`, no up() is run: `changed` and `unverifiable` are not looked for.
    */
-  async findings(state: HistoryState): Promise<DriftFinding[]> {
+  async findings(state: HistoryState, { checksums = true } = {}): Promise<DriftFinding[]> {
     if (!this.table)
       return findDrift(state.applied, this.codeMigrations()).filter(
         (finding) => finding.kind === 'missing' || finding.kind === 'outOfOrder',
       );
     const applied = new Set(state.applied.map((migration) => migration.name));
     const code = this.codeMigrations();
-    const toCapture = code.filter((migration) => applied.has(migration.name));
+    const toCapture = checksums ? code.filter((migration) => applied.has(migration.name)) : [];
     const captures = await this.captureAll(toCapture);
     const byName = new Map(toCapture.map((migration, i) => [migration.name, captures[i]]));
     const described = code.map((migration) => ({

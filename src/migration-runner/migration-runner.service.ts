@@ -192,7 +192,10 @@ export class MigrationRunnerService {
     if (levels.changed === 'off' && levels.missing === 'off' && levels.outOfOrder === 'off')
       return undefined;
     const state = await this.migrationHistory.read(answerWithinMs);
-    const findings = await this.migrationHistory.findings(state);
+    // `changed: 'off'` runs no migration's up() at start (its checksum is not needed).
+    const findings = await this.migrationHistory.findings(state, {
+      checksums: levels.changed !== 'off',
+    });
     const levelOf = (finding: DriftFinding): DriftLevel | undefined =>
       FAILING_KINDS.has(finding.kind) ? levels[finding.kind as keyof DriftLevels] : undefined;
     const drift = findings.filter((finding) => (levelOf(finding) ?? 'off') !== 'off');

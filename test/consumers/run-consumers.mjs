@@ -3,7 +3,8 @@
 // tarball holds and that every shipped module loads with only the declared peers installed, then
 // installs it (no npm flags) into each app under test/consumers/apps/ and, per app: compiles with
 // tsc, starts 3 processes at once (every migration and a side effect outside the database exactly
-// once, withLock from a feature module), runs the CLI (`run`, `status`) and the app's e2e test,
+// once, withLock from a feature module), runs the CLI (`run`, `status`, `validate`, `history`) and
+// the app's e2e test,
 // then checks that the test databases it made are gone.
 // PostgreSQL: DATABASE_URL when set, else embedded. `--write-table` rewrites docs/compatibility.md's
 // compatibility table from what ran; `--only a,b` picks apps. An app whose `consumer.node` names a
@@ -397,6 +398,25 @@ async function checkApp(name, workDir, tarball, adminUrl) {
       cliEnv,
     );
     check(JSON.parse(status.stdout).holder === null, `CLI status: ${status.stdout}`);
+    // The history the run kept: validate finds the code unchanged, history lists both migrations.
+    const validate = await must(
+      'migration-lock validate',
+      'npx',
+      ['--no-install', 'migration-lock', 'validate', '-d', dataSource, '--json'],
+      cliEnv,
+    );
+    check(JSON.parse(validate.stdout).clean === true, `CLI validate: ${validate.stdout}`);
+    const history = await must(
+      'migration-lock history',
+      'npx',
+      ['--no-install', 'migration-lock', 'history', '-d', dataSource, '--json'],
+      cliEnv,
+    );
+    const entries = JSON.parse(history.stdout).applied;
+    check(
+      entries.length === 2 && entries.every((entry) => entry.checksumStatus === 'ok'),
+      `CLI history: ${history.stdout}`,
+    );
 
     await must('the e2e test', 'npm', ['run', 'test:e2e'], {
       cwd: dir,

@@ -13,6 +13,7 @@ import type { MigrationRunnerOptions } from '../../src/migration-runner/migratio
 import { MigrationRunnerService } from '../../src/migration-runner/migration-runner.service.js';
 import { DEFAULT_OPTIONS } from '../../src/module/resolve-options.js';
 import { PACKAGE_VERSION } from '../../src/telemetry/package-version.js';
+import { BUILDS, compiledMigration, compiledMigrationsDir } from '../support/compiled-migration.js';
 import {
   connectClient,
   createTestDatabase,
@@ -150,6 +151,65 @@ describe('the migration history', () => {
     await (await runner([First, Second])).run();
     const { findings, clean } = await (await runner([First, SecondRewritten])).validate();
     expect({ findings, clean }).toEqual({ findings: [], clean: true });
+  });
+
+  it('finds nothing when the applied migrations are recompiled (ES2015 CommonJS applied; ES2022 ESM, minified, validated)', async () => {
+    const source = `
+      import { Table, type MigrationInterface, type QueryRunner } from 'typeorm';
+      export class Recompiled1700000000009 implements MigrationInterface {
+        name = 'Recompiled1700000000009';
+        private readonly columns = ['id', 'body'];
+        async up(queryRunner: QueryRunner): Promise<void> {
+          await queryRunner.query(\`CREATE TABLE recompiled (\${this.columns.map((c) => c + ' text').join(', ')})\`);
+          await queryRunner.query('INSERT INTO recompiled VALUES ($1, $2)', ['1', 'seed']);
+          await queryRunner.createTable(new Table({ name: 'recompiled_notes', columns: [{ name: 'id', type: 'int' }] }));
+        }
+        async down(): Promise<void> {}
+      }`;
+    const { dir, remove } = compiledMigrationsDir();
+    try {
+      const builds = await Promise.all(
+        BUILDS.map((build) =>
+          compiledMigration(dir, source, build, 'recompiled', 'Recompiled1700000000009'),
+        ),
+      );
+      await (await runner([builds[0]])).run();
+      for (const build of builds.slice(1))
+        expect(await (await runner([build])).validate()).toEqual({ findings: [], clean: true });
+      // The check can fail: an edited statement in the same build is found.
+      const edited = await compiledMigration(
+        dir,
+        source.replace("'seed'", "'other'"),
+        BUILDS[2],
+        'edited',
+        'Recompiled1700000000009',
+      );
+      expect((await (await runner([edited])).validate()).findings.map((f) => f.kind)).toEqual([
+        'changed',
+      ]);
+    } finally {
+      remove();
+    }
+  });
+
+  it("runs no migration's up() at start with validate: { changed: 'off' } (and once with the default)", async () => {
+    let calls = 0;
+    class Counted1700000000007 implements MigrationInterface {
+      name = 'Counted1700000000007';
+      async up(queryRunner: QueryRunner): Promise<void> {
+        calls++;
+        await queryRunner.query('CREATE TABLE counted (id int)');
+      }
+      async down(): Promise<void> {}
+    }
+    await (await runner([Counted1700000000007])).run();
+    const afterApply = calls;
+    await (await runner([Counted1700000000007], { validate: { changed: 'off' } })).run();
+    expect(calls).toBe(afterApply);
+    // A new class object: its capture is not cached from the run above.
+    const Again = class extends Counted1700000000007 {};
+    await (await runner([Again])).run();
+    expect(calls).toBe(afterApply + 1);
   });
 
   it('finds a changed migration: warns at start-up naming it, and still runs (validate: warn)', async () => {

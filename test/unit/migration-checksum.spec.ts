@@ -1,10 +1,11 @@
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
-import { minify } from 'terser';
-import ts from 'typescript';
 import { DataSource, type MigrationInterface } from 'typeorm';
 import { captureUp, normalizeStatement } from '../../src/history/migration-checksum.js';
+import {
+  BUILDS,
+  compiledMigration,
+  compiledMigrationsDir,
+  type Build,
+} from '../support/compiled-migration.js';
 
 /*
  * The checksum rule: taken from the statements up() sends, so that recompiling the same source
@@ -37,32 +38,11 @@ export class AddOrders1700000000001 implements MigrationInterface {
 }
 `;
 
-type Build = { name: string; target: ts.ScriptTarget; module: 'cjs' | 'esm'; minify?: boolean };
-
-const BUILDS: Build[] = [
-  {
-    name: 'ES2015, CommonJS (generator-based async)',
-    target: ts.ScriptTarget.ES2015,
-    module: 'cjs',
-  },
-  { name: 'ES2022, ESM (class fields)', target: ts.ScriptTarget.ES2022, module: 'esm' },
-  { name: 'ES2022, ESM, minified', target: ts.ScriptTarget.ES2022, module: 'esm', minify: true },
-  {
-    name: 'ES2017, CommonJS, minified',
-    target: ts.ScriptTarget.ES2017,
-    module: 'cjs',
-    minify: true,
-  },
-];
-
 describe('migration checksum', () => {
-  // Inside the repository, so that the compiled files' `typeorm` import resolves.
-  const cache = fileURLToPath(new URL('../../node_modules/.cache/', import.meta.url));
-  mkdirSync(cache, { recursive: true });
-  const dir = mkdtempSync(join(cache, 'checksum-'));
+  const { dir, remove } = compiledMigrationsDir();
   // Never initialized: the capture must not need a connection.
   const dataSource = new DataSource({ type: 'postgres' });
-  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  afterAll(remove);
 
   /** `source` compiled as `build` describes, loaded, its migration made. */
   async function compiled(
@@ -70,27 +50,7 @@ describe('migration checksum', () => {
     build: Build,
     label: string,
   ): Promise<MigrationInterface> {
-    let code = ts.transpileModule(source, {
-      compilerOptions: {
-        target: build.target,
-        module: build.module === 'cjs' ? ts.ModuleKind.CommonJS : ts.ModuleKind.ES2022,
-        useDefineForClassFields: build.target >= ts.ScriptTarget.ES2022,
-      },
-    }).outputText;
-    if (build.minify) code = (await minify(code, { mangle: true, compress: true })).code!;
-    const file = join(
-      dir,
-      `${label}-${BUILDS.indexOf(build)}.${build.module === 'cjs' ? 'cjs' : 'mjs'}`,
-    );
-    writeFileSync(file, code);
-    const exports = (await import(pathToFileURL(file).href)) as Record<
-      string,
-      new () => MigrationInterface
-    >;
-    const Migration =
-      exports.AddOrders1700000000001 ??
-      (exports.default as unknown as Record<string, new () => MigrationInterface>)
-        ?.AddOrders1700000000001;
+    const Migration = await compiledMigration(dir, source, build, label, 'AddOrders1700000000001');
     return new Migration();
   }
 
