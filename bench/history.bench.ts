@@ -30,6 +30,10 @@ export interface HistoryBenchResults {
     initRatio: number;
     warnInitMs: number;
     offInitMs: number;
+    /** validate 'fail' (the check before the run, blocking) ÷ off, process start to ready. */
+    failRatio: number;
+    failMs: number;
+    failInitRatio: number;
     samples: number;
     migrations: number;
   };
@@ -61,13 +65,15 @@ export async function benchHistory(
     Logger.overrideLogger(['log', 'error', 'warn']);
     const validate: number[] = [];
     const warn: Timed[] = [];
+    const fail: Timed[] = [];
     const off: Timed[] = [];
     for (let i = 0; i < options.samples; i++) {
       validate.push((await inFreshProcess(url, options.count, 'validate')).ms);
       // Alternating which goes first, so that drift on the machine hits both alike.
-      const order = i % 2 === 0 ? (['warn', 'off'] as const) : (['off', 'warn'] as const);
-      for (const mode of order)
-        (mode === 'warn' ? warn : off).push(await inFreshProcess(url, options.count, mode));
+      const order =
+        i % 2 === 0 ? (['warn', 'fail', 'off'] as const) : (['off', 'fail', 'warn'] as const);
+      const into = { warn, fail, off };
+      for (const mode of order) into[mode].push(await inFreshProcess(url, options.count, mode));
     }
     return {
       validate500Ms: {
@@ -83,6 +89,9 @@ export async function benchHistory(
         initRatio: round(median(warn.map((w, i) => w.initMs! / off[i].initMs!))),
         warnInitMs: round(median(warn.map((w) => w.initMs!)), 1),
         offInitMs: round(median(off.map((o) => o.initMs!)), 1),
+        failRatio: round(median(fail.map((f, i) => f.ms / off[i].ms))),
+        failMs: round(median(fail.map((f) => f.ms)), 1),
+        failInitRatio: round(median(fail.map((f, i) => f.initMs! / off[i].initMs!))),
         samples: options.samples,
         migrations: options.count,
       },

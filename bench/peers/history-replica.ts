@@ -11,8 +11,8 @@ import { manyMigrations } from '../many-migrations.bench.js';
 /*
  * One fresh process of the history bench, on a database where `count` migrations are applied and
  * recorded: `validate` times MigrationRunnerService.validate() (its first call: cold code, as a
- * CI job or a starting replica pays it); `warn` / `off` time a replica's start with nothing
- * pending with that validate level: `ms` from the process's start (node, module loading,
+ * CI job or a starting replica pays it); `warn` / `fail` / `off` time a replica's start with
+ * nothing pending with that validate level (`warn` checks after the start, `fail` before it): `ms` from the process's start (node, module loading,
  * DataSource connect, Nest context, the bootstrap run), `initMs` from after the imports.
  * Prints the milliseconds as JSON.
  */
@@ -37,7 +37,7 @@ if (mode === 'validate') {
   const started = performance.now();
   const dataSource = await new DataSource({ type: 'postgres', url, migrations }).initialize();
   const app = await NestFactory.createApplicationContext(
-    MigrationLockModule.forRoot({ dataSource, validate: mode as 'warn' | 'off' }),
+    MigrationLockModule.forRoot({ dataSource, validate: mode as 'warn' | 'fail' | 'off' }),
     { logger: false },
   );
   await app.init();

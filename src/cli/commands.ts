@@ -36,6 +36,8 @@ export async function runCommand(options: CommonOptions): Promise<CommandOutput>
   const context = await openCliContext(options, withProgress(options));
   try {
     const result = await context.runner.run({ signal: signalOnTermination() });
+    // Drift that only warns is looked for after the run: said before the command exits.
+    await context.runner.validationDone;
     return {
       json: { status: result.outcome, ...result },
       text: RUN_TEXT[result.outcome](result),

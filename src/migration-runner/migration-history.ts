@@ -143,22 +143,27 @@ export class MigrationHistory {
   /**
    * Every finding: the code's migrations (applied ones captured) set beside `state`. Without a
    * history table there are no checksums to compare: only `missing` and `outOfOrder`. Without
-   * `checksums`, no up() is run: `changed` and `unverifiable` are not looked for.
+   * `checksums`, no up() is run: `changed` and `unverifiable` are not looked for. With
+   * `pendingAtStart` (read after a run), out of order means older than the newest migration
+   * applied before that run: the run may have applied it since.
    */
-  async findings(state: HistoryState, { checksums = true } = {}): Promise<DriftFinding[]> {
-    if (!this.table)
-      return findDrift(state.applied, this.codeMigrations()).filter(
-        (finding) => finding.kind === 'missing' || finding.kind === 'outOfOrder',
-      );
-    const applied = new Set(state.applied.map((migration) => migration.name));
+  async findings(
+    state: HistoryState,
+    options: { checksums?: boolean; pendingAtStart?: ReadonlySet<string> } = {},
+  ): Promise<DriftFinding[]> {
+    const { checksums = true, pendingAtStart } = options;
     const code = this.codeMigrations();
-    const toCapture = checksums ? code.filter((migration) => applied.has(migration.name)) : [];
-    const captures = await this.captureAll(toCapture);
-    const byName = new Map(toCapture.map((migration, i) => [migration.name, captures[i]]));
+    const captures = new Map<string, MigrationCapture>();
+    if (this.table && checksums) {
+      const applied = new Set(state.applied.map((migration) => migration.name));
+      const toCapture = code.filter((migration) => applied.has(migration.name));
+      const captured = await this.captureAll(toCapture);
+      toCapture.forEach((migration, i) => captures.set(migration.name, captured[i]));
+    }
     const described = code.map((migration) => ({
       name: migration.name,
       timestamp: migration.timestamp,
-      capture: byName.get(migration.name),
+      capture: captures.get(migration.name),
     }));
     const recorded = state.applied.map((migration) => {
       const record = state.records.get(migration.name);
@@ -167,7 +172,18 @@ export class MigrationHistory {
         ? { ...migration, recorded: { checksum: record.checksum } }
         : migration;
     });
-    return findDrift(recorded, described);
+    let found = findDrift(recorded, described);
+    // Without a history table nothing was ever recorded: only what the migrations table tells.
+    if (!this.table)
+      found = found.filter(
+        (finding) => finding.kind === 'missing' || finding.kind === 'outOfOrder',
+      );
+    if (!pendingAtStart) return found;
+    const appliedAtStart = recorded.filter((migration) => !pendingAtStart.has(migration.name));
+    return [
+      ...found.filter((finding) => finding.kind !== 'outOfOrder'),
+      ...findDrift(appliedAtStart, described).filter((finding) => finding.kind === 'outOfOrder'),
+    ];
   }
 
   /**

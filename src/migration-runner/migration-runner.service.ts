@@ -1,19 +1,10 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { MigrationExecutor, type DataSource } from 'typeorm';
-import {
-  InvalidOptionsError,
-  MigrationDriftError,
-  MigrationFailedError,
-} from '../errors/migration-lock.errors.js';
-import { describeFindings, messages } from '../errors/migration-lock.messages.js';
+import { InvalidOptionsError, MigrationFailedError } from '../errors/migration-lock.errors.js';
+import { messages } from '../errors/migration-lock.messages.js';
 import { checkAbortSignal, checkTimeoutMs } from '../errors/option-checks.js';
 import { FAILING_KINDS, type DriftFinding } from '../history/drift.js';
-import {
-  resolveHistoryTable,
-  resolveValidate,
-  type DriftLevel,
-  type DriftLevels,
-} from '../history/history-options.js';
+import { resolveHistoryTable, resolveValidate } from '../history/history-options.js';
 import type { SentStatement } from '../history/migration-checksum.js';
 import type { AdvisoryLockService, LockMode } from '../lock/advisory-lock.service.js';
 import type { HeldLock } from '../lock/advisory-lock.interfaces.js';
@@ -29,6 +20,7 @@ import { LOCK_FORM, type MigrationRunnerOptions } from './migration-runner.optio
 import { assertNoInvalidIndexes } from './invalid-indexes.js';
 import { MigrationSteps, type AppliedMigration } from './migration-steps.js';
 import { RunTelemetry } from './run-telemetry.js';
+import { RunValidation } from './run-validation.js';
 import {
   notApplied,
   pendingAfterRelease,
@@ -81,7 +73,8 @@ export class MigrationRunnerService {
   private readonly follow: LockMode<string[]>;
   private last: MigrationRunResult | undefined;
   private readonly migrationHistory: MigrationHistory;
-  private readonly levels: DriftLevels;
+  private readonly validation: RunValidation;
+  private validated: Promise<void> = Promise.resolve();
 
   constructor(
     private readonly dataSource: DataSource,
@@ -94,11 +87,15 @@ export class MigrationRunnerService {
     // Checked here too: the runner can be made without the module, and must fail before any SQL.
     this.lock = lockIdentity(options.lockId, options.lockType);
     checkTimeoutMs('MigrationRunnerService', 'timeoutMs', options.timeoutMs);
-    this.levels = resolveValidate('MigrationRunnerService', options.validate);
     this.migrationHistory = new MigrationHistory(
       dataSource,
       resolveHistoryTable('MigrationRunnerService', options.historyTable),
       options.transaction,
+    );
+    this.validation = new RunValidation(
+      this.migrationHistory,
+      resolveValidate('MigrationRunnerService', options.validate),
+      { logger: this.logger, tracker: this.tracker, locks, timeoutMs: options.timeoutMs },
     );
     this.lockName = `${options.lockId}/${options.lockType}`;
     this.follow =
@@ -147,12 +144,17 @@ export class MigrationRunnerService {
     const failure: { run?: FailedRun } = {};
     try {
       warnIfNoMigrations(this.dataSource, this.logger);
-      const applied = await this.validateBeforeRun(answerWithinMs);
+      const applied = await this.validation.before(answerWithinMs);
       const pendingAtStart = applied
         ? notApplied(this.dataSource, applied)
         : await pendingMigrationNames(this.dataSource, answerWithinMs);
       telemetry?.pending(pendingAtStart.length);
-      if (pendingAtStart.length === 0) return this.finish(UP_TO_DATE, telemetry);
+      // Checks that only warn run once the run is done, off the path to ready.
+      const finish = (result: MigrationRunResult) => {
+        this.validateAfter(pendingAtStart);
+        return this.finish(result, telemetry);
+      };
+      if (pendingAtStart.length === 0) return finish(UP_TO_DATE);
       run = new MigrationRun(this.tracker, this.lockName, telemetry);
       // One timeout budget for every round: apply, or follow the holder and look again.
       const deadline = timeoutMs === 0 ? Number.POSITIVE_INFINITY : performance.now() + timeoutMs;
@@ -166,10 +168,10 @@ export class MigrationRunnerService {
           (queryRunner, lock) =>
             this.applyPending(run!, queryRunner as PostgresQueryRunner, lock, failure),
         );
-        if (attempt.acquired) return this.finish(run.released(attempt.value), telemetry);
+        if (attempt.acquired) return finish(run.released(attempt.value));
         const pending =
           attempt.read ?? (await pendingMigrationNames(this.dataSource, answerWithinMs));
-        if (pending.length === 0) return this.finish(run.followed(), telemetry);
+        if (pending.length === 0) return finish(run.followed());
         run.waitsAgain();
       }
     } catch (error) {
@@ -182,42 +184,22 @@ export class MigrationRunnerService {
   }
 
   /**
-   * The history checked against the code before a run (unless every check is `off`): drift is
-   * logged once, told to `driftFound`, and refused where its level is `fail`, before the lock;
-   * migrations applied before the module kept history are baselined. Resolves to the applied
-   * names it read (the run's pending list comes from them), or undefined when it read nothing.
+   * Validation after a run (checks that only warn): in the background, its outcome logged; a
+   * failure of its own (the app shutting down, the database gone) is logged, never thrown.
    */
-  private async validateBeforeRun(answerWithinMs: number): Promise<string[] | undefined> {
-    const { levels } = this;
-    if (levels.changed === 'off' && levels.missing === 'off' && levels.outOfOrder === 'off')
-      return undefined;
-    const state = await this.migrationHistory.read(answerWithinMs);
-    // `changed: 'off'` runs no migration's up() at start (its checksum is not needed).
-    const findings = await this.migrationHistory.findings(state, {
-      checksums: levels.changed !== 'off',
+  private validateAfter(pendingAtStart: readonly string[]): void {
+    this.validated = this.validation.after(pendingAtStart).catch((error: unknown) => {
+      this.logger.warn(`The migration history was not checked: ${(error as Error).message}`);
     });
-    const levelOf = (finding: DriftFinding): DriftLevel | undefined =>
-      FAILING_KINDS.has(finding.kind) ? levels[finding.kind as keyof DriftLevels] : undefined;
-    const drift = findings.filter((finding) => (levelOf(finding) ?? 'off') !== 'off');
-    if (drift.length > 0) {
-      this.tracker.emit('driftFound', { findings: drift });
-      if (drift.some((finding) => levelOf(finding) === 'fail'))
-        throw new MigrationDriftError(drift);
-      this.logger.warn(
-        `The migration history does not match the code: ${describeFindings(drift)}. See docs/history.md.`,
-      );
-    }
-    const unverifiable = findings.filter((finding) => finding.kind === 'unverifiable');
-    if (unverifiable.length > 0) this.logger.debug(describeFindings(unverifiable));
-    const unrecorded = findings.filter((finding) => finding.kind === 'unrecorded');
-    if (unrecorded.length > 0 && this.migrationHistory.table) {
-      const names = unrecorded.map((finding) => finding.name);
-      await this.migrationHistory.baseline(this.locks, names, this.options.timeoutMs);
-      this.logger.log(
-        `Baselined ${names.length} migration(s) applied before the history was kept: ${names.join(', ')}`,
-      );
-    }
-    return state.applied.map((migration) => migration.name);
+  }
+
+  /**
+   * Settles when the last run's validation is done, if it ran after the run (checks that only
+   * warn do, off the replica's path to ready): the CLI waits for it before it exits, and the
+   * module before the app shuts down. Never rejects.
+   */
+  get validationDone(): Promise<void> {
+    return this.validated;
   }
 
   /** A failed attempt's history row, after its rollback; best effort: the run's error stands. */

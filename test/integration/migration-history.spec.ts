@@ -74,6 +74,15 @@ class Reads1700000000005 implements MigrationInterface {
   async down(): Promise<void> {}
 }
 
+/** Checks that only warn run after run() resolves: these tests look at what they did. */
+class SettledRunner extends MigrationRunnerService {
+  override async run(options?: { signal?: AbortSignal }) {
+    const result = await super.run(options);
+    await this.validationDone;
+    return result;
+  }
+}
+
 describe('the migration history', () => {
   let db: TestDatabase;
   let observer: pg.Client;
@@ -86,7 +95,7 @@ describe('the migration history', () => {
   ): Promise<MigrationRunnerService> {
     const dataSource = await openDataSource(db.url, { migrations, applicationName: 'history-app' });
     dataSources.push(dataSource);
-    return new MigrationRunnerService(dataSource, new AdvisoryLockService(dataSource), {
+    return new SettledRunner(dataSource, new AdvisoryLockService(dataSource), {
       ...DEFAULT_OPTIONS,
       ...options,
     });
@@ -251,6 +260,18 @@ describe('the migration history', () => {
     expect((await lenient.run()).applied).toEqual(['Third1700000000003']);
   });
 
+  it('names a migration the run applied out of order, though validation ran after the run (validate: warn)', async () => {
+    await (await runner([First, Third])).run();
+    const drift: DriftFinding[] = [];
+    const late = await runner([First, Late, Third], {
+      events: { driftFound: ({ findings }) => void drift.push(...findings) },
+    });
+    expect((await late.run()).applied).toEqual(['Late1700000000002']);
+    expect(drift).toEqual([
+      { kind: 'outOfOrder', name: 'Late1700000000002', newestApplied: 'Third1700000000003' },
+    ]);
+  });
+
   it('finds a missing migration and an out-of-order one', async () => {
     await (await runner([First, Second, Third])).run();
     const { findings, clean } = await (await runner([First, Late, Third])).validate();
@@ -273,7 +294,7 @@ describe('the migration history', () => {
     await adopting.run();
     expect(
       await rows(
-        'SELECT name, status, length(checksum) AS l FROM migration_lock_history ORDER BY id',
+        'SELECT name, status, length(checksum) AS l FROM migration_lock_history ORDER BY name',
       ),
     ).toEqual([
       { name: 'First1700000000001', status: 'baseline', l: 64 },
