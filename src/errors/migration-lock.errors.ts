@@ -139,6 +139,19 @@ export class MigrationDriftError extends MigrationLockError {
 }
 
 /**
+ * A tenant schema name that is not a plain identifier (letters, digits, `_`, `$`; at most 63
+ * bytes; not `pg_…`). Thrown before any SQL: a name read from a table never reaches a statement.
+ */
+export class InvalidTenantSchemaError extends MigrationLockError {
+  static readonly code = 'INVALID_TENANT_SCHEMA';
+  readonly code = InvalidTenantSchemaError.code;
+
+  static create(schema: unknown): InvalidTenantSchemaError {
+    return new InvalidTenantSchemaError(messages.invalidTenantSchema(schema));
+  }
+}
+
+/**
  * PostgreSQL answered COMMIT with ROLLBACK: a statement of the protected work failed and the
  * error was caught without being rethrown. Nothing was committed.
  */

@@ -83,6 +83,10 @@ export const messages = {
     'Restore the applied migration as it was (changed, missing), or give a new migration a timestamp newer than the newest applied (out of order); ' +
     "see docs/history.md. To start anyway, set validate: 'warn' (or per finding, e.g. { changed: 'warn' }).",
 
+  invalidTenantSchema: (schema: unknown) =>
+    `Invalid tenant schema ${preview(schema)}: expected a plain identifier (a letter or _, then letters, digits, _ or $; at most 63 bytes; not pg_… nor information_schema). ` +
+    'Nothing was sent to the database. Rename the schema, or leave it out of tenants.schemas.',
+
   transactionOverride: (name: string, mode: string) =>
     `Migration "${name}" sets transaction = false, which cannot run inside the single transaction of transaction mode "${mode}". ` +
     `Potential solutions: run with the option transaction: 'each' (each migration in its own transaction, this one in none), or remove the override.`,

@@ -15,7 +15,7 @@ const LAYERS: readonly (readonly string[])[] = [
   ['lock'],
   ['history'],
   ['migration-runner'],
-  ['health', 'status', 'jobs'],
+  ['health', 'status', 'jobs', 'tenants'],
   ['module'],
   ['cli', 'testing'],
   ['.'],
