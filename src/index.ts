@@ -8,8 +8,10 @@ export {
   getMigrationHealthIndicatorToken,
   getMigrationRunnerToken,
   InjectAdvisoryLockService,
+  getTenantMigrationServiceToken,
   InjectMigrationHealthIndicator,
   InjectMigrationRunner,
+  InjectTenantMigrationService,
 } from './module/migration-lock.tokens.js';
 export type {
   MigrationLockEvents,
@@ -56,6 +58,9 @@ export type {
   WaitOutcome,
 } from './migration-runner/migration-events.js';
 export type { LockedJobEvents } from './jobs/locked-job.js';
+export { TenantMigrationService } from './tenants/tenant-migration.service.js';
+export type { TenantEvents, TenantsOptions, TenantsResult } from './tenants/tenants.options.js';
+export { tenantLockKey } from './tenants/tenant-lock-key.js';
 export { MigrationHealthIndicator, type MigrationHealthResult } from './health/migration.health.js';
 export type { LockStatus } from './status/lock-status.js';
 export { readLockStatus } from './status/lock-status.js';
@@ -70,12 +75,15 @@ export {
   LockNotExclusiveError,
   LockTimeoutError,
   LockWaitCanceledError,
+  InvalidTenantSchemaError,
   MigrationDriftError,
   MigrationFailedError,
   MigrationLockError,
   NoLockHeldError,
   SessionLockThroughPoolerError,
+  TenantMigrationsFailedError,
   TestDatabaseThroughPoolerError,
   TransactionRolledBackError,
   type InvalidIndex,
+  type TenantFailure,
 } from './errors/migration-lock.errors.js';

@@ -151,6 +151,31 @@ export class InvalidTenantSchemaError extends MigrationLockError {
   }
 }
 
+/** A tenant schema that could not be brought up to date, and why. */
+export interface TenantFailure {
+  readonly schema: string;
+  /** The migration that failed, when one did (not for a missing schema, say). */
+  readonly migration?: string;
+  readonly error: string;
+  readonly code?: string;
+}
+
+/**
+ * Tenant schemas failed to migrate (`tenants.onFailure: 'fail'`): every other tenant was finished
+ * first; `failures` names each schema, its migration and its error.
+ */
+export class TenantMigrationsFailedError extends MigrationLockError {
+  static readonly code = 'TENANT_MIGRATIONS_FAILED';
+  readonly code = TenantMigrationsFailedError.code;
+
+  constructor(
+    readonly failures: readonly TenantFailure[],
+    readonly total: number,
+  ) {
+    super(messages.tenantMigrationsFailed(failures, total));
+  }
+}
+
 /**
  * PostgreSQL answered COMMIT with ROLLBACK: a statement of the protected work failed and the
  * error was caught without being rethrown. Nothing was committed.

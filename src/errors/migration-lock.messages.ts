@@ -87,6 +87,19 @@ export const messages = {
     `Invalid tenant schema ${preview(schema)}: expected a plain identifier (a letter or _, then letters, digits, _ or $; at most 63 bytes; not pg_… nor information_schema). ` +
     'Nothing was sent to the database. Rename the schema, or leave it out of tenants.schemas.',
 
+  tenantMigrationsFailed: (
+    failures: ReadonlyArray<{ schema: string; migration?: string; error: string }>,
+    total: number,
+  ) =>
+    `${failures.length} of ${total} tenant schema(s) failed to migrate (each rolled back; every other tenant is current): ` +
+    failures
+      .map(
+        (failure) =>
+          `"${shown(failure.schema)}"${failure.migration ? ` at ${shown(failure.migration)}` : ''}: ${failure.error}`,
+      )
+      .join('; ') +
+    ". Fix them and start again, or set tenants.onFailure: 'report' to start while they are named in the health check.",
+
   transactionOverride: (name: string, mode: string) =>
     `Migration "${name}" sets transaction = false, which cannot run inside the single transaction of transaction mode "${mode}". ` +
     `Potential solutions: run with the option transaction: 'each' (each migration in its own transaction, this one in none), or remove the override.`,

@@ -5,18 +5,19 @@ import { integerLiteral, tableIdentifier, textLiteral } from '../connection/sql-
  * The statements the runner sends to TypeORM's migrations table, in one place. The table and its
  * columns are named and quoted as TypeORM names them (migrationsTableName, the driver's schema), and
  * the rows are the ones TypeORM's insertExecutedMigration writes: ("timestamp", "name"), the id
- * from the table's own sequence.
+ * from the table's own sequence. `schema`, where a function takes it, is a tenant's (checked by
+ * the caller): the table TypeORM would use with that schema set on the DataSource.
  */
 
-/** The table's schema (when the driver has one) and name, unquoted. */
-function tableParts(dataSource: DataSource): string[] {
-  const { schema } = dataSource.driver.options as { schema?: string };
+/** The table's schema (a tenant's, else the driver's when it has one) and name, unquoted. */
+function tableParts(dataSource: DataSource, schema?: string): string[] {
+  const driverSchema = (dataSource.driver.options as { schema?: string }).schema;
   const table = dataSource.options.migrationsTableName ?? 'migrations';
-  return [schema, table].filter((part): part is string => Boolean(part));
+  return [schema ?? driverSchema, table].filter((part): part is string => Boolean(part));
 }
 
-function tablePath(dataSource: DataSource): string {
-  return tableParts(dataSource)
+function tablePath(dataSource: DataSource, schema?: string): string {
+  return tableParts(dataSource, schema)
     .map((part) => dataSource.driver.escape(part))
     .join('.');
 }
@@ -29,13 +30,14 @@ function tablePath(dataSource: DataSource): string {
  * its schema-building code, which a holder compiles on its first and only run, on the rollout's
  * critical path (docs/benchmarks.md). A test compares the catalog's definition with TypeORM's.
  */
-export function createMigrationsTableSql(dataSource: DataSource): string {
+export function createMigrationsTableSql(dataSource: DataSource, schema?: string): string {
   const escape = (name: string) => dataSource.driver.escape(name);
-  const primaryKey = dataSource.namingStrategy.primaryKeyName(tableParts(dataSource).join('.'), [
-    'id',
-  ]);
+  const primaryKey = dataSource.namingStrategy.primaryKeyName(
+    tableParts(dataSource, schema).join('.'),
+    ['id'],
+  );
   const [id, timestamp, name] = ['id', 'timestamp', 'name'].map(escape);
-  return `CREATE TABLE ${tablePath(dataSource)} (${id} SERIAL NOT NULL, ${timestamp} bigint NOT NULL, ${name} character varying NOT NULL, CONSTRAINT ${escape(primaryKey)} PRIMARY KEY (${id}))`;
+  return `CREATE TABLE ${tablePath(dataSource, schema)} (${id} SERIAL NOT NULL, ${timestamp} bigint NOT NULL, ${name} character varying NOT NULL, CONSTRAINT ${escape(primaryKey)} PRIMARY KEY (${id}))`;
 }
 
 /**
@@ -46,17 +48,18 @@ export function createMigrationsTableSql(dataSource: DataSource): string {
 export function migrationsTableExistsSql(
   dataSource: DataSource,
   historyTable: string | false,
+  schema?: string,
 ): string {
   const present = (path: string) => `pg_catalog.to_regclass(${textLiteral(path)}) IS NOT NULL`;
   const history = historyTable
     ? `, ${present(tableIdentifier(historyTable))} AS history_present`
     : '';
-  return `SELECT ${present(tablePath(dataSource))} AS present${history}`;
+  return `SELECT ${present(tablePath(dataSource, schema))} AS present${history}`;
 }
 
 /** `SELECT name FROM <migrations table>`: the followers' lock-free read, and the holder's. */
-export function appliedNamesSql(dataSource: DataSource): string {
-  return `SELECT name FROM ${tablePath(dataSource)}`;
+export function appliedNamesSql(dataSource: DataSource, schema?: string): string {
+  return `SELECT name FROM ${tablePath(dataSource, schema)}`;
 }
 
 /**
@@ -76,10 +79,11 @@ export function appliedMigrationsSql(dataSource: DataSource): string {
 export function recordMigrationsSql(
   dataSource: DataSource,
   migrations: ReadonlyArray<{ timestamp: number; name: string }>,
+  schema?: string,
 ): string {
   const column = (name: string) => dataSource.driver.escape(name);
   const rows = migrations.map(
     ({ timestamp, name }) => `(${integerLiteral(timestamp)}, ${textLiteral(name)})`,
   );
-  return `INSERT INTO ${tablePath(dataSource)} (${column('timestamp')}, ${column('name')}) VALUES ${rows.join(', ')}`;
+  return `INSERT INTO ${tablePath(dataSource, schema)} (${column('timestamp')}, ${column('name')}) VALUES ${rows.join(', ')}`;
 }

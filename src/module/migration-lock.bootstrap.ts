@@ -6,6 +6,7 @@ import {
   type OnApplicationBootstrap,
 } from '@nestjs/common';
 import { MigrationRunnerService } from '../migration-runner/migration-runner.service.js';
+import { TenantMigrationService } from '../tenants/tenant-migration.service.js';
 import { MIGRATION_LOCK_OPTIONS } from './migration-lock.constants.js';
 import type { ResolvedMigrationLockOptions } from './interfaces/migration-lock-options.interface.js';
 
@@ -26,11 +27,15 @@ export class MigrationBootstrap implements OnApplicationBootstrap, BeforeApplica
   constructor(
     @Inject(MIGRATION_LOCK_OPTIONS) private readonly options: ResolvedMigrationLockOptions,
     @Inject(MigrationRunnerService) private readonly runner: MigrationRunnerService,
+    @Inject(TenantMigrationService) private readonly tenants: TenantMigrationService,
   ) {}
 
   async onApplicationBootstrap(): Promise<void> {
     if (!this.options.runOnBootstrap) return;
-    const run = this.runner.run({ signal: this.shutdown.signal });
+    // The shared migrations first (a shared migration may make the table the tenants come from).
+    const run = this.runner
+      .run({ signal: this.shutdown.signal })
+      .then(() => (this.tenants.configured ? this.reportTenants() : undefined));
     this.running = run.catch(() => undefined);
     try {
       await run;
@@ -38,6 +43,15 @@ export class MigrationBootstrap implements OnApplicationBootstrap, BeforeApplica
       this.logger.error(`Start-up stopped: ${(error as Error).message}`);
       throw error;
     }
+  }
+
+  /** The tenant run; with `onFailure: 'report'` a failed tenant is said here and start-up goes on. */
+  private async reportTenants(): Promise<void> {
+    const { failed, total } = await this.tenants.run();
+    if (failed.length > 0)
+      this.logger.warn(
+        `${failed.length} of ${total} tenant schema(s) failed to migrate: ${failed.map((f) => f.schema).join(', ')} (tenants.onFailure: 'report')`,
+      );
   }
 
   async beforeApplicationShutdown(): Promise<void> {

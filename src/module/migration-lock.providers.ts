@@ -8,6 +8,7 @@ import { LockedJobRunner } from '../jobs/locked-job.runner.js';
 import { LockedJobsExplorer } from '../jobs/locked-jobs.explorer.js';
 import { AdvisoryLockService } from '../lock/advisory-lock.service.js';
 import { MigrationRunnerService } from '../migration-runner/migration-runner.service.js';
+import { TenantMigrationService } from '../tenants/tenant-migration.service.js';
 import { MigrationBootstrap } from './migration-lock.bootstrap.js';
 import {
   MIGRATION_LOCK_DATA_SOURCE,
@@ -54,6 +55,22 @@ export function migrationLockProviders(dataSourceName: string | undefined): Prov
         locks: AdvisoryLockService,
         options: ResolvedMigrationLockOptions,
       ) => new MigrationRunnerService(host.dataSource, locks, options),
+    },
+    {
+      provide: TenantMigrationService,
+      inject: [MIGRATION_LOCK_DATA_SOURCE, AdvisoryLockService, MIGRATION_LOCK_OPTIONS],
+      useFactory: (
+        host: MigrationLockDataSource,
+        locks: AdvisoryLockService,
+        options: ResolvedMigrationLockOptions,
+      ) =>
+        new TenantMigrationService(
+          host.dataSource,
+          locks,
+          { id: options.lockId, type: options.lockType, timeoutMs: options.timeoutMs },
+          options.tenants,
+          options.events,
+        ),
     },
     MigrationBootstrap,
     {

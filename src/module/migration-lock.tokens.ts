@@ -4,6 +4,7 @@ import { MigrationHealthIndicator } from '../health/migration.health.js';
 import { AdvisoryLockService } from '../lock/advisory-lock.service.js';
 import { namedDataSource } from '../errors/option-checks.js';
 import { MigrationRunnerService } from '../migration-runner/migration-runner.service.js';
+import { TenantMigrationService } from '../tenants/tenant-migration.service.js';
 
 /*
  * How an app reaches the services of one MigrationLockModule registration, in the style of
@@ -11,7 +12,12 @@ import { MigrationRunnerService } from '../migration-runner/migration-runner.ser
  * classes themselves (plain constructor injection works), a registration for a named DataSource
  * under `<name>AdvisoryLockService` and so on, so several registrations never shadow each other.
  */
-const SERVICES = { AdvisoryLockService, MigrationRunnerService, MigrationHealthIndicator };
+const SERVICES = {
+  AdvisoryLockService,
+  MigrationRunnerService,
+  MigrationHealthIndicator,
+  TenantMigrationService,
+};
 type ServiceName = keyof typeof SERVICES;
 
 function tokenOf<K extends ServiceName>(
@@ -34,6 +40,10 @@ export const getMigrationRunnerToken = (dataSourceName?: string) =>
 export const getMigrationHealthIndicatorToken = (dataSourceName?: string) =>
   tokenOf('MigrationHealthIndicator', dataSourceName);
 
+/** The injection token of the TenantMigrationService for `dataSourceName`. */
+export const getTenantMigrationServiceToken = (dataSourceName?: string) =>
+  tokenOf('TenantMigrationService', dataSourceName);
+
 /** `constructor(@InjectAdvisoryLockService('fleet') locks: AdvisoryLockService)`. */
 export const InjectAdvisoryLockService = (dataSourceName?: string) =>
   Inject(getAdvisoryLockServiceToken(dataSourceName));
@@ -45,6 +55,10 @@ export const InjectMigrationRunner = (dataSourceName?: string) =>
 /** `constructor(@InjectMigrationHealthIndicator('fleet') health: MigrationHealthIndicator)`. */
 export const InjectMigrationHealthIndicator = (dataSourceName?: string) =>
   Inject(getMigrationHealthIndicatorToken(dataSourceName));
+
+/** `constructor(@InjectTenantMigrationService('fleet') tenants: TenantMigrationService)`. */
+export const InjectTenantMigrationService = (dataSourceName?: string) =>
+  Inject(getTenantMigrationServiceToken(dataSourceName));
 
 /** Every service a registration exports, under its tokens for `dataSourceName`. */
 export function exportedServiceTokens(dataSourceName: string | undefined) {

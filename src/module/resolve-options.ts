@@ -14,6 +14,7 @@ import {
 } from '../errors/option-checks.js';
 import { resolveHistoryTable, resolveValidate } from '../history/history-options.js';
 import { DEFAULT_LOCK_TIMEOUT_MS } from '../lock/lock-request.js';
+import { resolveTenantsOptions } from '../tenants/tenants.options.js';
 import type {
   MigrationLockModuleExtras,
   MigrationLockModuleOptions,
@@ -35,6 +36,7 @@ const KNOWN = [
   'jobRunsTable',
   'historyTable',
   'validate',
+  'tenants',
 ] as const;
 /** Given beside the options, they shape the module definition (see the module definition). */
 const EXTRAS = ['isGlobal', 'dataSourceName'] as const;
@@ -49,7 +51,13 @@ export const DEFAULT_OPTIONS = {
   jobRunsTable: 'migration_lock_job_runs',
 } as const satisfies Omit<
   ResolvedMigrationLockOptions,
-  'dataSource' | 'events' | 'applicationName' | 'directUrl' | 'historyTable' | 'validate'
+  | 'dataSource'
+  | 'events'
+  | 'applicationName'
+  | 'directUrl'
+  | 'historyTable'
+  | 'validate'
+  | 'tenants'
 >;
 
 /** Validates module options at start-up and fills in defaults; throws InvalidOptionsError. */
@@ -84,6 +92,7 @@ export function resolveModuleOptions(
     jobRunsTable: pick('jobRunsTable', (v) => checkTableName(WHERE, 'jobRunsTable', v)),
     historyTable: resolveHistoryTable(WHERE, given.historyTable),
     validate: resolveValidate(WHERE, given.validate),
+    tenants: resolveTenantsOptions(given.tenants),
   };
 }
 

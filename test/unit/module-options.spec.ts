@@ -18,6 +18,7 @@ describe('module options', () => {
       directUrl: undefined,
       historyTable: 'migration_lock_history',
       validate: { changed: 'warn', missing: 'warn', outOfOrder: 'warn' },
+      tenants: undefined,
     });
     expect(DEFAULT_OPTIONS).toEqual({
       runOnBootstrap: true,
@@ -138,6 +139,7 @@ describe('MigrationLockModule.forRoot / forRootAsync', () => {
       'fleetAdvisoryLockService',
       'fleetMigrationRunnerService',
       'fleetMigrationHealthIndicator',
+      'fleetTenantMigrationService',
     ]);
   });
 });

@@ -1,6 +1,11 @@
 import type { DataSource } from 'typeorm';
 import type { DriftLevels, ValidateOption } from '../../history/history-options.js';
 import type { LockedJobEvents } from '../../jobs/locked-job.js';
+import type {
+  ResolvedTenantsOptions,
+  TenantEvents,
+  TenantsOptions,
+} from '../../tenants/tenants.options.js';
 import type { MigrationEvents } from '../../migration-runner/migration-events.js';
 import type { MigrationTransactionMode } from '../../migration-runner/migration-runner.options.js';
 
@@ -67,6 +72,12 @@ export interface MigrationLockModuleOptions {
    * @default 'warn'
    */
   validate?: ValidateOption;
+  /**
+   * Schema-per-tenant apps: after the shared migrations, every tenant schema is brought to the
+   * tenant migrations, each under a lock of its own, the work shared by every replica
+   * (docs/tenants.md).
+   */
+  tenants?: TenantsOptions;
 }
 
 /**
@@ -74,7 +85,7 @@ export interface MigrationLockModuleOptions {
  * the `@WithAdvisoryLock` jobs. Every method is optional; no metrics library is forced on anyone.
  * A listener that throws is logged and ignored.
  */
-export interface MigrationLockEvents extends MigrationEvents, LockedJobEvents {}
+export interface MigrationLockEvents extends MigrationEvents, LockedJobEvents, TenantEvents {}
 
 /**
  * Given at the top level of forRoot / forRootAsync (not inside the factory's result), because it
@@ -106,4 +117,5 @@ export interface ResolvedMigrationLockOptions {
   readonly jobRunsTable: string;
   readonly historyTable: string | false;
   readonly validate: DriftLevels;
+  readonly tenants: ResolvedTenantsOptions | undefined;
 }

@@ -1,0 +1,247 @@
+import { Logger } from '@nestjs/common';
+import type { DataSource, EntityManager, QueryRunner } from 'typeorm';
+import {
+  InvalidOptionsError,
+  MigrationFailedError,
+  TenantMigrationsFailedError,
+  type TenantFailure,
+} from '../errors/migration-lock.errors.js';
+import type { AdvisoryLockService } from '../lock/advisory-lock.service.js';
+import type { CodeMigration } from '../migration-runner/code-migrations.js';
+import { emitEvent, type EventOf } from '../migration-runner/migration-events.js';
+import {
+  appliedNamesSql,
+  createMigrationsTableSql,
+  migrationsTableExistsSql,
+  recordMigrationsSql,
+} from '../migration-runner/migrations-table.sql.js';
+import { createSchemaSql, schemaExistsSql, tenantSearchPathSql } from './tenant-migrations.sql.js';
+import { checkTenantSchema } from './tenant-schema.js';
+import type { ResolvedTenantsOptions, TenantEvents, TenantsResult } from './tenants.options.js';
+
+/** How one attempt at a tenant ended. */
+type Attempt =
+  | { outcome: 'held' }
+  | { outcome: 'done'; applied: string[] }
+  | { outcome: 'failed'; failure: TenantFailure };
+
+/**
+ * Brings every tenant schema to the tenant migrations, the work shared by every replica: each
+ * walks the list and claims a tenant with a non-blocking transaction-level lock of its own
+ * (tenant-lock-key.ts), up to `concurrency` at once on as many pooled connections; a tenant
+ * another replica holds is left for the end, then waited for (bounded by `timeoutMs`) and looked at
+ * again. Each tenant is one transaction: its lock, its search path, its migrations and their rows
+ * in its own migrations table commit together or not at all. A failing tenant never stops the
+ * others.
+ */
+export class TenantMigrationService {
+  private readonly logger = new Logger('MigrationLock');
+
+  constructor(
+    private readonly dataSource: DataSource,
+    private readonly locks: AdvisoryLockService,
+    private readonly lock: {
+      readonly id: string;
+      readonly type: string;
+      readonly timeoutMs: number;
+    },
+    private readonly options: ResolvedTenantsOptions | undefined,
+    private readonly events?: TenantEvents,
+  ) {}
+
+  /** Whether the module was given `tenants`. */
+  get configured(): boolean {
+    return this.options !== undefined;
+  }
+
+  private get tenants(): ResolvedTenantsOptions {
+    if (!this.options)
+      throw new InvalidOptionsError(
+        'No tenants to migrate: give MigrationLockModule the option tenants: { migrations, schemas } (docs/tenants.md).',
+      );
+    return this.options;
+  }
+
+  /**
+   * Every tenant of `tenants.schemas` (read again on every run) brought up to date.
+   * @throws TenantMigrationsFailedError when one failed and `onFailure` is `'fail'` (after the others)
+   */
+  async run(): Promise<TenantsResult> {
+    const started = performance.now();
+    const schemas = await this.schemas();
+    const migrations = await this.tenants.migrations();
+    const result = {
+      total: schemas.length,
+      migrated: 0,
+      current: 0,
+      failed: [] as TenantFailure[],
+    };
+    const record = (schema: string, attempt: Exclude<Attempt, { outcome: 'held' }>) => {
+      if (attempt.outcome === 'failed') result.failed.push(attempt.failure);
+      else if (attempt.applied.length > 0) result.migrated++;
+      else result.current++;
+    };
+    // First pass: claim what is free; what another replica holds is looked at again at the end.
+    const held: string[] = [];
+    await this.inParallel(schemas, async (schema) => {
+      const attempt = await this.attempt(schema, migrations, { wait: false });
+      if (attempt.outcome === 'held') held.push(schema);
+      else record(schema, attempt);
+    });
+    // Then wait for each of those (its holder's commit or rollback) and bring it up to date.
+    const deadline = performance.now() + this.lock.timeoutMs;
+    await this.inParallel(held, async (schema) => {
+      const remaining =
+        this.lock.timeoutMs === 0 ? 0 : Math.max(1, Math.round(deadline - performance.now()));
+      const attempt = await this.attempt(schema, migrations, { wait: true, timeoutMs: remaining });
+      if (attempt.outcome !== 'held') record(schema, attempt);
+    });
+    const done: TenantsResult = { ...result, durationMs: Math.round(performance.now() - started) };
+    this.emit('tenantsDone', {
+      total: done.total,
+      migrated: done.migrated,
+      current: done.current,
+      failed: done.failed.length,
+      durationMs: done.durationMs,
+    });
+    if (done.failed.length > 0 && this.tenants.onFailure === 'fail')
+      throw new TenantMigrationsFailedError(done.failed, done.total);
+    return done;
+  }
+
+  /**
+   * One schema brought up to date now (a tenant created at runtime): waits for a replica that
+   * holds it, idempotent. Resolves to the migrations it applied.
+   * @throws TenantMigrationsFailedError naming the schema when it failed
+   */
+  async migrateTenant(schema: string, options: { createSchema?: boolean } = {}): Promise<string[]> {
+    checkTenantSchema(schema);
+    const migrations = await this.tenants.migrations();
+    const attempt = await this.attempt(schema, migrations, {
+      wait: true,
+      timeoutMs: this.lock.timeoutMs,
+      createSchema: options.createSchema ?? this.tenants.createSchemas,
+    });
+    if (attempt.outcome === 'failed') throw new TenantMigrationsFailedError([attempt.failure], 1);
+    return attempt.outcome === 'done' ? attempt.applied : [];
+  }
+
+  /** The schema list, each name checked before any SQL (a bad one fails the run here). */
+  private async schemas(): Promise<string[]> {
+    const listed = await this.tenants.schemas();
+    return [...new Set(listed.map((schema) => checkTenantSchema(schema)))];
+  }
+
+  /** Runs `work` for every item, at most `concurrency` at once. */
+  private async inParallel(items: readonly string[], work: (item: string) => Promise<void>) {
+    let next = 0;
+    const worker = async () => {
+      while (next < items.length) await work(items[next++]);
+    };
+    await Promise.all(
+      Array.from({ length: Math.min(this.tenants.concurrency, items.length) }, worker),
+    );
+  }
+
+  private async attempt(
+    schema: string,
+    migrations: readonly CodeMigration[],
+    how: { wait: boolean; timeoutMs?: number; createSchema?: boolean },
+  ): Promise<Attempt> {
+    const started = performance.now();
+    // The tenant key is (fnv1a32(id.schema), fnv1a32(type.tenant)): advisoryLockKey of these.
+    const id = `${this.lock.id}.${schema}`;
+    const type = `${this.lock.type}.tenant`;
+    const work = (manager: EntityManager) =>
+      this.migrate(
+        manager.queryRunner!,
+        schema,
+        migrations,
+        how.createSchema ?? this.tenants.createSchemas,
+      );
+    try {
+      let applied: string[];
+      if (how.wait) {
+        applied = await this.locks.withLock(id, type, work, { timeoutMs: how.timeoutMs });
+      } else {
+        const tried = await this.locks.tryWithLock(id, type, work);
+        if (!tried.acquired) return { outcome: 'held' };
+        applied = tried.value;
+      }
+      if (applied.length > 0)
+        this.emit('tenantMigrated', {
+          schema,
+          applied,
+          durationMs: Math.round(performance.now() - started),
+        });
+      return { outcome: 'done', applied };
+    } catch (error) {
+      const failure: TenantFailure = {
+        schema,
+        ...(error instanceof MigrationFailedError ? { migration: error.migrationName } : {}),
+        error: ((error as { cause?: Error }).cause ?? (error as Error)).message,
+        ...(codeOf(error) ? { code: codeOf(error) } : {}),
+      };
+      this.logger.error(`Tenant "${schema}" failed to migrate: ${failure.error}`);
+      this.emit('tenantFailed', { ...failure });
+      return { outcome: 'failed', failure };
+    }
+  }
+
+  /** Inside the tenant's transaction, under its lock: its schema, its table, its pending migrations. */
+  private async migrate(
+    queryRunner: QueryRunner,
+    schema: string,
+    migrations: readonly CodeMigration[],
+    createSchema: boolean,
+  ): Promise<string[]> {
+    const { dataSource } = this;
+    const [{ present }] = (await queryRunner.query(schemaExistsSql(schema))) as [
+      { present: boolean },
+    ];
+    if (!present) {
+      if (!createSchema)
+        throw new Error(
+          `schema "${schema}" does not exist (create it first, or set tenants.createSchemas: true)`,
+        );
+      await queryRunner.query(createSchemaSql(schema));
+    }
+    await queryRunner.query(tenantSearchPathSql(schema));
+    const [{ present: tableExists }] = (await queryRunner.query(
+      migrationsTableExistsSql(dataSource, false, schema),
+    )) as [{ present: boolean }];
+    const rows = tableExists
+      ? ((await queryRunner.query(appliedNamesSql(dataSource, schema))) as Array<{ name: string }>)
+      : [];
+    const applied = new Set(rows.map((row) => row.name));
+    const pending = migrations.filter((migration) => !applied.has(migration.name));
+    if (pending.length === 0) return [];
+    this.emit('tenantStarted', { schema, pending: pending.length });
+    if (!tableExists) await queryRunner.query(createMigrationsTableSql(dataSource, schema));
+    for (const migration of pending) {
+      try {
+        await queryRunner.beforeMigration();
+        await migration.instance.up(queryRunner);
+        await queryRunner.afterMigration();
+      } catch (error) {
+        throw MigrationFailedError.create(migration.name, error);
+      }
+    }
+    await queryRunner.query(recordMigrationsSql(dataSource, pending, schema));
+    return pending.map((migration) => migration.name);
+  }
+
+  private emit<K extends keyof TenantEvents>(name: K, event: EventOf<TenantEvents, K>): void {
+    emitEvent(this.events, name, event, this.logger);
+  }
+}
+
+/**
+ * The code of a failure, for its record: the SQLSTATE (or code) of what the migration threw, or of
+ * the error itself when no migration was at fault (a lock timeout, a missing schema).
+ */
+function codeOf(error: unknown): string | undefined {
+  const source = error instanceof MigrationFailedError ? error.cause : error;
+  const code = (source as { code?: unknown } | undefined)?.code;
+  return typeof code === 'string' ? code : undefined;
+}

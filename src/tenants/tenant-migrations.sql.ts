@@ -1,0 +1,27 @@
+import { textLiteral } from '../connection/sql-literal.js';
+import { schemaIdentifier } from './tenant-schema.js';
+
+/*
+ * The statements of a tenant's run besides its migrations table's (migrations-table.sql.ts, with
+ * the tenant's schema): whether the schema exists, making it, and the search path of the tenant's
+ * transaction. The schema name is checked (checkTenantSchema) by schemaIdentifier itself.
+ */
+
+/** Whether the schema exists, asked without an error the tenant's transaction would not survive. */
+export function schemaExistsSql(schema: string): string {
+  schemaIdentifier(schema);
+  return `SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_namespace WHERE nspname = ${textLiteral(schema)}) AS present`;
+}
+
+export function createSchemaSql(schema: string): string {
+  return `CREATE SCHEMA IF NOT EXISTS ${schemaIdentifier(schema)}`;
+}
+
+/**
+ * Unqualified names in the tenant's migrations land in its schema, and shared objects (extensions,
+ * shared tables) in public still resolve; SET LOCAL ends with the tenant's transaction, so a pooled
+ * connection goes back to the pool as it came.
+ */
+export function tenantSearchPathSql(schema: string): string {
+  return `SET LOCAL search_path = ${schemaIdentifier(schema)}, public`;
+}

@@ -1,0 +1,197 @@
+import type pg from 'pg';
+import type { DataSource, MigrationInterface, QueryRunner } from 'typeorm';
+import {
+  InvalidOptionsError,
+  InvalidTenantSchemaError,
+  TenantMigrationsFailedError,
+} from '../../src/errors/migration-lock.errors.js';
+import { AdvisoryLockService } from '../../src/lock/advisory-lock.service.js';
+import { TenantMigrationService } from '../../src/tenants/tenant-migration.service.js';
+import {
+  resolveTenantsOptions,
+  type TenantEvents,
+  type TenantsOptions,
+} from '../../src/tenants/tenants.options.js';
+import {
+  connectClient,
+  createTestDatabase,
+  openDataSource,
+  type TestDatabase,
+} from '../support/test-database.js';
+
+/*
+ * Tenant schemas migrated by several runners at once on a real PostgreSQL (issue #32, first part:
+ * the runner, not yet wired into the module): each tenant once, in its own schema, its own
+ * migrations table, a failing tenant left as it was while the others go on.
+ */
+
+type MigrationClass = new () => MigrationInterface;
+
+/** A tenant migration that makes a table in the tenant's schema and counts itself in public. */
+function tenantMigration(name: string, fail?: (schema: string) => boolean): MigrationClass {
+  return class implements MigrationInterface {
+    name = name;
+    async up(queryRunner: QueryRunner): Promise<void> {
+      const [{ schema }] = (await queryRunner.query('SELECT current_schema() AS schema')) as [
+        { schema: string },
+      ];
+      if (fail?.(schema)) throw new Error(`${name} refuses ${schema}`);
+      await queryRunner.query(`CREATE TABLE t_${name.toLowerCase()} (id int)`);
+      // Unqualified: the search path finds public's table.
+      await queryRunner.query('INSERT INTO tenant_effects (schema, migration) VALUES ($1, $2)', [
+        schema,
+        name,
+      ]);
+    }
+    async down(): Promise<void> {}
+  } as MigrationClass;
+}
+
+const MIGRATIONS = [
+  tenantMigration('Accounts1700000000001'),
+  tenantMigration('Invoices1700000000002'),
+  tenantMigration('Notes1700000000003'),
+];
+const SCHEMAS = Array.from({ length: 30 }, (_, i) => `tenant_${i}`);
+
+describe('tenant schemas migrated by several runners at once', () => {
+  let db: TestDatabase;
+  let observer: pg.Client;
+  const dataSources: DataSource[] = [];
+  const rows = async (sql: string) => (await observer.query(sql)).rows;
+
+  async function runner(
+    tenants: Partial<TenantsOptions> = {},
+    events?: TenantEvents,
+  ): Promise<TenantMigrationService> {
+    const dataSource = await openDataSource(db.url, { applicationName: 'tenant-runner' });
+    dataSources.push(dataSource);
+    const resolved = resolveTenantsOptions({
+      migrations: MIGRATIONS,
+      schemas: SCHEMAS,
+      ...tenants,
+    })!;
+    return new TenantMigrationService(
+      dataSource,
+      new AdvisoryLockService(dataSource),
+      { id: 'migrations', type: 'Migrations', timeoutMs: 30_000 },
+      resolved,
+      events,
+    );
+  }
+
+  beforeEach(async () => {
+    db = await createTestDatabase('tenants');
+    observer = await connectClient(db.url, 'observer');
+    await observer.query('CREATE TABLE tenant_effects (schema text, migration text)');
+    for (const schema of SCHEMAS) await observer.query(`CREATE SCHEMA ${schema}`);
+  });
+
+  afterEach(async () => {
+    await Promise.all(dataSources.splice(0).map((ds) => ds.destroy()));
+    await observer.end();
+    await db.drop();
+  });
+
+  it('applies every tenant migration exactly once, in its own schema, the work shared', async () => {
+    const runners = await Promise.all([runner(), runner(), runner()]);
+    const results = await Promise.all(runners.map((r) => r.run()));
+    expect(
+      await rows(
+        'SELECT count(*)::int AS n, count(DISTINCT (schema, migration))::int AS distinct_n FROM tenant_effects',
+      ),
+    ).toEqual([{ n: 90, distinct_n: 90 }]);
+    // Every tenant migrated by exactly one runner; the others found it current.
+    expect(results.reduce((sum, result) => sum + result.migrated, 0)).toBe(30);
+    for (const result of results) {
+      expect(result.failed).toEqual([]);
+      expect(result.migrated + result.current).toBe(30);
+    }
+    expect(
+      await rows(
+        `SELECT count(*)::int AS n FROM pg_tables WHERE schemaname LIKE 'tenant\\_%' AND tablename = 'migrations'`,
+      ),
+    ).toEqual([{ n: 30 }]);
+    // A second run finds everything current.
+    expect((await (await runner()).run()).current).toBe(30);
+  });
+
+  it("writes each tenant's migrations table as plain TypeORM pointed at that schema would", async () => {
+    await (await runner({ schemas: ['tenant_1'] })).run();
+    const plain = await openDataSource(db.url, { schema: 'tenant_2', migrations: MIGRATIONS });
+    dataSources.push(plain);
+    await plain.runMigrations();
+    const table = (schema: string) =>
+      rows(`SELECT id, "timestamp", name FROM ${schema}.migrations ORDER BY id`);
+    expect(await table('tenant_1')).toEqual(await table('tenant_2'));
+    const columns = (schema: string) =>
+      rows(
+        `SELECT column_name, data_type, is_nullable, column_default IS NOT NULL AS has_default
+           FROM information_schema.columns WHERE table_schema = '${schema}' AND table_name = 'migrations' ORDER BY ordinal_position`,
+      );
+    expect(await columns('tenant_1')).toEqual(await columns('tenant_2'));
+  });
+
+  it('leaves a failing tenant exactly as it was and finishes the others; onFailure fail names it', async () => {
+    const failing = [
+      MIGRATIONS[0],
+      tenantMigration('Invoices1700000000002', (schema) => schema === 'tenant_7'),
+      MIGRATIONS[2],
+    ];
+    const failed: unknown[] = [];
+    const error = (await (
+      await runner({ migrations: failing }, { tenantFailed: (e) => void failed.push(e) })
+    )
+      .run()
+      .catch((e: unknown) => e)) as TenantMigrationsFailedError;
+    expect(error).toBeInstanceOf(TenantMigrationsFailedError);
+    expect(error.failures).toEqual([
+      {
+        schema: 'tenant_7',
+        migration: 'Invoices1700000000002',
+        error: 'Invoices1700000000002 refuses tenant_7',
+      },
+    ]);
+    expect(error.message).toContain('"tenant_7" at Invoices1700000000002');
+    expect(failed).toHaveLength(1);
+    expect(await rows(`SELECT tablename FROM pg_tables WHERE schemaname = 'tenant_7'`)).toEqual([]);
+    expect(
+      await rows(`SELECT count(*)::int AS n FROM tenant_effects WHERE schema <> 'tenant_7'`),
+    ).toEqual([{ n: 87 }]);
+    // 'report': the run resolves with the failure.
+    const reported = await (await runner({ migrations: failing, onFailure: 'report' })).run();
+    expect(reported.failed.map((f) => f.schema)).toEqual(['tenant_7']);
+  });
+
+  it('refuses a schema name that is not an identifier before any SQL', async () => {
+    expect(() =>
+      resolveTenantsOptions({ migrations: MIGRATIONS, schemas: ['tenant_1', 'x; DROP TABLE y'] }),
+    ).toThrow(InvalidOptionsError);
+    const fromTable = await runner({ schemas: async () => ['tenant_1', 'bad-name'] });
+    await expect(fromTable.run()).rejects.toBeInstanceOf(InvalidTenantSchemaError);
+    expect(await rows('SELECT count(*)::int AS n FROM tenant_effects')).toEqual([{ n: 0 }]);
+  });
+
+  it('a missing schema is a failed tenant, or is created with createSchemas', async () => {
+    const missing = await runner({ schemas: ['tenant_new'], onFailure: 'report' });
+    expect((await missing.run()).failed).toEqual([
+      expect.objectContaining({
+        schema: 'tenant_new',
+        error: expect.stringContaining('does not exist'),
+      }),
+    ]);
+    const creating = await runner({ schemas: ['tenant_new'], createSchemas: true });
+    expect((await creating.run()).migrated).toBe(1);
+  });
+
+  it('migrateTenant from 3 runners at once for a new schema: applied once', async () => {
+    const runners = await Promise.all([runner(), runner(), runner()]);
+    const applied = await Promise.all(
+      runners.map((r) => r.migrateTenant('signup_42', { createSchema: true })),
+    );
+    expect(applied.map((names) => names.length).sort()).toEqual([0, 0, 3]);
+    expect(
+      await rows(`SELECT count(*)::int AS n FROM tenant_effects WHERE schema = 'signup_42'`),
+    ).toEqual([{ n: 3 }]);
+  });
+});
