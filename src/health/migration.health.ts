@@ -1,10 +1,15 @@
+import type { TenantFailure } from '../errors/migration-lock.errors.js';
 import type { MigrationState } from '../migration-runner/migration-events.js';
 import type { MigrationRunnerService } from '../migration-runner/migration-runner.service.js';
 
 /** The shape @nestjs/terminus expects from an indicator: `{ [key]: { status, ...details } }`. */
 export type MigrationHealthResult = Record<
   string,
-  { status: 'up' | 'down' } & Omit<MigrationState, 'since'> & { since: string }
+  { status: 'up' | 'down' } & Omit<MigrationState, 'since'> & {
+      since: string;
+      /** With `tenants.onFailure: 'report'`: each tenant schema that failed, down, with why. */
+      tenants?: Record<string, { status: 'down'; migration?: string; error: string }>;
+    }
 >;
 
 /**
@@ -21,11 +26,30 @@ export class MigrationHealthIndicator {
   constructor(
     private readonly runner: MigrationRunnerService,
     private readonly runOnBootstrap: boolean,
+    private readonly tenants?: { readonly failures: readonly TenantFailure[] },
   ) {}
 
+  /**
+   * Tenants that failed (start-up went on with `onFailure: 'report'`) are listed as down in the
+   * details; the replica itself stays up: it serves the other tenants.
+   */
   isHealthy(key = 'migrations'): MigrationHealthResult {
     const { since, ...state } = this.runner.state;
     const up = state.phase === 'done' || (state.phase === 'idle' && !this.runOnBootstrap);
-    return { [key]: { status: up ? 'up' : 'down', ...state, since: since.toISOString() } };
+    const failed = this.tenants?.failures ?? [];
+    const tenants =
+      failed.length === 0
+        ? {}
+        : {
+            tenants: Object.fromEntries(
+              failed.map(({ schema, migration, error }) => [
+                schema,
+                { status: 'down' as const, ...(migration ? { migration } : {}), error },
+              ]),
+            ),
+          };
+    return {
+      [key]: { status: up ? 'up' : 'down', ...state, since: since.toISOString(), ...tenants },
+    };
   }
 }

@@ -75,9 +75,12 @@ export function migrationLockProviders(dataSourceName: string | undefined): Prov
     MigrationBootstrap,
     {
       provide: MigrationHealthIndicator,
-      inject: [MigrationRunnerService, MIGRATION_LOCK_OPTIONS],
-      useFactory: (runner: MigrationRunnerService, options: ResolvedMigrationLockOptions) =>
-        new MigrationHealthIndicator(runner, options.runOnBootstrap),
+      inject: [MigrationRunnerService, MIGRATION_LOCK_OPTIONS, TenantMigrationService],
+      useFactory: (
+        runner: MigrationRunnerService,
+        options: ResolvedMigrationLockOptions,
+        tenants: TenantMigrationService,
+      ) => new MigrationHealthIndicator(runner, options.runOnBootstrap, tenants),
     },
     {
       provide: LockedJobRunner,

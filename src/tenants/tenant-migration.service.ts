@@ -49,6 +49,13 @@ export class TenantMigrationService {
     private readonly events?: TenantEvents,
   ) {}
 
+  private failed: readonly TenantFailure[] = [];
+
+  /** The tenants that failed in this replica's last run (health details list them as down). */
+  get failures(): readonly TenantFailure[] {
+    return this.failed;
+  }
+
   /** Whether the module was given `tenants`. */
   get configured(): boolean {
     return this.options !== undefined;
@@ -97,6 +104,7 @@ export class TenantMigrationService {
       if (attempt.outcome !== 'held') record(schema, attempt);
     });
     const done: TenantsResult = { ...result, durationMs: Math.round(performance.now() - started) };
+    this.failed = done.failed;
     this.emit('tenantsDone', {
       total: done.total,
       migrated: done.migrated,

@@ -2,6 +2,7 @@ import { NestFactory } from '@nestjs/core';
 import type pg from 'pg';
 import type { DataSource, MigrationInterface, QueryRunner } from 'typeorm';
 import { TenantMigrationsFailedError } from '../../src/errors/migration-lock.errors.js';
+import { MigrationHealthIndicator } from '../../src/health/migration.health.js';
 import { MigrationLockModule } from '../../src/module/migration-lock.module.js';
 import type { MigrationLockModuleOptions } from '../../src/module/interfaces/migration-lock-options.interface.js';
 import { TenantMigrationService } from '../../src/tenants/tenant-migration.service.js';
@@ -111,6 +112,15 @@ describe('MigrationLockModule with tenants', () => {
       `SELECT table_schema FROM information_schema.tables WHERE table_name = 'orders1700000000010' ORDER BY 1`,
     );
     expect(rows).toEqual([{ table_schema: 'acme' }, { table_schema: 'initech' }]);
+    // The replica is up (it serves the others); the failed tenant is down in the details.
+    expect(reporting.get(MigrationHealthIndicator).isHealthy()).toEqual({
+      migrations: expect.objectContaining({
+        status: 'up',
+        tenants: {
+          globex: { status: 'down', migration: 'Orders1700000000010', error: 'not in globex' },
+        },
+      }),
+    });
     await reporting.close();
   });
 });
