@@ -1,5 +1,5 @@
 import type { DriftFinding } from '../history/drift.js';
-import type { FailedAttempt, HistoryEntry } from '../migration-runner/migration-history.js';
+import type { FailedAttempt, HistoryEntry } from '../migration-runner/history-report.js';
 import { openCliContext, type CommonOptions } from './cli-context.js';
 import type { CommandOutput } from './command-output.js';
 import { CliUsageError } from './cli.errors.js';

@@ -8,9 +8,7 @@ import {
   baselineSql,
   createHistoryTableSql,
   ensureHistoryTableSql,
-  failedAttemptsSql,
   HISTORY_TABLE_LOCK_TYPE,
-  latestRecordsSql,
   recordedChecksumsSql,
   recordFailureSql,
   recordHistorySql,
@@ -30,65 +28,12 @@ interface RecordedChecksum {
   readonly checksum: string | null;
 }
 
-/** A migration's latest row other than a failed attempt, every column (history()). */
-interface RecordRow {
-  name: string;
-  status: Exclude<HistoryStatus, 'failed'>;
-  checksum: string | null;
-  applied_at: Date;
-  duration_ms: number | null;
-  application_name: string;
-  host: string;
-  pid: number;
-  module_version: string;
-  mode: string;
-}
-
 /** The migrations table and the history, read together. */
 export interface HistoryState {
   /** The migrations table's rows, oldest first. */
   readonly applied: ReadonlyArray<{ readonly name: string; readonly timestamp: number }>;
   /** Latest record per migration; empty when there is no history table (yet). */
   readonly records: ReadonlyMap<string, RecordedChecksum>;
-}
-
-/** How an applied migration's recorded checksum compares with the code's. */
-export type ChecksumStatus = 'ok' | 'changed' | 'unverifiable' | 'missing' | 'unrecorded';
-
-/** One applied migration in `history()`: who applied it, when, and whether the code still matches. */
-export interface HistoryEntry {
-  readonly name: string;
-  /** `applied` by this module, `baseline` (applied before it kept history), `unrecorded` (no row yet). */
-  readonly status: 'applied' | 'baseline' | 'unrecorded';
-  readonly appliedAt: Date | null;
-  readonly durationMs: number | null;
-  readonly applicationName: string | null;
-  readonly host: string | null;
-  readonly pid: number | null;
-  readonly moduleVersion: string | null;
-  readonly mode: string | null;
-  readonly checksum: string | null;
-  readonly checksumStatus: ChecksumStatus;
-}
-
-/** A failed attempt in `history()`: recorded after its rollback. */
-export interface FailedAttempt {
-  readonly name: string;
-  readonly failedAt: Date;
-  readonly durationMs: number | null;
-  readonly applicationName: string;
-  readonly host: string;
-  readonly pid: number;
-  readonly mode: string;
-  readonly errorCode: string | null;
-  readonly errorMessage: string | null;
-}
-
-export interface MigrationHistoryReport {
-  /** Applied migrations, newest first. */
-  readonly applied: readonly HistoryEntry[];
-  /** Failed attempts, newest first. */
-  readonly failed: readonly FailedAttempt[];
 }
 
 /**
@@ -242,62 +187,33 @@ export class MigrationHistory {
   }
 
   /**
-   * A failed attempt, after its rollback (mode `all` rolled back the table too, if this run made
-   * it): best effort, under the table's lock. Never a connection string: the error's own message.
+   * A failed attempt, after its rollback (mode `all` rolled the table back too, if this run made
+   * it): best effort, under the table's lock. The error behind it gives the code (a SQLSTATE) and
+   * the message, never a connection string.
    */
   async recordFailure(
     locks: AdvisoryLockService,
-    failure: { name: string; durationMs: number; code: string | undefined; message: string },
+    failure: { name: string; durationMs: number; error: unknown },
     timeoutMs: number,
   ): Promise<void> {
     const table = this.table;
     if (!table) return;
+    const cause = (failure.error as { cause?: unknown }).cause ?? failure.error;
+    const row = {
+      name: failure.name,
+      durationMs: failure.durationMs,
+      code: (cause as { code?: unknown }).code?.toString(),
+      message: (cause as Error)?.message ?? String(cause),
+    };
     await locks.withLock(
       table,
       HISTORY_TABLE_LOCK_TYPE,
       async (manager) => {
         await manager.query(createHistoryTableSql(table));
-        await manager.query(recordFailureSql(table, failure, this.writer));
+        await manager.query(recordFailureSql(table, row, this.writer));
       },
       { timeoutMs },
     );
-  }
-
-  /** Applied migrations newest first (at most `limit`), and failed attempts apart. */
-  async report(limit: number): Promise<MigrationHistoryReport> {
-    const state = await this.read();
-    const findings = new Map(
-      (await this.findings(state)).map((finding) => [finding.name, finding.kind]),
-    );
-    const table = this.table;
-    const [latest, failed] = table
-      ? await onPooledClient(this.dataSource, async (client) => [
-          await rowsOrNone<RecordRow>(client, latestRecordsSql(table)),
-          await rowsOrNone<RecordRow & { error_code: string | null; error_message: string | null }>(
-            client,
-            failedAttemptsSql(table, limit),
-          ),
-        ])
-      : [[], []];
-    const records = new Map(latest.map((record) => [record.name, record]));
-    const applied = [...state.applied]
-      .reverse()
-      .slice(0, limit)
-      .map((migration) => entryOf(migration.name, records.get(migration.name), findings));
-    return {
-      applied,
-      failed: failed.map((row) => ({
-        name: row.name,
-        failedAt: row.applied_at,
-        durationMs: row.duration_ms,
-        applicationName: row.application_name,
-        host: row.host,
-        pid: row.pid,
-        mode: row.mode,
-        errorCode: row.error_code,
-        errorMessage: row.error_message,
-      })),
-    };
   }
 
   /** The code's migrations, checked and sorted as TypeORM's executor does. */
@@ -318,34 +234,6 @@ function checksumOrNull(capture: MigrationCapture): string | null {
   return capture.verifiable ? capture.checksum : null;
 }
 
-function entryOf(
-  name: string,
-  record: RecordRow | undefined,
-  findings: ReadonlyMap<string, DriftFinding['kind']>,
-): HistoryEntry {
-  const finding = findings.get(name);
-  const checksumStatus: ChecksumStatus =
-    finding === 'changed' || finding === 'missing' || finding === 'unverifiable'
-      ? finding
-      : finding === 'unrecorded'
-        ? 'unrecorded'
-        : 'ok';
-  const known = record?.status === 'applied' || record?.status === 'baseline' ? record : undefined;
-  return {
-    name,
-    status: known ? (known.status as 'applied' | 'baseline') : 'unrecorded',
-    appliedAt: known?.applied_at ?? null,
-    durationMs: known?.duration_ms ?? null,
-    applicationName: known?.application_name ?? null,
-    host: known?.host ?? null,
-    pid: known?.pid ?? null,
-    moduleVersion: known?.module_version ?? null,
-    mode: known?.mode ?? null,
-    checksum: known?.checksum ?? null,
-    checksumStatus,
-  };
-}
-
 /** A one-row JSON read (`… AS rows`) of a table that may not exist yet: an empty array then. */
 async function jsonOrNone<T extends unknown[]>(client: PgClient, sql: string): Promise<T> {
   const [row] = await rowsOrNone<{ rows: T }>(client, sql);
@@ -353,7 +241,7 @@ async function jsonOrNone<T extends unknown[]>(client: PgClient, sql: string): P
 }
 
 /** A read of a table that may not exist yet: no rows then. */
-async function rowsOrNone<R>(client: PgClient, sql: string): Promise<R[]> {
+export async function rowsOrNone<R>(client: PgClient, sql: string): Promise<R[]> {
   try {
     return (await client.query(sql)).rows as R[];
   } catch (error) {

@@ -5,7 +5,6 @@ import { messages } from '../errors/migration-lock.messages.js';
 import { checkAbortSignal, checkTimeoutMs } from '../errors/option-checks.js';
 import { FAILING_KINDS, type DriftFinding } from '../history/drift.js';
 import { resolveHistoryTable, resolveValidate } from '../history/history-options.js';
-import type { SentStatement } from '../history/migration-checksum.js';
 import type { AdvisoryLockService, LockMode } from '../lock/advisory-lock.service.js';
 import type { HeldLock } from '../lock/advisory-lock.interfaces.js';
 import { answerBoundMs } from '../connection/connection-loss.js';
@@ -13,7 +12,9 @@ import type { PostgresQueryRunner } from '../connection/lock-connection.js';
 import { lockIdentity, type LockIdentity } from '../lock/lock-key.js';
 import { currentTelemetry } from '../telemetry/telemetry.js';
 import { MigrationStateTracker, type MigrationState } from './migration-events.js';
-import { MigrationHistory, type MigrationHistoryReport } from './migration-history.js';
+import { dryRun, type DryRunResult } from './dry-run.js';
+import { historyReport, type MigrationHistoryReport } from './history-report.js';
+import { MigrationHistory } from './migration-history.js';
 import { MigrationRun } from './migration-run.js';
 import { describeResult, type MigrationRunResult } from './migration-run-result.js';
 import { LOCK_FORM, type MigrationRunnerOptions } from './migration-runner.options.js';
@@ -29,27 +30,18 @@ import {
 } from './pending-migrations.js';
 
 export type { MigrationRunnerOptions } from './migration-runner.options.js';
+export type { DryRunResult } from './dry-run.js';
 export type {
   ChecksumStatus,
   FailedAttempt,
   HistoryEntry,
   MigrationHistoryReport,
-} from './migration-history.js';
+} from './history-report.js';
 
 /** What `validate()` found: every finding, and whether a CI check passes (no changed, missing, out of order). */
 export interface ValidationResult {
   readonly findings: readonly DriftFinding[];
   readonly clean: boolean;
-}
-
-/** What `dryRun()` found: per pending migration, the statements it would send. */
-export interface DryRunResult {
-  readonly pending: ReadonlyArray<{
-    readonly name: string;
-    readonly statements: readonly SentStatement[];
-    /** Set when up() needs rows to go on: `statements` are those it sent before that point. */
-    readonly dependsOnData?: string;
-  }>;
 }
 
 /** The migration whose attempt failed, and how long it ran: its history row. */
@@ -204,16 +196,10 @@ export class MigrationRunnerService {
 
   /** A failed attempt's history row, after its rollback; best effort: the run's error stands. */
   private async recordFailure(failed: FailedRun, error: unknown): Promise<void> {
-    const cause = (error as { cause?: unknown }).cause ?? error;
     try {
       await this.migrationHistory.recordFailure(
         this.locks,
-        {
-          name: failed.name,
-          durationMs: failed.durationMs,
-          code: (cause as { code?: unknown }).code?.toString(),
-          message: (cause as Error)?.message ?? String(cause),
-        },
+        { ...failed, error },
         this.options.timeoutMs,
       );
     } catch (recordError) {
@@ -273,7 +259,7 @@ export class MigrationRunnerService {
       throw new InvalidOptionsError(
         messages.invalidOption('history', 'limit', 'a positive integer', limit),
       );
-    return this.migrationHistory.report(limit);
+    return historyReport(this.migrationHistory, this.dataSource, limit);
   }
 
   /**
@@ -281,17 +267,7 @@ export class MigrationRunnerService {
    * each up() runs against a QueryRunner that records its statements and answers with no rows.
    */
   async dryRun(): Promise<DryRunResult> {
-    const pending = new Set(await pendingMigrationNames(this.dataSource));
-    const migrations = this.migrationHistory.codeMigrations().filter((m) => pending.has(m.name));
-    const captures = await this.migrationHistory.captureAll(migrations);
-    return {
-      pending: migrations.map(({ name }, i) => {
-        const capture = captures[i];
-        return capture.verifiable
-          ? { name, statements: capture.sent }
-          : { name, statements: capture.sent, dependsOnData: capture.reason };
-      }),
-    };
+    return dryRun(this.dataSource, this.migrationHistory);
   }
 
   private executor(queryRunner: PostgresQueryRunner): MigrationExecutor {
