@@ -145,15 +145,7 @@ export class MigrationHistory {
       checksum: checksumOrNull(captures[i]),
       durationMs: 0,
     }));
-    await locks.withLock(
-      table,
-      HISTORY_TABLE_LOCK_TYPE,
-      async (manager) => {
-        await manager.query(createHistoryTableSql(table));
-        await manager.query(baselineSql(table, rows, this.writer));
-      },
-      { timeoutMs },
-    );
+    await this.underTableLock(locks, table, baselineSql(table, rows, this.writer), timeoutMs);
   }
 
   /** The history's rows for migrations just applied, to be sent with their migrations table rows. */
@@ -205,12 +197,25 @@ export class MigrationHistory {
       code: (cause as { code?: unknown }).code?.toString(),
       message: (cause as Error)?.message ?? String(cause),
     };
+    await this.underTableLock(locks, table, recordFailureSql(table, row, this.writer), timeoutMs);
+  }
+
+  /**
+   * Writes outside a run (a baseline, a failed attempt): on a pooled connection, under the table's
+   * lock, making the table first if no run has yet.
+   */
+  private async underTableLock(
+    locks: AdvisoryLockService,
+    table: string,
+    sql: string,
+    timeoutMs: number,
+  ): Promise<void> {
     await locks.withLock(
       table,
       HISTORY_TABLE_LOCK_TYPE,
       async (manager) => {
         await manager.query(createHistoryTableSql(table));
-        await manager.query(recordFailureSql(table, row, this.writer));
+        await manager.query(sql);
       },
       { timeoutMs },
     );
