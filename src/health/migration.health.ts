@@ -1,11 +1,10 @@
-import type { TenantFailure } from '../errors/migration-lock.errors.js';
 import type { MigrationState } from '../migration-runner/migration-events.js';
 import type { MigrationRunnerService } from '../migration-runner/migration-runner.service.js';
 
 /** The shape @nestjs/terminus expects from an indicator: `{ [key]: { status, ...details } }`. */
 export type MigrationHealthResult = Record<
   string,
-  { status: 'up' | 'down' } & Omit<MigrationState, 'since'> & {
+  { status: 'up' | 'down' } & Omit<MigrationState, 'since' | 'tenants'> & {
       since: string;
       /** With `tenants.onFailure: 'report'`: each tenant schema that failed, down, with why. */
       tenants?: Record<string, { status: 'down'; migration?: string; error: string }>;
@@ -26,7 +25,6 @@ export class MigrationHealthIndicator {
   constructor(
     private readonly runner: MigrationRunnerService,
     private readonly runOnBootstrap: boolean,
-    private readonly tenants?: { readonly failures: readonly TenantFailure[] },
   ) {}
 
   /**
@@ -34,9 +32,9 @@ export class MigrationHealthIndicator {
    * details; the replica itself stays up: it serves the other tenants.
    */
   isHealthy(key = 'migrations'): MigrationHealthResult {
-    const { since, ...state } = this.runner.state;
+    const { since, tenants: tenantRun, ...state } = this.runner.state;
     const up = state.phase === 'done' || (state.phase === 'idle' && !this.runOnBootstrap);
-    const failed = this.tenants?.failures ?? [];
+    const failed = tenantRun?.failed ?? [];
     const tenants =
       failed.length === 0
         ? {}

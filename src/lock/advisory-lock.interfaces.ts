@@ -103,7 +103,7 @@ export type LockMode<R = never> =
       /** `follow` only: what to read once the holder is done, in the same round trip. */
       readonly readAfterRelease?: ReadAfterRelease<R>;
     }
-  | { readonly form: 'session'; readonly whenHeld: 'wait' | 'follow' };
+  | { readonly form: 'session'; readonly whenHeld: 'wait' | 'try' | 'follow' };
 
 /** What hold() did; a follow given a `readAfterRelease` brings its answer in `read`. */
 export type HoldResult<T, R = never> = { acquired: true; value: T } | { acquired: false; read?: R };

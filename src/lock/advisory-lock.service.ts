@@ -121,6 +121,21 @@ export class AdvisoryLockService {
   }
 
   /**
+   * The session-level form of tryWithLock: runs `fn` holding the session-level lock if it is free
+   * right now (as withSessionLock runs it); otherwise returns `{ acquired: false }` at once.
+   * @throws LockAbortedError, LockLostError, InvalidLockArgumentError, SessionLockThroughPoolerError
+   */
+  trySessionLock<T>(
+    id: string,
+    type: string,
+    fn: SessionLockedWork<T>,
+    options?: TryWithLockOptions,
+  ): Promise<TryLockResult<T>> {
+    const request = tryLockRequest(id, type, fn, options);
+    return traced(request, fn, (work) => this.hold(SESSION_TRY, request, work));
+  }
+
+  /**
    * The session-level form of tryWithLockOrWait: runs `fn` holding the session-level lock if it is
    * free now or becomes free on the slow poll; when the holder announces its release, resolves
    * `{ acquired: false }` instead of competing for the lock, so that every waiter first looks at
@@ -152,7 +167,7 @@ export class AdvisoryLockService {
     if (outer) return { acquired: true, value: await work(outer.queryRunner, outer.lock) };
     return mode.form === 'transaction'
       ? this.holdTransactionLock(mode, request, work)
-      : this.holdSessionLock(mode.whenHeld === 'follow', request, work);
+      : this.holdSessionLock(mode.whenHeld, request, work);
   }
 
   private async holdTransactionLock<T, R>(
@@ -182,7 +197,7 @@ export class AdvisoryLockService {
   }
 
   private async holdSessionLock<T>(
-    stopOnRelease: boolean,
+    whenHeld: 'wait' | 'try' | 'follow',
     request: LockRequest,
     work: QueryRunnerWork<T>,
   ): Promise<TryLockResult<T>> {
@@ -192,10 +207,10 @@ export class AdvisoryLockService {
     // 'ended': finish() released the lock and gave the connection back; it must not be touched again.
     let state: 'waiting' | 'held' | 'ended' = 'waiting';
     try {
-      const end = await session.acquire(signal, stopOnRelease).catch((error: unknown) => {
+      const end = await session.acquire(signal, whenHeld).catch((error: unknown) => {
         throw waitingFailure(session.opened, request, error);
       });
-      if (end === 'released') return NOT_ACQUIRED;
+      if (end === 'released' || end === 'busy') return NOT_ACQUIRED;
       if (end === 'aborted') throw abortedWhileWaiting(request);
       if (end === 'timeout') throw await lockTimeout(session.connection, request, timeoutMs);
       state = 'held';
@@ -236,6 +251,7 @@ const TRANSACTION_WAIT: LockMode = { form: 'transaction', whenHeld: 'wait' };
 const TRANSACTION_TRY: LockMode = { form: 'transaction', whenHeld: 'try' };
 const TRANSACTION_FOLLOW: LockMode = { form: 'transaction', whenHeld: 'follow' };
 const SESSION_WAIT: LockMode = { form: 'session', whenHeld: 'wait' };
+const SESSION_TRY: LockMode = { form: 'session', whenHeld: 'try' };
 const SESSION_FOLLOW: LockMode = { form: 'session', whenHeld: 'follow' };
 
 /** The transaction forms hand the work the EntityManager of the lock's transaction. */

@@ -33,10 +33,11 @@ const ANNOUNCEMENT_GRACE_MS = 100;
 
 /**
  * How a session-lock wait ended: `taken` (by the first try), `held` (after a wait), `timeout`,
- * `aborted`, or `released`: the holder announced its release (only when the caller asked to stop
- * there, to look at what the holder did before trying again).
+ * `aborted`, `busy` (the first try failed and the caller asked for no wait), or `released`: the
+ * holder announced its release (only when the caller asked to stop there, to look at what the
+ * holder did before trying again).
  */
-export type SessionWaitEnd = 'taken' | 'held' | 'timeout' | 'aborted' | 'released';
+export type SessionWaitEnd = 'taken' | 'held' | 'timeout' | 'aborted' | 'busy' | 'released';
 
 /**
  * A session-level advisory lock (`pg_advisory_lock`) on a dedicated connection, for work that
@@ -77,10 +78,14 @@ export class SessionLock {
   }
 
   /**
-   * Waits for the lock; resolves to how the wait ended. With `stopOnRelease`, a release announced
-   * by the holder ends the wait instead of a new try.
+   * Waits for the lock; resolves to how the wait ended. `follow`: a release announced by the holder
+   * ends the wait instead of a new try; `try`: no wait at all after the first try.
    */
-  async acquire(signal: AbortSignal | undefined, stopOnRelease: boolean): Promise<SessionWaitEnd> {
+  async acquire(
+    signal: AbortSignal | undefined,
+    whenHeld: 'wait' | 'try' | 'follow',
+  ): Promise<SessionWaitEnd> {
+    const stopOnRelease = whenHeld === 'follow';
     const { timeoutMs } = this.request;
     const deadline = timeoutMs === 0 ? Number.POSITIVE_INFINITY : performance.now() + timeoutMs;
     // Listening before the first try: a release in between is not missed.
@@ -96,6 +101,7 @@ export class SessionLock {
       await assertExclusive(connection.client, this.dataSource, 'session', this.request);
       return 'taken';
     }
+    if (whenHeld === 'try') return 'busy';
     // A server that stops answering a poll well past the deadline has the connection closed,
     // which ends the wait.
     return connection.answeredWithin(

@@ -1,4 +1,5 @@
 import { Logger } from '@nestjs/common';
+import type { TenantFailure } from '../errors/migration-lock.errors.js';
 import type { DriftFinding } from '../history/drift.js';
 import type { MigrationRunResult } from './migration-run-result.js';
 
@@ -42,6 +43,17 @@ export interface MigrationState {
   /** The error message when failed. */
   readonly error?: string;
   readonly errorCode?: string;
+  /** With the module option `tenants`: what this replica's last tenant run ended with. */
+  readonly tenants?: TenantsState;
+}
+
+/** A finished tenant run, as the state shows it (the failed tenants with their errors). */
+export interface TenantsState {
+  readonly total: number;
+  readonly migrated: number;
+  readonly current: number;
+  readonly failed: readonly TenantFailure[];
+  readonly durationMs: number;
 }
 
 /** The event a listener method of `L` takes. */
@@ -78,6 +90,11 @@ export class MigrationStateTracker {
     // A list given here (the run's result) replaces what was counted migration by migration.
     if (details.applied) this.appliedChanged = false;
     this.current = { ...this.state, ...details, phase, since: new Date() };
+  }
+
+  /** A tenant run ended: kept beside the shared run's state, whose phase it does not change. */
+  tenantsDone(tenants: TenantsState): void {
+    this.current = { ...this.state, tenants };
   }
 
   /** One more migration applied by the running run (the phase stays `migrating`). */

@@ -11,7 +11,11 @@ import { answerBoundMs } from '../connection/connection-loss.js';
 import type { PostgresQueryRunner } from '../connection/lock-connection.js';
 import { lockIdentity, type LockIdentity } from '../lock/lock-key.js';
 import { currentTelemetry } from '../telemetry/telemetry.js';
-import { MigrationStateTracker, type MigrationState } from './migration-events.js';
+import {
+  MigrationStateTracker,
+  type MigrationState,
+  type TenantsState,
+} from './migration-events.js';
 import { dryRun, type DryRunResult } from './dry-run.js';
 import { historyReport, type MigrationHistoryReport } from './history-report.js';
 import { MigrationHistory } from './migration-history.js';
@@ -105,9 +109,17 @@ export class MigrationRunnerService {
     return this.last;
   }
 
-  /** Where this replica's migration run is now: idle, waiting, migrating, done or failed. */
+  /**
+   * Where this replica's migration run is now: idle, waiting, migrating, done or failed; with the
+   * module option `tenants`, what its last tenant run ended with (`tenants`, failures included).
+   */
   get state(): MigrationState {
     return this.tracker.state;
+  }
+
+  /** @internal The tenant service reports each finished run here, for `state.tenants`. */
+  noteTenants(tenants: TenantsState): void {
+    this.tracker.tenantsDone(tenants);
   }
 
   /**

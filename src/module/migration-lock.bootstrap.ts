@@ -47,7 +47,7 @@ export class MigrationBootstrap implements OnApplicationBootstrap, BeforeApplica
 
   /** The tenant run; with `onFailure: 'report'` a failed tenant is said here and start-up goes on. */
   private async reportTenants(): Promise<void> {
-    const { failed, total } = await this.tenants.run();
+    const { failed, total } = await this.tenants.run({ signal: this.shutdown.signal });
     if (failed.length > 0)
       this.logger.warn(
         `${failed.length} of ${total} tenant schema(s) failed to migrate: ${failed.map((f) => f.schema).join(', ')} (tenants.onFailure: 'report')`,

@@ -58,11 +58,17 @@ export function migrationLockProviders(dataSourceName: string | undefined): Prov
     },
     {
       provide: TenantMigrationService,
-      inject: [MIGRATION_LOCK_DATA_SOURCE, AdvisoryLockService, MIGRATION_LOCK_OPTIONS],
+      inject: [
+        MIGRATION_LOCK_DATA_SOURCE,
+        AdvisoryLockService,
+        MIGRATION_LOCK_OPTIONS,
+        MigrationRunnerService,
+      ],
       useFactory: (
         host: MigrationLockDataSource,
         locks: AdvisoryLockService,
         options: ResolvedMigrationLockOptions,
+        runner: MigrationRunnerService,
       ) =>
         new TenantMigrationService(
           host.dataSource,
@@ -70,17 +76,15 @@ export function migrationLockProviders(dataSourceName: string | undefined): Prov
           { id: options.lockId, type: options.lockType, timeoutMs: options.timeoutMs },
           options.tenants,
           options.events,
+          (result) => runner.noteTenants(result),
         ),
     },
     MigrationBootstrap,
     {
       provide: MigrationHealthIndicator,
-      inject: [MigrationRunnerService, MIGRATION_LOCK_OPTIONS, TenantMigrationService],
-      useFactory: (
-        runner: MigrationRunnerService,
-        options: ResolvedMigrationLockOptions,
-        tenants: TenantMigrationService,
-      ) => new MigrationHealthIndicator(runner, options.runOnBootstrap, tenants),
+      inject: [MigrationRunnerService, MIGRATION_LOCK_OPTIONS],
+      useFactory: (runner: MigrationRunnerService, options: ResolvedMigrationLockOptions) =>
+        new MigrationHealthIndicator(runner, options.runOnBootstrap),
     },
     {
       provide: LockedJobRunner,

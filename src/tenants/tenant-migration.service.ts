@@ -1,23 +1,32 @@
 import { Logger } from '@nestjs/common';
 import type { DataSource, EntityManager, QueryRunner } from 'typeorm';
+import type { PostgresQueryRunner } from '../connection/lock-connection.js';
 import {
   InvalidOptionsError,
+  LockAbortedError,
+  LockNotExclusiveError,
   MigrationFailedError,
+  SessionLockThroughPoolerError,
   TenantMigrationsFailedError,
   type TenantFailure,
 } from '../errors/migration-lock.errors.js';
+import { checkAbortSignal } from '../errors/option-checks.js';
 import type { AdvisoryLockService } from '../lock/advisory-lock.service.js';
 import type { CodeMigration } from '../migration-runner/code-migrations.js';
 import { emitEvent, type EventOf } from '../migration-runner/migration-events.js';
 import {
-  appliedNamesSql,
-  createMigrationsTableSql,
-  migrationsTableExistsSql,
-  recordMigrationsSql,
-} from '../migration-runner/migrations-table.sql.js';
-import { createSchemaSql, schemaExistsSql, tenantSearchPathSql } from './tenant-migrations.sql.js';
+  migrateTenantInTransaction,
+  migrateTenantStepByStep,
+  tenantMode,
+  type TenantWork,
+} from './tenant-schema-migration.js';
 import { checkTenantSchema } from './tenant-schema.js';
-import type { ResolvedTenantsOptions, TenantEvents, TenantsResult } from './tenants.options.js';
+import type {
+  ResolvedTenantsOptions,
+  TenantEvents,
+  TenantsProgress,
+  TenantsResult,
+} from './tenants.options.js';
 
 /** How one attempt at a tenant ended. */
 type Attempt =
@@ -47,6 +56,8 @@ export class TenantMigrationService {
     },
     private readonly options: ResolvedTenantsOptions | undefined,
     private readonly events?: TenantEvents,
+    /** Told what every run ended with (the runner's state shows it). */
+    private readonly onDone?: (result: TenantsResult) => void,
   ) {}
 
   private failed: readonly TenantFailure[] = [];
@@ -70,10 +81,16 @@ export class TenantMigrationService {
   }
 
   /**
-   * Every tenant of `tenants.schemas` (read again on every run) brought up to date.
+   * Every tenant of `tenants.schemas` (read again on every run) brought up to date. Aborting
+   * `signal` stops claiming tenants and rolls back the ones in flight (`LockAbortedError`);
+   * `onProgress` hears after every tenant this replica finished with (the CLI's progress line).
    * @throws TenantMigrationsFailedError when one failed and `onFailure` is `'fail'` (after the others)
+   * @throws LockAbortedError, SessionLockThroughPoolerError: the run stopped, not one tenant
    */
-  async run(): Promise<TenantsResult> {
+  async run(
+    options: { signal?: AbortSignal; onProgress?: (progress: TenantsProgress) => void } = {},
+  ): Promise<TenantsResult> {
+    const signal = checkAbortSignal('tenants run', options.signal);
     const started = performance.now();
     const schemas = await this.schemas();
     const migrations = await this.tenants.migrations();
@@ -83,28 +100,44 @@ export class TenantMigrationService {
       current: 0,
       failed: [] as TenantFailure[],
     };
-    const record = (schema: string, attempt: Exclude<Attempt, { outcome: 'held' }>) => {
+    const record = (attempt: Exclude<Attempt, { outcome: 'held' }>) => {
       if (attempt.outcome === 'failed') result.failed.push(attempt.failure);
       else if (attempt.applied.length > 0) result.migrated++;
       else result.current++;
+      options.onProgress?.({
+        total: result.total,
+        done: result.migrated + result.current + result.failed.length,
+        failed: result.failed.length,
+        elapsedMs: performance.now() - started,
+      });
     };
     // First pass: claim what is free; what another replica holds is looked at again at the end.
     const held: string[] = [];
-    await this.inParallel(schemas, async (schema) => {
-      const attempt = await this.attempt(schema, migrations, { wait: false });
+    await this.inParallel(schemas, signal, async (schema) => {
+      const attempt = await this.attempt(schema, migrations, { wait: false, signal });
       if (attempt.outcome === 'held') held.push(schema);
-      else record(schema, attempt);
+      else record(attempt);
     });
     // Then wait for each of those (its holder's commit or rollback) and bring it up to date.
     const deadline = performance.now() + this.lock.timeoutMs;
-    await this.inParallel(held, async (schema) => {
+    await this.inParallel(held, signal, async (schema) => {
       const remaining =
         this.lock.timeoutMs === 0 ? 0 : Math.max(1, Math.round(deadline - performance.now()));
-      const attempt = await this.attempt(schema, migrations, { wait: true, timeoutMs: remaining });
-      if (attempt.outcome !== 'held') record(schema, attempt);
+      const attempt = await this.attempt(schema, migrations, {
+        wait: true,
+        timeoutMs: remaining,
+        signal,
+      });
+      if (attempt.outcome !== 'held') record(attempt);
     });
+    // Tenants left unclaimed: the run did not finish, whatever the ones in flight did.
+    if (signal?.aborted)
+      throw new LockAbortedError(`${this.lock.id}/${this.lock.type} (tenants)`, 'holding', {
+        cause: signal.reason,
+      });
     const done: TenantsResult = { ...result, durationMs: Math.round(performance.now() - started) };
     this.failed = done.failed;
+    this.onDone?.(done);
     this.emit('tenantsDone', {
       total: done.total,
       migrated: done.migrated,
@@ -140,11 +173,15 @@ export class TenantMigrationService {
     return [...new Set(listed.map((schema) => checkTenantSchema(schema)))];
   }
 
-  /** Runs `work` for every item, at most `concurrency` at once. */
-  private async inParallel(items: readonly string[], work: (item: string) => Promise<void>) {
+  /** Runs `work` for every item, at most `concurrency` at once; none started once `signal` aborts. */
+  private async inParallel(
+    items: readonly string[],
+    signal: AbortSignal | undefined,
+    work: (item: string) => Promise<void>,
+  ) {
     let next = 0;
     const worker = async () => {
-      while (next < items.length) await work(items[next++]);
+      while (next < items.length && !signal?.aborted) await work(items[next++]);
     };
     await Promise.all(
       Array.from({ length: Math.min(this.tenants.concurrency, items.length) }, worker),
@@ -154,28 +191,22 @@ export class TenantMigrationService {
   private async attempt(
     schema: string,
     migrations: readonly CodeMigration[],
-    how: { wait: boolean; timeoutMs?: number; createSchema?: boolean },
+    how: { wait: boolean; timeoutMs?: number; createSchema?: boolean; signal?: AbortSignal },
   ): Promise<Attempt> {
     const started = performance.now();
     // The tenant key is (fnv1a32(id.schema), fnv1a32(type.tenant)): advisoryLockKey of these.
     const id = `${this.lock.id}.${schema}`;
     const type = `${this.lock.type}.tenant`;
-    const work = (manager: EntityManager) =>
-      this.migrate(
-        manager.queryRunner!,
-        schema,
-        migrations,
-        how.createSchema ?? this.tenants.createSchemas,
-      );
+    const work: TenantWork = {
+      dataSource: this.dataSource,
+      schema,
+      migrations,
+      createSchema: how.createSchema ?? this.tenants.createSchemas,
+      started: (pending) => this.emit('tenantStarted', { schema, pending }),
+    };
     try {
-      let applied: string[];
-      if (how.wait) {
-        applied = await this.locks.withLock(id, type, work, { timeoutMs: how.timeoutMs });
-      } else {
-        const tried = await this.locks.tryWithLock(id, type, work);
-        if (!tried.acquired) return { outcome: 'held' };
-        applied = tried.value;
-      }
+      const applied = await this.holdAndMigrate(id, type, work, how);
+      if (applied === undefined) return { outcome: 'held' };
       if (applied.length > 0)
         this.emit('tenantMigrated', {
           schema,
@@ -184,6 +215,13 @@ export class TenantMigrationService {
         });
       return { outcome: 'done', applied };
     } catch (error) {
+      // Not this tenant's failure: the run stops (every other tenant would fail the same way).
+      if (
+        error instanceof LockAbortedError ||
+        error instanceof SessionLockThroughPoolerError ||
+        error instanceof LockNotExclusiveError
+      )
+        throw error;
       const failure: TenantFailure = {
         schema,
         ...(error instanceof MigrationFailedError ? { migration: error.migrationName } : {}),
@@ -196,47 +234,32 @@ export class TenantMigrationService {
     }
   }
 
-  /** Inside the tenant's transaction, under its lock: its schema, its table, its pending migrations. */
-  private async migrate(
-    queryRunner: QueryRunner,
-    schema: string,
-    migrations: readonly CodeMigration[],
-    createSchema: boolean,
-  ): Promise<string[]> {
-    const { dataSource } = this;
-    const [{ present }] = (await queryRunner.query(schemaExistsSql(schema))) as [
-      { present: boolean },
-    ];
-    if (!present) {
-      if (!createSchema)
-        throw new Error(
-          `schema "${schema}" does not exist (create it first, or set tenants.createSchemas: true)`,
-        );
-      await queryRunner.query(createSchemaSql(schema));
+  /**
+   * The tenant's lock taken (or tried, when `wait` is false), and its work done under it: in mode
+   * `all` inside the lock's transaction, in `each` on the session-level lock's connection.
+   * Resolves undefined when another replica holds it and `wait` is false.
+   */
+  private async holdAndMigrate(
+    id: string,
+    type: string,
+    work: TenantWork,
+    how: { wait: boolean; timeoutMs?: number; signal?: AbortSignal },
+  ): Promise<string[] | undefined> {
+    const { signal } = how;
+    const waitOptions = { timeoutMs: how.timeoutMs, ...(signal ? { signal } : {}) };
+    const tryOptions = signal ? { signal } : {};
+    if (tenantMode(work.migrations) === 'all') {
+      const inTransaction = (manager: EntityManager) =>
+        migrateTenantInTransaction(manager.queryRunner!, work);
+      if (how.wait) return this.locks.withLock(id, type, inTransaction, waitOptions);
+      const tried = await this.locks.tryWithLock(id, type, inTransaction, tryOptions);
+      return tried.acquired ? tried.value : undefined;
     }
-    await queryRunner.query(tenantSearchPathSql(schema));
-    const [{ present: tableExists }] = (await queryRunner.query(
-      migrationsTableExistsSql(dataSource, false, schema),
-    )) as [{ present: boolean }];
-    const rows = tableExists
-      ? ((await queryRunner.query(appliedNamesSql(dataSource, schema))) as Array<{ name: string }>)
-      : [];
-    const applied = new Set(rows.map((row) => row.name));
-    const pending = migrations.filter((migration) => !applied.has(migration.name));
-    if (pending.length === 0) return [];
-    this.emit('tenantStarted', { schema, pending: pending.length });
-    if (!tableExists) await queryRunner.query(createMigrationsTableSql(dataSource, schema));
-    for (const migration of pending) {
-      try {
-        await queryRunner.beforeMigration();
-        await migration.instance.up(queryRunner);
-        await queryRunner.afterMigration();
-      } catch (error) {
-        throw MigrationFailedError.create(migration.name, error);
-      }
-    }
-    await queryRunner.query(recordMigrationsSql(dataSource, pending, schema));
-    return pending.map((migration) => migration.name);
+    const stepByStep = (queryRunner: QueryRunner) =>
+      migrateTenantStepByStep(queryRunner as PostgresQueryRunner, work);
+    if (how.wait) return this.locks.withSessionLock(id, type, stepByStep, waitOptions);
+    const tried = await this.locks.trySessionLock(id, type, stepByStep, tryOptions);
+    return tried.acquired ? tried.value : undefined;
   }
 
   private emit<K extends keyof TenantEvents>(name: K, event: EventOf<TenantEvents, K>): void {

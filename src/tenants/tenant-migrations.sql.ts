@@ -25,3 +25,11 @@ export function createSchemaSql(schema: string): string {
 export function tenantSearchPathSql(schema: string): string {
   return `SET LOCAL search_path = ${schemaIdentifier(schema)}, public`;
 }
+
+/**
+ * Mode `each`: the search path of the session-level lock's own connection, for the tenant's
+ * separate transactions; that connection goes back to the pool reset (DISCARD ALL).
+ */
+export function tenantSessionSearchPathSql(schema: string): string {
+  return `SET search_path = ${schemaIdentifier(schema)}, public`;
+}

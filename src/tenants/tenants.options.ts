@@ -53,6 +53,15 @@ export interface TenantsResult {
   readonly durationMs: number;
 }
 
+/** Where a replica's tenant run is: told after every tenant it finished with. */
+export interface TenantsProgress {
+  readonly total: number;
+  /** Migrated, found current or failed, by this replica. */
+  readonly done: number;
+  readonly failed: number;
+  readonly elapsedMs: number;
+}
+
 export interface ResolvedTenantsOptions {
   /** The tenant migrations, loaded once (classes and globs alike), sorted as TypeORM sorts them. */
   readonly migrations: () => Promise<CodeMigration[]>;

@@ -194,4 +194,72 @@ describe('tenant schemas migrated by several runners at once', () => {
       await rows(`SELECT count(*)::int AS n FROM tenant_effects WHERE schema = 'signup_42'`),
     ).toEqual([{ n: 3 }]);
   });
+
+  it('mode each when a migration opts out of transactions: once per tenant, each step committed with its row', async () => {
+    class ConcurrentIndex1700000000004 implements MigrationInterface {
+      name = 'ConcurrentIndex1700000000004';
+      transaction = false as const;
+      async up(queryRunner: QueryRunner): Promise<void> {
+        // Not possible inside a transaction: the tenant runs step by step under the session lock.
+        await queryRunner.query(
+          'CREATE INDEX CONCURRENTLY accounts_id ON t_accounts1700000000001 (id)',
+        );
+        const [{ schema }] = (await queryRunner.query('SELECT current_schema() AS schema')) as [
+          { schema: string },
+        ];
+        await queryRunner.query('INSERT INTO tenant_effects (schema, migration) VALUES ($1, $2)', [
+          schema,
+          this.name,
+        ]);
+      }
+      async down(): Promise<void> {}
+    }
+    const failing = tenantMigration('Notes1700000000003', (schema) => schema === 'tenant_3');
+    const migrations = [MIGRATIONS[0], MIGRATIONS[1], failing, ConcurrentIndex1700000000004];
+    const schemas = SCHEMAS.slice(0, 8);
+    const runners = await Promise.all(
+      [1, 2, 3].map(() => runner({ migrations, schemas, onFailure: 'report' })),
+    );
+    const results = await Promise.all(runners.map((r) => r.run()));
+    expect(
+      await rows(
+        'SELECT count(*)::int AS n, count(DISTINCT (schema, migration))::int AS distinct_n FROM tenant_effects',
+      ),
+    ).toEqual([{ n: 7 * 4 + 2, distinct_n: 7 * 4 + 2 }]);
+    expect(results.reduce((sum, result) => sum + result.migrated, 0)).toBe(7);
+    // Every replica ends knowing of the failure (it tried the tenant itself).
+    for (const result of results) expect(result.failed.map((f) => f.schema)).toEqual(['tenant_3']);
+    // Step by step: what committed before the failing migration stays, with its rows.
+    expect(await rows('SELECT name FROM tenant_3.migrations ORDER BY id')).toEqual([
+      { name: 'Accounts1700000000001' },
+      { name: 'Invoices1700000000002' },
+    ]);
+    expect(
+      await rows(
+        `SELECT count(*)::int AS n FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
+          WHERE c.relname = 'accounts_id' AND i.indisvalid`,
+      ),
+    ).toEqual([{ n: 7 }]);
+    // No session lock left behind, no search path leaked to the pool.
+    expect(
+      await rows(`SELECT count(*)::int AS n FROM pg_locks WHERE locktype = 'advisory'`),
+    ).toEqual([{ n: 0 }]);
+  });
+
+  it('reports progress after every tenant, and stops claiming tenants when aborted', async () => {
+    const seen: number[] = [];
+    const result = await (
+      await runner({ schemas: SCHEMAS.slice(0, 5) })
+    ).run({ onProgress: (progress) => void seen.push(progress.done) });
+    expect(result.migrated).toBe(5);
+    expect(seen).toEqual([1, 2, 3, 4, 5]);
+    const controller = new AbortController();
+    controller.abort(new Error('shutdown'));
+    await expect((await runner()).run({ signal: controller.signal })).rejects.toMatchObject({
+      code: 'LOCK_ABORTED',
+    });
+    expect(
+      await rows(`SELECT count(*)::int AS n FROM tenant_effects WHERE schema = 'tenant_9'`),
+    ).toEqual([{ n: 0 }]);
+  });
 });
