@@ -6,6 +6,8 @@ import { MigrationRunnerService } from '../migration-runner/migration-runner.ser
 import { assertLockableDataSource } from '../module/migration-lock-data-source.js';
 import type { MigrationTransactionMode } from '../module/interfaces/migration-lock-options.interface.js';
 import { MigrationLockModule } from '../module/migration-lock.module.js';
+import { TenantMigrationService } from '../tenants/tenant-migration.service.js';
+import type { TenantsOptions } from '../tenants/tenants.options.js';
 import { DatabaseUnreachableError } from './cli.errors.js';
 import { loadDataSource } from './load-data-source.js';
 import { parseDuration } from './parse-duration.js';
@@ -29,6 +31,8 @@ export interface CommonOptions {
 export interface CliContext {
   readonly dataSource: DataSource;
   readonly runner: MigrationRunnerService;
+  /** The tenant run, when the command was given tenants (`migration-lock tenants …`). */
+  readonly tenants: TenantMigrationService;
   close(): Promise<void>;
 }
 
@@ -39,6 +43,7 @@ export interface CliContext {
 export async function openCliContext(
   options: CommonOptions,
   events: (dataSource: DataSource) => MigrationEvents | undefined = () => undefined,
+  tenants?: (dataSource: DataSource) => TenantsOptions,
 ): Promise<CliContext> {
   const timeoutMs = options.timeout === undefined ? undefined : parseDuration(options.timeout);
   const connectTimeoutMs = parseDuration(options.connectTimeout, '--connect-timeout');
@@ -66,12 +71,14 @@ export async function openCliContext(
         ...(options.historyTable === undefined ? {} : { historyTable: options.historyTable }),
         ...(options.validate === undefined ? {} : { validate: options.validate }),
         events: events(dataSource),
+        ...(tenants ? { tenants: tenants(dataSource) } : {}),
       }),
       { logger: false, abortOnError: false },
     );
     return {
       dataSource,
       runner: app.get(MigrationRunnerService),
+      tenants: app.get(TenantMigrationService),
       close: async () => {
         await app.close();
         await dataSource.destroy();

@@ -2,6 +2,11 @@ import type { CommonOptions } from './cli-context.js';
 import type { CommandOutput } from './command-output.js';
 import { revertCommand, runCommand, showCommand, statusCommand } from './commands.js';
 import { dryRunCommand, historyCommand, validateCommand } from './history-commands.js';
+import {
+  tenantsRunCommand,
+  tenantsStatusCommand,
+  type TenantCommandOptions,
+} from './tenant-commands.js';
 
 export type { CommandOutput } from './command-output.js';
 
@@ -40,4 +45,26 @@ export function commandFor(name: keyof typeof COMMANDS): {
   run: (options: AnyOptions) => Promise<CommandOutput>;
 } {
   return COMMANDS[name];
+}
+
+const TENANT_COMMANDS = {
+  run: {
+    description:
+      'bring every tenant schema up to the tenant migrations, sharing the work with every other process (exit 1 if any failed)',
+    run: tenantsRunCommand,
+  },
+  status: {
+    description: "every tenant schema's applied and pending counts, and who migrates it now",
+    run: tenantsStatusCommand,
+  },
+} satisfies Record<
+  string,
+  { description: string; run: (options: TenantCommandOptions) => Promise<CommandOutput> }
+>;
+
+export function tenantCommandFor(name: keyof typeof TENANT_COMMANDS): {
+  description: string;
+  run: (options: TenantCommandOptions) => Promise<CommandOutput>;
+} {
+  return TENANT_COMMANDS[name];
 }

@@ -6,15 +6,8 @@ import { readAllAdvisoryLocks, readLockStatus } from '../status/lock-status.js';
 import { openCliContext, type CommonOptions } from './cli-context.js';
 import type { CommandOutput } from './command-output.js';
 import { driftSummary } from './history-commands.js';
+import { signalOnTermination } from './termination-signal.js';
 import { WaitProgress } from './wait-progress.js';
-
-/** Stops a run on SIGINT / SIGTERM: a wait is cancelled at the server, `all` rolls back. */
-function signalOnTermination(): AbortSignal {
-  const controller = new AbortController();
-  for (const signal of ['SIGINT', 'SIGTERM'] as const)
-    process.once(signal, () => controller.abort(signal));
-  return controller.signal;
-}
 
 /** Live wait progress and applied migrations on stderr, except with --json. */
 const withProgress =

@@ -87,3 +87,19 @@ export function recordMigrationsSql(
   );
   return `INSERT INTO ${tablePath(dataSource, schema)} (${column('timestamp')}, ${column('name')}) VALUES ${rows.join(', ')}`;
 }
+
+/**
+ * The applied names of several tenant schemas' migrations tables, each row with its schema: one
+ * statement for a chunk of tenants (`migration-lock tenants status`). Every table must exist.
+ */
+export function appliedNamesBySchemaSql(
+  dataSource: DataSource,
+  schemas: readonly string[],
+): string {
+  return schemas
+    .map(
+      (schema) =>
+        `SELECT ${textLiteral(schema)} AS schema, name FROM ${tablePath(dataSource, schema)}`,
+    )
+    .join(' UNION ALL ');
+}

@@ -21,6 +21,7 @@ import {
   type TenantWork,
 } from './tenant-schema-migration.js';
 import { checkTenantSchema } from './tenant-schema.js';
+import { readTenantStatus, type TenantStatus } from './tenant-status.js';
 import type {
   ResolvedTenantsOptions,
   TenantEvents,
@@ -165,6 +166,15 @@ export class TenantMigrationService {
     });
     if (attempt.outcome === 'failed') throw new TenantMigrationsFailedError([attempt.failure], 1);
     return attempt.outcome === 'done' ? attempt.applied : [];
+  }
+
+  /**
+   * Where every tenant of `tenants.schemas` stands now: applied and pending counts, and who holds
+   * its lock; no lock taken (`migration-lock tenants status`).
+   */
+  async status(): Promise<TenantStatus[]> {
+    const schemas = await this.schemas();
+    return readTenantStatus(this.dataSource, this.lock, schemas, await this.tenants.migrations());
   }
 
   /** The schema list, each name checked before any SQL (a bad one fails the run here). */

@@ -33,3 +33,15 @@ export function tenantSearchPathSql(schema: string): string {
 export function tenantSessionSearchPathSql(schema: string): string {
   return `SET search_path = ${schemaIdentifier(schema)}, public`;
 }
+
+/**
+ * For every schema of `$1` (a text array): whether it exists, and whether its migrations table
+ * (`$2`, the DataSource's migrationsTableName) does; what `tenants status` reads first.
+ */
+export const TENANT_TABLES_SQL = `SELECT s AS schema,
+  EXISTS (SELECT 1 FROM pg_catalog.pg_namespace WHERE nspname = s) AS present,
+  pg_catalog.to_regclass(pg_catalog.quote_ident(s) || '.' || pg_catalog.quote_ident($2)) IS NOT NULL AS has_table
+  FROM pg_catalog.unnest($1::text[]) AS s`;
+
+/** The schemas whose names match a LIKE pattern (`$1`), by name: `--schema-pattern 'tenant_%'`. */
+export const SCHEMAS_LIKE_SQL = `SELECT nspname AS schema FROM pg_catalog.pg_namespace WHERE nspname LIKE $1 ORDER BY nspname`;
