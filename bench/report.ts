@@ -9,6 +9,7 @@ import type { OtelResults } from './otel.bench.js';
 import type { PeerResult, RolloutResults } from './rollout.bench.js';
 import { percentile } from './stats.js';
 import type { TestDatabaseResults } from './test-database.bench.js';
+import type { TenantBenchResults } from './tenants.bench.js';
 
 export type BenchResults = Omit<LatencyResults, 'handoffSamplesUs'> &
   JobTickResults &
@@ -16,6 +17,7 @@ export type BenchResults = Omit<LatencyResults, 'handoffSamplesUs'> &
   Omit<RolloutResults, 'timeline'> &
   ManyMigrationsResults &
   HistoryBenchResults &
+  TenantBenchResults &
   TestDatabaseResults & {
     testDatabaseVsMigrate200: {
       ratio: number;
@@ -48,6 +50,9 @@ const TARGETS: Record<string, string> = {
   manyMigrationsVsTypeorm: 'all ≤ 0.9, each ≤ 1.0',
   validate500Ms: '≤ 20 ms',
   bootValidateVsOff: '≤ 1.1',
+  tenants1000VsTypeormLoop: '≤ 0.5',
+  tenantsFleet4VsOne: 'report',
+  tenantOverheadVsRaw: '≤ 1.2',
   testDatabaseVsRawTemplate: '≤ 1.2',
   testDatabaseVsMigrate200: '≤ 0.05',
 };
@@ -171,6 +176,24 @@ export function figureRows(r: BenchResults): string[][] {
       r.bootValidateVsOff.ratio.toFixed(2),
       TARGETS.bootValidateVsOff,
       `a replica's start with nothing pending and ${r.bootValidateVsOff.migrations} applied migrations, process start to ready, validate 'warn' ${r.bootValidateVsOff.warnMs.toFixed(1)} ms vs 'off' ${r.bootValidateVsOff.offMs.toFixed(1)} ms (median of per-pair ratios, ${r.bootValidateVsOff.samples} pairs); from after the imports (connect, Nest context, bootstrap run) ${r.bootValidateVsOff.warnInitMs.toFixed(1)} vs ${r.bootValidateVsOff.offInitMs.toFixed(1)} ms, ${r.bootValidateVsOff.initRatio.toFixed(2)}. 'warn' checks after the start; 'fail' checks before it: ${r.bootValidateVsOff.failMs.toFixed(1)} ms, ${r.bootValidateVsOff.failRatio.toFixed(2)} (after the imports ${r.bootValidateVsOff.failInitRatio.toFixed(2)})`,
+    ],
+    [
+      'tenants1000VsTypeormLoop',
+      r.tenants1000VsTypeormLoop.ratio.toFixed(2),
+      TARGETS.tenants1000VsTypeormLoop,
+      `${r.tenants1000VsTypeormLoop.tenants} tenant schemas × ${r.tenants1000VsTypeormLoop.migrations} migrations: one process with the module (concurrency ${r.tenants1000VsTypeormLoop.concurrency}) ${(r.tenants1000VsTypeormLoop.moduleMs / 1000).toFixed(1)} s vs the loop users write (a DataSource per schema, runMigrations(), destroy()) ${(r.tenants1000VsTypeormLoop.typeormMs / 1000).toFixed(1)} s, each timed after its imports`,
+    ],
+    [
+      'tenantsFleet4VsOne',
+      r.tenantsFleet4VsOne.ratio.toFixed(2),
+      TARGETS.tenantsFleet4VsOne,
+      `the same ${r.tenantsFleet4VsOne.tenants} schemas by 4 processes started at once ${(r.tenantsFleet4VsOne.fleetMs / 1000).toFixed(1)} s vs 1 ${(r.tenantsFleet4VsOne.oneMs / 1000).toFixed(1)} s, spawn to last exit; tenants each migrated: ${r.tenantsFleet4VsOne.shares.join(', ')} (2 cores here: the server bounds it)`,
+    ],
+    [
+      'tenantOverheadVsRaw',
+      r.tenantOverheadVsRaw.ratio.toFixed(2),
+      TARGETS.tenantOverheadVsRaw,
+      `per tenant, the service at concurrency 1 ${r.tenantOverheadVsRaw.moduleMsPerTenant.toFixed(2)} ms vs one raw pg client sending the same statements ${r.tenantOverheadVsRaw.rawMsPerTenant.toFixed(2)} ms (${r.tenantOverheadVsRaw.tenants} tenants, median of ${r.tenantOverheadVsRaw.runs} interleaved pairs)`,
     ],
     [
       'testDatabaseVsRawTemplate',

@@ -16,6 +16,7 @@ import { benchManyMigrationsOnBothVersions } from './many-migrations-versions.js
 import { markdownReport, svgChart, textReport, type BenchResults } from './report.js';
 import { benchRollout } from './rollout.bench.js';
 import { benchTestDatabase } from './test-database.bench.js';
+import { benchTenants } from './tenants.bench.js';
 
 /*
  * `npm run bench [-- --json] [-- --out docs]`: the lock against raw pg, rollouts against one
@@ -44,6 +45,10 @@ const testDatabaseSamples = values.quick ? 2 : 15;
 // validate500Ms: the history of a long-lived service; fresh processes each.
 const historyCount = values.quick ? 10 : 500;
 const historySamples = values.quick ? 2 : 9;
+// Schema-per-tenant: the issue's 1 000 schemas × 10 migrations.
+const tenantCount = values.quick ? 6 : 1000;
+const tenantMigrationCount = values.quick ? 3 : 10;
+const overheadTenants = values.quick ? 4 : 200;
 const log = (line: string) => (values.json ? undefined : console.error(line));
 
 async function main(): Promise<void> {
@@ -74,6 +79,15 @@ async function main(): Promise<void> {
       samples: historySamples,
       count: historyCount,
     });
+    log(
+      `tenants: ${tenantCount} schemas × ${tenantMigrationCount} migrations, module vs a TypeORM loop, 4 processes vs 1, vs raw …`,
+    );
+    const tenants = await benchTenants(server.url, {
+      tenants: tenantCount,
+      migrations: tenantMigrationCount,
+      overheadTenants,
+      runs,
+    });
     log(`lock latency: ${runs} run(s) × ${samples} hand-offs, ${samples * 10} withLock calls …`);
     const { handoffSamplesUs, ...latency } = await benchLockLatency(server.url, {
       runs,
@@ -102,6 +116,7 @@ async function main(): Promise<void> {
       ...rollout,
       ...many,
       ...history,
+      ...tenants,
       ...testDatabases,
       testDatabaseVsMigrate200: {
         ratio: testDatabases.testDatabaseMs.p50 / migrate200Ms,
