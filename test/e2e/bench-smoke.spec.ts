@@ -140,6 +140,18 @@ describe('npm run bench (smoke, --quick)', () => {
         offMs: expect.any(Number),
       }),
     );
+    // Schema-per-tenant: the module vs the TypeORM loop, a fleet of 4 vs 1, and vs raw.
+    expect(results.tenants1000VsTypeormLoop).toEqual(
+      expect.objectContaining({ ratio: expect.any(Number), typeormMs: expect.any(Number) }),
+    );
+    expect(results.tenantsFleet4VsOne).toEqual(
+      expect.objectContaining({ ratio: expect.any(Number), shares: expect.any(Array) }),
+    );
+    const fleet = results.tenantsFleet4VsOne as { shares: number[]; tenants: number };
+    expect(fleet.shares.reduce((sum, n) => sum + n, 0)).toBe(fleet.tenants);
+    expect(results.tenantOverheadVsRaw).toEqual(
+      expect.objectContaining({ ratio: expect.any(Number), rawMsPerTenant: expect.any(Number) }),
+    );
     expect(results.testDatabaseMs).toEqual(
       expect.objectContaining({ p50: expect.any(Number), coldP50: expect.any(Number) }),
     );
