@@ -3,6 +3,7 @@ import type pg from 'pg';
 import type { DataSource, MigrationInterface, QueryRunner } from 'typeorm';
 import { TenantMigrationsFailedError } from '../../src/errors/migration-lock.errors.js';
 import { MigrationHealthIndicator } from '../../src/health/migration.health.js';
+import { MigrationRunnerService } from '../../src/migration-runner/migration-runner.service.js';
 import { MigrationLockModule } from '../../src/module/migration-lock.module.js';
 import type { MigrationLockModuleOptions } from '../../src/module/interfaces/migration-lock-options.interface.js';
 import { TenantMigrationService } from '../../src/tenants/tenant-migration.service.js';
@@ -121,6 +122,15 @@ describe('MigrationLockModule with tenants', () => {
         },
       }),
     });
+    // And in the runner's state, with the run's totals.
+    expect(reporting.get(MigrationRunnerService).state.tenants).toEqual(
+      expect.objectContaining({
+        total: 3,
+        // The run that failed migrated the other two: this one found them current.
+        current: 2,
+        failed: [expect.objectContaining({ schema: 'globex', migration: 'Orders1700000000010' })],
+      }),
+    );
     await reporting.close();
   });
 });
