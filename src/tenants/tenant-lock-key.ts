@@ -14,8 +14,14 @@ import { checkTenantSchema } from './tenant-schema.js';
  */
 export function tenantLockKey(id: string, type: string, schema: string): AdvisoryLockKey {
   checkTenantSchema(schema);
-  return Object.freeze([
-    fnv1a32Signed(`${id}.${schema}`),
-    fnv1a32Signed(`${type}.tenant`),
-  ] as const);
+  const [tenantId, tenantType] = tenantLockName(id, type, schema);
+  return Object.freeze([fnv1a32Signed(tenantId), fnv1a32Signed(tenantType)] as const);
+}
+
+/**
+ * The lock id and type a tenant's lock is taken with (AdvisoryLockService hashes them as above):
+ * `id.schema` and `type.tenant`.
+ */
+export function tenantLockName(id: string, type: string, schema: string): [string, string] {
+  return [`${id}.${schema}`, `${type}.tenant`];
 }

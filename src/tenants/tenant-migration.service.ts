@@ -1,6 +1,5 @@
 import { Logger } from '@nestjs/common';
-import type { DataSource, EntityManager, QueryRunner } from 'typeorm';
-import type { PostgresQueryRunner } from '../connection/lock-connection.js';
+import type { DataSource } from 'typeorm';
 import {
   InvalidOptionsError,
   LockAbortedError,
@@ -14,12 +13,8 @@ import { checkAbortSignal } from '../errors/option-checks.js';
 import type { AdvisoryLockService } from '../lock/advisory-lock.service.js';
 import type { CodeMigration } from '../migration-runner/code-migrations.js';
 import { emitEvent, type EventOf } from '../migration-runner/migration-events.js';
-import {
-  migrateTenantInTransaction,
-  migrateTenantStepByStep,
-  tenantMode,
-  type TenantWork,
-} from './tenant-schema-migration.js';
+import { migrateUnderTenantLock } from './tenant-lock-hold.js';
+import type { TenantWork } from './tenant-schema-migration.js';
 import { checkTenantSchema } from './tenant-schema.js';
 import { readTenantStatus, type TenantStatus } from './tenant-status.js';
 import type {
@@ -204,9 +199,6 @@ export class TenantMigrationService {
     how: { wait: boolean; timeoutMs?: number; createSchema?: boolean; signal?: AbortSignal },
   ): Promise<Attempt> {
     const started = performance.now();
-    // The tenant key is (fnv1a32(id.schema), fnv1a32(type.tenant)): advisoryLockKey of these.
-    const id = `${this.lock.id}.${schema}`;
-    const type = `${this.lock.type}.tenant`;
     const work: TenantWork = {
       dataSource: this.dataSource,
       schema,
@@ -215,7 +207,7 @@ export class TenantMigrationService {
       started: (pending) => this.emit('tenantStarted', { schema, pending }),
     };
     try {
-      const applied = await this.holdAndMigrate(id, type, work, how);
+      const applied = await migrateUnderTenantLock(this.locks, this.lock, work, how);
       if (applied === undefined) return { outcome: 'held' };
       if (applied.length > 0)
         this.emit('tenantMigrated', {
@@ -242,34 +234,6 @@ export class TenantMigrationService {
       this.emit('tenantFailed', { ...failure });
       return { outcome: 'failed', failure };
     }
-  }
-
-  /**
-   * The tenant's lock taken (or tried, when `wait` is false), and its work done under it: in mode
-   * `all` inside the lock's transaction, in `each` on the session-level lock's connection.
-   * Resolves undefined when another replica holds it and `wait` is false.
-   */
-  private async holdAndMigrate(
-    id: string,
-    type: string,
-    work: TenantWork,
-    how: { wait: boolean; timeoutMs?: number; signal?: AbortSignal },
-  ): Promise<string[] | undefined> {
-    const { signal } = how;
-    const waitOptions = { timeoutMs: how.timeoutMs, ...(signal ? { signal } : {}) };
-    const tryOptions = signal ? { signal } : {};
-    if (tenantMode(work.migrations) === 'all') {
-      const inTransaction = (manager: EntityManager) =>
-        migrateTenantInTransaction(manager.queryRunner!, work);
-      if (how.wait) return this.locks.withLock(id, type, inTransaction, waitOptions);
-      const tried = await this.locks.tryWithLock(id, type, inTransaction, tryOptions);
-      return tried.acquired ? tried.value : undefined;
-    }
-    const stepByStep = (queryRunner: QueryRunner) =>
-      migrateTenantStepByStep(queryRunner as PostgresQueryRunner, work);
-    if (how.wait) return this.locks.withSessionLock(id, type, stepByStep, waitOptions);
-    const tried = await this.locks.trySessionLock(id, type, stepByStep, tryOptions);
-    return tried.acquired ? tried.value : undefined;
   }
 
   private emit<K extends keyof TenantEvents>(name: K, event: EventOf<TenantEvents, K>): void {

@@ -3,6 +3,7 @@ import type { LockSession } from '../errors/lock-session.js';
 import type { CodeMigration } from '../migration-runner/code-migrations.js';
 import { appliedNamesBySchemaSql } from '../migration-runner/migrations-table.sql.js';
 import { readAllAdvisoryLocks } from '../status/lock-status.js';
+import { tenantLockName } from './tenant-lock-key.js';
 import { TENANT_TABLES_SQL } from './tenant-migrations.sql.js';
 
 /** Where one tenant schema stands, as `migration-lock tenants status` lists it. */
@@ -67,13 +68,10 @@ async function tenantHolders(
   lock: { readonly id: string; readonly type: string },
   schemas: readonly string[],
 ): Promise<Map<string, LockSession>> {
-  const bySchema = new Map(
-    schemas.map((schema) => [`${lock.id}.${schema}/${lock.type}.tenant`, schema]),
-  );
-  const locks = await readAllAdvisoryLocks(
-    dataSource,
-    schemas.map((schema) => [`${lock.id}.${schema}`, `${lock.type}.tenant`] as const),
-  );
+  const names = schemas.map((schema) => tenantLockName(lock.id, lock.type, schema));
+  // readAllAdvisoryLocks names a known key `id/type`.
+  const bySchema = new Map(names.map(([id, type], i) => [`${id}/${type}`, schemas[i]]));
+  const locks = await readAllAdvisoryLocks(dataSource, names);
   const holders = new Map<string, LockSession>();
   for (const entry of locks) {
     const schema = entry.name === null ? undefined : bySchema.get(entry.name);

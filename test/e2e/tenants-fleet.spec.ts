@@ -47,27 +47,11 @@ describe('migration-lock tenants run: a fleet of processes over 200 tenant schem
   const rows = async (sql: string, params: unknown[] = []) =>
     (await observer.query(sql, params)).rows;
 
-  /** One replica: the CLI with its own application_name, so the test can find its sessions. */
-  function replica(name: string, env: Record<string, string> = {}, args: string[] = []) {
-    const child = spawn(
-      process.execPath,
-      [
-        CLI,
-        'tenants',
-        'run',
-        '-d',
-        DATA_SOURCE,
-        '--tenant-migrations',
-        TENANT_MIGRATIONS,
-        '--schema-pattern',
-        'tenant\\_%',
-        '--application-name',
-        name,
-        '--json',
-        ...args,
-      ],
-      { env: { ...process.env, DATABASE_URL: db.url, TENANT_EFFECTS: effects, ...env } },
-    );
+  /** The built CLI as a child process, its output collected. */
+  function spawnCli(args: string[], env: Record<string, string> = {}) {
+    const child = spawn(process.execPath, [CLI, ...args], {
+      env: { ...process.env, DATABASE_URL: db.url, ...env },
+    });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
@@ -78,18 +62,17 @@ describe('migration-lock tenants run: a fleet of processes over 200 tenant schem
     return { child, exited };
   }
 
-  /** A CLI command to its end. */
-  async function cli(args: string[]): Promise<Exit> {
-    const child = spawn(process.execPath, [CLI, ...args], {
-      env: { ...process.env, DATABASE_URL: db.url },
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    return new Promise((resolve) =>
-      child.on('exit', (code, signal) => resolve({ code, signal, stdout, stderr })),
+  /** One replica: `tenants run` with its own application_name, so the test can find its sessions. */
+  function replica(name: string, env: Record<string, string> = {}, args: string[] = []) {
+    return spawnCli(
+      ['tenants', 'run', ...TENANT_ARGS, '--application-name', name, '--json', ...args],
+      { TENANT_EFFECTS: effects, ...env },
     );
+  }
+
+  /** A CLI command to its end. */
+  function cli(args: string[]): Promise<Exit> {
+    return spawnCli(args).exited;
   }
 
   /** Lines of the effects file: schema, migration, pid. */
@@ -109,7 +92,8 @@ describe('migration-lock tenants run: a fleet of processes over 200 tenant schem
       observer,
       `${count} session(s) at the gate`,
       `SELECT l.pid, a.application_name AS app FROM pg_locks l JOIN pg_stat_activity a USING (pid)
-        WHERE l.locktype = 'advisory' AND NOT l.granted AND l.objid = $1 AND l.objsubid = 1`,
+        WHERE l.locktype = 'advisory' AND NOT l.granted AND l.objid = $1 AND l.objsubid = 1
+          AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())`,
       [GATE_KEY],
       count,
     );
@@ -171,7 +155,11 @@ describe('migration-lock tenants run: a fleet of processes over 200 tenant schem
     expect(await new Promise((resolve) => plain.on('exit', resolve))).toBe(0);
     expect(await schemaDump('tenant_137')).toEqual(await schemaDump('typeorm_ref'));
     expect(
-      await rows('SELECT count(*)::int AS n FROM pg_locks WHERE locktype = $1', ['advisory']),
+      // This database's locks only: pg_locks is the whole server's (other suites run beside).
+      await rows(
+        `SELECT count(*)::int AS n FROM pg_locks WHERE locktype = 'advisory'
+            AND database = (SELECT oid FROM pg_database WHERE datname = current_database())`,
+      ),
     ).toEqual([{ n: 0 }]);
   });
 

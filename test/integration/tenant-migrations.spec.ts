@@ -242,7 +242,11 @@ describe('tenant schemas migrated by several runners at once', () => {
     ).toEqual([{ n: 7 }]);
     // No session lock left behind, no search path leaked to the pool.
     expect(
-      await rows(`SELECT count(*)::int AS n FROM pg_locks WHERE locktype = 'advisory'`),
+      // This database's locks only: pg_locks is the whole server's (other suites run beside).
+      await rows(
+        `SELECT count(*)::int AS n FROM pg_locks WHERE locktype = 'advisory'
+            AND database = (SELECT oid FROM pg_database WHERE datname = current_database())`,
+      ),
     ).toEqual([{ n: 0 }]);
   });
 
