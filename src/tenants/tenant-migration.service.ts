@@ -3,9 +3,6 @@ import type { DataSource } from 'typeorm';
 import {
   InvalidOptionsError,
   LockAbortedError,
-  LockNotExclusiveError,
-  MigrationFailedError,
-  SessionLockThroughPoolerError,
   TenantMigrationsFailedError,
   type TenantFailure,
 } from '../errors/migration-lock.errors.js';
@@ -13,6 +10,7 @@ import { checkAbortSignal } from '../errors/option-checks.js';
 import type { AdvisoryLockService } from '../lock/advisory-lock.service.js';
 import type { CodeMigration } from '../migration-runner/code-migrations.js';
 import { emitEvent, type EventOf } from '../migration-runner/migration-events.js';
+import { stopsTheRun, tenantFailure } from './tenant-failure.js';
 import { migrateUnderTenantLock } from './tenant-lock-hold.js';
 import type { TenantWork } from './tenant-schema-migration.js';
 import { checkTenantSchema } from './tenant-schema.js';
@@ -178,19 +176,28 @@ export class TenantMigrationService {
     return [...new Set(listed.map((schema) => checkTenantSchema(schema)))];
   }
 
-  /** Runs `work` for every item, at most `concurrency` at once; none started once `signal` aborts. */
+  /**
+   * Runs `work` for every item, at most `concurrency` at once; none started once `signal` aborts.
+   * An error that stops the run (not a tenant's failure) stops the other workers claiming, and is
+   * thrown once they are all done: nothing keeps running after the run has ended.
+   */
   private async inParallel(
     items: readonly string[],
     signal: AbortSignal | undefined,
     work: (item: string) => Promise<void>,
   ) {
     let next = 0;
+    let stopped: { error: unknown } | undefined;
     const worker = async () => {
-      while (next < items.length && !signal?.aborted) await work(items[next++]);
+      while (next < items.length && !signal?.aborted && !stopped)
+        await work(items[next++]).catch((error: unknown) => {
+          stopped ??= { error };
+        });
     };
     await Promise.all(
       Array.from({ length: Math.min(this.tenants.concurrency, items.length) }, worker),
     );
+    if (stopped) throw stopped.error;
   }
 
   private async attempt(
@@ -217,19 +224,8 @@ export class TenantMigrationService {
         });
       return { outcome: 'done', applied };
     } catch (error) {
-      // Not this tenant's failure: the run stops (every other tenant would fail the same way).
-      if (
-        error instanceof LockAbortedError ||
-        error instanceof SessionLockThroughPoolerError ||
-        error instanceof LockNotExclusiveError
-      )
-        throw error;
-      const failure: TenantFailure = {
-        schema,
-        ...(error instanceof MigrationFailedError ? { migration: error.migrationName } : {}),
-        error: ((error as { cause?: Error }).cause ?? (error as Error)).message,
-        ...(codeOf(error) ? { code: codeOf(error) } : {}),
-      };
+      if (stopsTheRun(error)) throw error;
+      const failure = tenantFailure(schema, error);
       this.logger.error(`Tenant "${schema}" failed to migrate: ${failure.error}`);
       this.emit('tenantFailed', { ...failure });
       return { outcome: 'failed', failure };
@@ -239,14 +235,4 @@ export class TenantMigrationService {
   private emit<K extends keyof TenantEvents>(name: K, event: EventOf<TenantEvents, K>): void {
     emitEvent(this.events, name, event, this.logger);
   }
-}
-
-/**
- * The code of a failure, for its record: the SQLSTATE (or code) of what the migration threw, or of
- * the error itself when no migration was at fault (a lock timeout, a missing schema).
- */
-function codeOf(error: unknown): string | undefined {
-  const source = error instanceof MigrationFailedError ? error.cause : error;
-  const code = (source as { code?: unknown } | undefined)?.code;
-  return typeof code === 'string' ? code : undefined;
 }
