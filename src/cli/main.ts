@@ -49,21 +49,22 @@ function withCommonOptions(command: Command): Command {
       '--application-name <name>',
       'application_name of the lock connection (default migration-lock:<host>:<pid>)',
     )
+    .option(
+      '--history-table <table>',
+      'the history table (schema.table allowed), when the app sets historyTable (default migration_lock_history)',
+    )
     .option('--json', 'print one JSON object and nothing else', false)
     .exitOverride();
 }
 
 for (const name of ['run', 'show', 'revert', 'status', 'validate', 'history'] as const) {
-  const command = withCommonOptions(program.command(name).description(commandFor(name).description))
-    .addOption(
-      new Option('--transaction <mode>', 'transaction mode')
-        .choices(['all', 'each', 'none'])
-        .default('all'),
-    )
-    .option(
-      '--history-table <table>',
-      'the history table (schema.table allowed), when the app sets historyTable (default migration_lock_history)',
-    );
+  const command = withCommonOptions(
+    program.command(name).description(commandFor(name).description),
+  ).addOption(
+    new Option('--transaction <mode>', 'transaction mode')
+      .choices(['all', 'each', 'none'])
+      .default('all'),
+  );
   if (name === 'status') command.option('--all', 'list every advisory lock in the database', false);
   if (name === 'run')
     command

@@ -74,12 +74,13 @@ export async function tenantsStatusCommand(options: TenantCommandOptions): Promi
     const count = (state: TenantStatus['state']) =>
       tenants.filter((tenant) => tenant.state === state).length;
     const held = tenants.filter((tenant) => tenant.holder !== null);
+    const failed = tenants.filter((tenant) => tenant.lastFailure !== null);
     const listed = tenants.filter((tenant) => tenant.state !== 'current' || tenant.holder);
     return {
       json: { tenants },
       text: [
         ...listed.map(statusLine),
-        `${tenants.length} tenant schema(s): ${count('current')} current, ${count('pending')} pending, ${count('missing')} missing, ${held.length} being migrated now.`,
+        `${tenants.length} tenant schema(s): ${count('current')} current, ${count('pending')} pending (${failed.length} of them failed last time), ${count('missing')} missing, ${held.length} being migrated now.`,
       ].join('\n'),
     };
   } finally {
@@ -93,7 +94,10 @@ function statusLine(tenant: TenantStatus): string {
       ? 'missing  (no such schema)'
       : `${tenant.state.padEnd(8)} ${tenant.applied} applied, ${tenant.pending} pending`;
   const holder = tenant.holder ? `, held by ${describeSession(tenant.holder)}` : '';
-  return `${tenant.schema.padEnd(24)} ${state}${holder}`;
+  const failure = tenant.lastFailure
+    ? `\n  last failed ${tenant.lastFailure.at.toISOString()}${tenant.lastFailure.migration ? ` at ${tenant.lastFailure.migration}` : ''}: ${tenant.lastFailure.error}`
+    : '';
+  return `${tenant.schema.padEnd(24)} ${state}${holder}${failure}`;
 }
 
 /** The module option `tenants` from the command line, checked before any connection. */

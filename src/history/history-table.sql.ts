@@ -4,7 +4,9 @@ import { advisoryLockKey } from '../lock/lock-key.js';
 /*
  * The statements of the module's migration history table: one row per migration applied, written
  * in the migration's own transaction (a crash leaves neither), one per failed attempt after its
- * rollback, one per migration baselined and one per revert. Values are literals (pg's escaping):
+ * rollback, one per migration baselined and one per revert. A tenant schema's failed attempts
+ * (issue #32) are rows too, with `tenant` set; every other row has it null, and every read of the
+ * shared history leaves tenant rows out. Values are literals (pg's escaping):
  * a row can share the round trip of the migrations table's INSERT. The table name is checked
  * (checkTableName) before it gets here.
  */
@@ -51,6 +53,7 @@ export function createHistoryTableSql(table: string): string {
   return `CREATE TABLE IF NOT EXISTS ${tableIdentifier(table)} (
   id bigserial PRIMARY KEY,
   name text NOT NULL,
+  tenant text,
   status text NOT NULL CHECK (status IN ('applied', 'failed', 'baseline', 'reverted')),
   checksum text,
   applied_at timestamptz NOT NULL DEFAULT pg_catalog.clock_timestamp(),
@@ -77,19 +80,19 @@ export function historyTableExistsSql(table: string): string {
  */
 export function recordedChecksumsSql(table: string): string {
   return `SELECT COALESCE(pg_catalog.json_agg(pg_catalog.json_build_array(name, status, checksum) ORDER BY id), '[]') AS rows
-  FROM ${tableIdentifier(table)} WHERE status <> 'failed'`;
+  FROM ${tableIdentifier(table)} WHERE status <> 'failed' AND tenant IS NULL`;
 }
 
 /** Per migration, its latest row other than a failed attempt: what the history says of it now. */
 export function latestRecordsSql(table: string): string {
   return `SELECT DISTINCT ON (name) name, status, checksum, applied_at, duration_ms, application_name, host, pid, module_version, mode
-  FROM ${tableIdentifier(table)} WHERE status <> 'failed' ORDER BY name, id DESC`;
+  FROM ${tableIdentifier(table)} WHERE status <> 'failed' AND tenant IS NULL ORDER BY name, id DESC`;
 }
 
 /** The newest failed attempts, at most `limit`. */
 export function failedAttemptsSql(table: string, limit: number): string {
   return `SELECT name, applied_at, duration_ms, application_name, host, pid, module_version, mode, error_code, error_message
-  FROM ${tableIdentifier(table)} WHERE status = 'failed' ORDER BY id DESC LIMIT ${integerLiteral(limit)}`;
+  FROM ${tableIdentifier(table)} WHERE status = 'failed' AND tenant IS NULL ORDER BY id DESC LIMIT ${integerLiteral(limit)}`;
 }
 
 /** The rows for migrations applied, baselined or reverted by `writer`, in one INSERT. */
@@ -125,17 +128,36 @@ export function baselineSql(
   return `INSERT INTO ${t} (name, status, checksum, duration_ms, host, pid, module_version, mode)
 SELECT v.name, 'baseline', v.checksum, 0, ${writerValues(writer)}
   FROM (VALUES ${values.join(', ')}) AS v (name, checksum)
- WHERE COALESCE((SELECT h.status FROM ${t} h WHERE h.name = v.name AND h.status <> 'failed' ORDER BY h.id DESC LIMIT 1), 'reverted') = 'reverted'`;
+ WHERE COALESCE((SELECT h.status FROM ${t} h WHERE h.name = v.name AND h.status <> 'failed' AND h.tenant IS NULL ORDER BY h.id DESC LIMIT 1), 'reverted') = 'reverted'`;
 }
 
-/** A failed attempt, written after its rollback: the error's code and message, never a URL. */
+/**
+ * A failed attempt, written after its rollback: the error's code and message, never a URL; with
+ * `tenant`, a tenant schema's (`name` is then its failing migration, or empty when none was).
+ */
 export function recordFailureSql(
   table: string,
-  failure: { name: string; durationMs: number; code: string | undefined; message: string },
+  failure: {
+    name: string;
+    durationMs: number;
+    code: string | undefined;
+    message: string;
+    tenant?: string;
+  },
   writer: HistoryWriter,
 ): string {
   const code = failure.code === undefined ? 'NULL' : textLiteral(failure.code);
-  return `INSERT INTO ${tableIdentifier(table)} (name, status, duration_ms, host, pid, module_version, mode, error_code, error_message) VALUES (${textLiteral(failure.name)}, 'failed', ${integerLiteral(Math.round(failure.durationMs))}, ${writerValues(writer)}, ${code}, ${textLiteral(failure.message)})`;
+  const tenant = failure.tenant === undefined ? 'NULL' : textLiteral(failure.tenant);
+  return `INSERT INTO ${tableIdentifier(table)} (name, tenant, status, duration_ms, host, pid, module_version, mode, error_code, error_message) VALUES (${textLiteral(failure.name)}, ${tenant}, 'failed', ${integerLiteral(Math.round(failure.durationMs))}, ${writerValues(writer)}, ${code}, ${textLiteral(failure.message)})`;
+}
+
+/**
+ * Each tenant's newest failed attempt, for the tenant schemas of `$1` (a text array): what
+ * `tenants status` shows beside a tenant that is still pending.
+ */
+export function latestTenantFailuresSql(table: string): string {
+  return `SELECT DISTINCT ON (tenant) tenant, name, applied_at, application_name, error_code, error_message
+  FROM ${tableIdentifier(table)} WHERE status = 'failed' AND tenant = ANY($1::text[]) ORDER BY tenant, id DESC`;
 }
 
 function writerValues(writer: HistoryWriter): string {

@@ -180,12 +180,12 @@ export class MigrationHistory {
 
   /**
    * A failed attempt, after its rollback (mode `all` rolled the table back too, if this run made
-   * it): best effort, under the table's lock. The error behind it gives the code (a SQLSTATE) and
+   * it), or a tenant schema's (`tenant`): best effort, under the table's lock. The error behind it gives the code (a SQLSTATE) and
    * the message, never a connection string.
    */
   async recordFailure(
     locks: AdvisoryLockService,
-    failure: { name: string; durationMs: number; error: unknown },
+    failure: { name: string; durationMs: number; error: unknown; tenant?: string },
     timeoutMs: number,
   ): Promise<void> {
     const table = this.table;
@@ -193,6 +193,7 @@ export class MigrationHistory {
     const cause = (failure.error as { cause?: unknown }).cause ?? failure.error;
     const row = {
       name: failure.name,
+      ...(failure.tenant === undefined ? {} : { tenant: failure.tenant }),
       durationMs: failure.durationMs,
       code: (cause as { code?: unknown }).code?.toString(),
       message: (cause as Error)?.message ?? String(cause),

@@ -73,7 +73,12 @@ export function migrationLockProviders(dataSourceName: string | undefined): Prov
         new TenantMigrationService(
           host.dataSource,
           locks,
-          { id: options.lockId, type: options.lockType, timeoutMs: options.timeoutMs },
+          {
+            id: options.lockId,
+            type: options.lockType,
+            timeoutMs: options.timeoutMs,
+            historyTable: options.historyTable,
+          },
           options.tenants,
           options.events,
           (result) => runner.noteTenants(result),

@@ -10,9 +10,10 @@ import { checkAbortSignal } from '../errors/option-checks.js';
 import type { AdvisoryLockService } from '../lock/advisory-lock.service.js';
 import type { CodeMigration } from '../migration-runner/code-migrations.js';
 import { emitEvent, type EventOf } from '../migration-runner/migration-events.js';
+import { MigrationHistory } from '../migration-runner/migration-history.js';
 import { stopsTheRun, tenantFailure } from './tenant-failure.js';
 import { migrateUnderTenantLock } from './tenant-lock-hold.js';
-import type { TenantWork } from './tenant-schema-migration.js';
+import { tenantMode, type TenantWork } from './tenant-schema-migration.js';
 import { checkTenantSchema } from './tenant-schema.js';
 import { readTenantStatus, type TenantStatus } from './tenant-status.js';
 import type {
@@ -47,6 +48,8 @@ export class TenantMigrationService {
       readonly id: string;
       readonly type: string;
       readonly timeoutMs: number;
+      /** Where a tenant's failed attempt is recorded (and `status()` reads it): none when false. */
+      readonly historyTable?: string | false;
     },
     private readonly options: ResolvedTenantsOptions | undefined,
     private readonly events?: TenantEvents,
@@ -167,7 +170,13 @@ export class TenantMigrationService {
    */
   async status(): Promise<TenantStatus[]> {
     const schemas = await this.schemas();
-    return readTenantStatus(this.dataSource, this.lock, schemas, await this.tenants.migrations());
+    return readTenantStatus(
+      this.dataSource,
+      this.lock,
+      schemas,
+      await this.tenants.migrations(),
+      this.lock.historyTable ?? false,
+    );
   }
 
   /** The schema list, each name checked before any SQL (a bad one fails the run here). */
@@ -227,9 +236,40 @@ export class TenantMigrationService {
       if (stopsTheRun(error)) throw error;
       const failure = tenantFailure(schema, error);
       this.logger.error(`Tenant "${schema}" failed to migrate: ${failure.error}`);
+      await this.recordFailure(work, failure, error, performance.now() - started);
       this.emit('tenantFailed', { ...failure });
       return { outcome: 'failed', failure };
     }
+  }
+
+  /**
+   * The failed attempt in the history table (after the tenant's rollback), for `tenants status`
+   * in another process: best effort, as the shared runs' failed attempts are.
+   */
+  private async recordFailure(
+    work: TenantWork,
+    failure: TenantFailure,
+    error: unknown,
+    durationMs: number,
+  ): Promise<void> {
+    const { historyTable = false, timeoutMs } = this.lock;
+    if (!historyTable) return;
+    const history = new MigrationHistory(
+      this.dataSource,
+      historyTable,
+      tenantMode(work.migrations),
+    );
+    await history
+      .recordFailure(
+        this.locks,
+        { name: failure.migration ?? '', tenant: work.schema, durationMs, error },
+        timeoutMs,
+      )
+      .catch((cause: unknown) =>
+        this.logger.warn(
+          `Tenant "${work.schema}": its failed attempt was not recorded in ${historyTable}: ${(cause as Error).message}`,
+        ),
+      );
   }
 
   private emit<K extends keyof TenantEvents>(name: K, event: EventOf<TenantEvents, K>): void {

@@ -1,6 +1,8 @@
 import type { DataSource } from 'typeorm';
 import type { LockSession } from '../errors/lock-session.js';
 import type { CodeMigration } from '../migration-runner/code-migrations.js';
+import { sqlState, UNDEFINED_TABLE } from '../errors/sql-state.js';
+import { latestTenantFailuresSql } from '../history/history-table.sql.js';
 import { appliedNamesBySchemaSql } from '../migration-runner/migrations-table.sql.js';
 import { readAllAdvisoryLocks } from '../status/lock-status.js';
 import { tenantLockName } from './tenant-lock-key.js';
@@ -15,6 +17,22 @@ export interface TenantStatus {
   readonly pending: number;
   /** The session migrating it now (its tenant lock's holder), if any. */
   readonly holder: LockSession | null;
+  /**
+   * Its newest failed attempt in the history table, shown while it is still not current (a
+   * tenant that is current has none here, whatever failed before).
+   */
+  readonly lastFailure: TenantFailureRecord | null;
+}
+
+/** A tenant's failed attempt as the history table keeps it. */
+export interface TenantFailureRecord {
+  /** The migration that failed; absent when none was at fault (a missing schema, a lock timeout). */
+  readonly migration?: string;
+  readonly error: string;
+  readonly code: string | null;
+  readonly at: Date;
+  /** application_name of the process that tried. */
+  readonly applicationName: string;
 }
 
 /** Tenant tables read per statement: one UNION ALL of this many SELECTs. */
@@ -29,6 +47,7 @@ export async function readTenantStatus(
   lock: { readonly id: string; readonly type: string },
   schemas: readonly string[],
   migrations: readonly CodeMigration[],
+  historyTable: string | false,
 ): Promise<TenantStatus[]> {
   const table = dataSource.options.migrationsTableName ?? 'migrations';
   const tables = (await dataSource.query(TENANT_TABLES_SQL, [schemas, table])) as Array<{
@@ -49,6 +68,12 @@ export async function readTenantStatus(
       if (code.has(row.name)) applied.set(row.schema, (applied.get(row.schema) ?? 0) + 1);
   }
   const holders = await tenantHolders(dataSource, lock, schemas);
+  const notCurrent = tables
+    .filter((row) => !row.present || (applied.get(row.schema) ?? 0) < migrations.length)
+    .map((row) => row.schema);
+  const failures = historyTable
+    ? await lastFailures(dataSource, historyTable, notCurrent)
+    : new Map();
   return tables.map((row) => {
     const count = applied.get(row.schema) ?? 0;
     const pending = migrations.length - count;
@@ -58,8 +83,43 @@ export async function readTenantStatus(
       applied: count,
       pending,
       holder: holders.get(row.schema) ?? null,
+      lastFailure: failures.get(row.schema) ?? null,
     };
   });
+}
+
+/** The newest failed attempt of each of `schemas`, from the history table (none yet: none). */
+async function lastFailures(
+  dataSource: DataSource,
+  table: string,
+  schemas: readonly string[],
+): Promise<Map<string, TenantFailureRecord>> {
+  if (schemas.length === 0) return new Map();
+  const rows = (await dataSource
+    .query(latestTenantFailuresSql(table), [schemas])
+    .catch((error: unknown) => {
+      if (sqlState(error) === UNDEFINED_TABLE) return [];
+      throw error;
+    })) as Array<{
+    tenant: string;
+    name: string;
+    applied_at: Date;
+    application_name: string;
+    error_code: string | null;
+    error_message: string;
+  }>;
+  return new Map(
+    rows.map((row) => [
+      row.tenant,
+      {
+        ...(row.name ? { migration: row.name } : {}),
+        error: row.error_message,
+        code: row.error_code,
+        at: row.applied_at,
+        applicationName: row.application_name,
+      },
+    ]),
+  );
 }
 
 /** The holder of each tenant lock held now, by schema (tenant-lock-key.ts names the keys). */

@@ -227,6 +227,22 @@ describe('migration-lock tenants run: a fleet of processes over 200 tenant schem
     expect(
       await rows(`SELECT count(*)::int AS n FROM pg_tables WHERE schemaname LIKE 'tenant\\_%'`),
     ).toEqual([{ n: 199 * 6 }]);
+    // Another process sees the failure: tenants status, from the history table.
+    const status = await cli(['tenants', 'status', ...TENANT_ARGS, '--json']);
+    const tenant50 = (
+      JSON.parse(status.stdout) as { tenants: Array<{ schema: string; lastFailure: unknown }> }
+    ).tenants.find((tenant) => tenant.schema === 'tenant_050');
+    expect(tenant50).toMatchObject({
+      state: 'pending',
+      applied: 0,
+      lastFailure: { migration: NAMES[2], error: `${NAMES[2]} refuses tenant_050` },
+    });
+    const text = await cli(['tenants', 'status', ...TENANT_ARGS]);
+    expect(text.stdout).toContain(`last failed`);
+    expect(text.stdout).toContain('199 current, 1 pending (1 of them failed last time)');
+    // The shared history lists no tenant's attempt.
+    const history = await cli(['history', '-d', DATA_SOURCE, '--json']);
+    expect(JSON.parse(history.stdout)).toMatchObject({ applied: [], failed: [] });
   });
 
   it('bad usage exits 2 before any tenant is touched', async () => {
