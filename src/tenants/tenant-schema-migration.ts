@@ -75,7 +75,7 @@ export async function migrateTenantStepByStep(
     try {
       if (own) await queryRunner.startTransaction();
       await up(queryRunner, migration);
-      if (!own) await assertNoInvalidIndexes(queryRunner, migration.name);
+      if (!own) await assertNoInvalidIndexes(queryRunner, migration.name, schema);
       const row = recordMigrationsSql(dataSource, [migration], schema);
       if (own) await commitOn(client, queryRunner, migration.name, row);
       else await client.query(row);

@@ -250,6 +250,31 @@ describe('tenant schemas migrated by several runners at once', () => {
     ).toEqual([{ n: 0 }]);
   });
 
+  it("mode each: an invalid index outside the tenant's schema is not the tenant's (another tenant's build, a left-over)", async () => {
+    // An interrupted CONCURRENTLY build leaves an invalid index: here in public.
+    await observer.query('CREATE TABLE dups (v int); INSERT INTO dups VALUES (1), (1)');
+    await expect(
+      observer.query('CREATE UNIQUE INDEX CONCURRENTLY dups_v ON dups (v)'),
+    ).rejects.toThrow();
+    class ConcurrentIndex1700000000004 implements MigrationInterface {
+      name = 'ConcurrentIndex1700000000004';
+      transaction = false as const;
+      async up(queryRunner: QueryRunner): Promise<void> {
+        await queryRunner.query(
+          'CREATE INDEX CONCURRENTLY accounts_id ON t_accounts1700000000001 (id)',
+        );
+      }
+      async down(): Promise<void> {}
+    }
+    const result = await (
+      await runner({
+        migrations: [MIGRATIONS[0], ConcurrentIndex1700000000004],
+        schemas: SCHEMAS.slice(0, 3),
+      })
+    ).run();
+    expect(result).toMatchObject({ migrated: 3, failed: [] });
+  });
+
   it('reports progress after every tenant, and stops claiming tenants when aborted', async () => {
     const seen: number[] = [];
     const result = await (
