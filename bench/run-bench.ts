@@ -17,6 +17,7 @@ import { markdownReport, svgChart, textReport, type BenchResults } from './repor
 import { benchRollout } from './rollout.bench.js';
 import { benchTestDatabase } from './test-database.bench.js';
 import { benchTenants } from './tenants.bench.js';
+import { writeKeepingTenantScale } from './tenant-scale-section.js';
 
 /*
  * `npm run bench [-- --json] [-- --out docs]`: the lock against raw pg, rollouts against one
@@ -133,7 +134,10 @@ async function main(): Promise<void> {
     if (values.out) {
       await mkdir(values.out, { recursive: true });
       await writeFile(join(values.out, 'benchmarks.svg'), svgChart(timeline, handoffSamplesUs));
-      await writeFile(join(values.out, 'benchmarks.md'), markdownReport(results, 'benchmarks.svg'));
+      await writeKeepingTenantScale(
+        join(values.out, 'benchmarks.md'),
+        markdownReport(results, 'benchmarks.svg'),
+      );
     }
     console.log(values.json ? JSON.stringify(results) : textReport(results));
   } finally {
