@@ -3,8 +3,8 @@
 // tarball holds and that every shipped module loads with only the declared peers installed, then
 // installs it (no npm flags) into each app under test/consumers/apps/ and, per app: compiles with
 // tsc, starts 3 processes at once (every migration and a side effect outside the database exactly
-// once, withLock from a feature module), runs the CLI (`run`, `status`, `validate`, `history`) and
-// the app's e2e test,
+// once, withLock from a feature module, each tenant schema once), runs the CLI (`run`, `status`,
+// `validate`, `history`, `tenants run|status`) and the app's e2e test,
 // then checks that the test databases it made are gone.
 // PostgreSQL: DATABASE_URL when set, else embedded. `--write-table` rewrites docs/compatibility.md's
 // compatibility table from what ran; `--only a,b` picks apps. An app whose `consumer.node` names a
@@ -359,6 +359,20 @@ async function checkApp(name, workDir, tarball, adminUrl) {
     );
     const outside = readFileSync(sideEffects, 'utf8').trim().split('\n');
     check(outside.length === 1, `the side effect outside the database ran ${outside.length} times`);
+    // The tenants (option `tenants`): each of the two migrated by exactly one replica.
+    const tenantsMigrated = reports.reduce((sum, report) => sum + (report.tenantsMigrated ?? 0), 0);
+    check(tenantsMigrated === 2, `tenants migrated by the 3 processes: ${tenantsMigrated}`);
+    await withClient(fleetUrl, async (client) => {
+      const { rows } = await client.query(
+        `SELECT (SELECT count(*) FROM tenant_a.migrations)::int AS a,
+                (SELECT count(*) FROM tenant_b.migrations)::int AS b,
+                to_regclass('tenant_a.notes') IS NOT NULL AND to_regclass('tenant_b.notes') IS NOT NULL AS notes`,
+      );
+      check(
+        rows[0].a === 1 && rows[0].b === 1 && rows[0].notes,
+        `tenant tables after 3 processes: ${JSON.stringify(rows[0])}`,
+      );
+    });
     await withClient(fleetUrl, async (client) => {
       const { rows } = await client.query(
         `SELECT (SELECT count(*) FROM side_effects)::int AS effects,
@@ -416,6 +430,34 @@ async function checkApp(name, workDir, tarball, adminUrl) {
     check(
       entries.length === 2 && entries.every((entry) => entry.checksumStatus === 'ok'),
       `CLI history: ${history.stdout}`,
+    );
+
+    // The tenant CLI from the tarball: the app's compiled tenant migrations, two schemas made.
+    const tenantArgs = [
+      '-d',
+      dataSource,
+      '--tenant-migrations',
+      join(dirname(dataSource), 'tenant-migrations', '*.js'),
+      '--schemas',
+      "SELECT unnest(ARRAY['tenant_a', 'tenant_b'])",
+      '--json',
+    ];
+    const tenantsRun = await must(
+      'migration-lock tenants run',
+      'npx',
+      ['--no-install', 'migration-lock', 'tenants', 'run', ...tenantArgs, '--create-schemas'],
+      cliEnv,
+    );
+    check(JSON.parse(tenantsRun.stdout).migrated === 2, `CLI tenants run: ${tenantsRun.stdout}`);
+    const tenantsStatus = await must(
+      'migration-lock tenants status',
+      'npx',
+      ['--no-install', 'migration-lock', 'tenants', 'status', ...tenantArgs],
+      cliEnv,
+    );
+    check(
+      JSON.parse(tenantsStatus.stdout).tenants.every((tenant) => tenant.state === 'current'),
+      `CLI tenants status: ${tenantsStatus.stdout}`,
     );
 
     await must('the e2e test', 'npm', ['run', 'test:e2e'], {

@@ -23,6 +23,8 @@ const NAMES = [
   'Audit1700000000005',
 ];
 const GATE_KEY = 4242;
+/** Schemas of the tests about one tenant (a kill, a failure). */
+const SOME = 60;
 const TENANT_ARGS = [
   '-d',
   DATA_SOURCE,
@@ -46,6 +48,13 @@ describe('migration-lock tenants run: a fleet of processes over 200 tenant schem
   let effects: string;
   const rows = async (sql: string, params: unknown[] = []) =>
     (await observer.query(sql, params)).rows;
+
+  /** Schemas tenant_001 … tenant_<count>, in one round trip. */
+  async function tenantSchemas(count: number): Promise<void> {
+    await observer.query(
+      `DO $$ BEGIN FOR i IN 1..${count} LOOP EXECUTE format('CREATE SCHEMA %I', 'tenant_' || lpad(i::text, 3, '0')); END LOOP; END $$`,
+    );
+  }
 
   /** The built CLI as a child process, its output collected. */
   function spawnCli(args: string[], env: Record<string, string> = {}) {
@@ -102,10 +111,6 @@ describe('migration-lock tenants run: a fleet of processes over 200 tenant schem
   beforeEach(async () => {
     db = await createTestDatabase('tenant_fleet');
     observer = await connectClient(db.url, 'observer');
-    for (const { format } of await rows(
-      `SELECT format('CREATE SCHEMA %I', 'tenant_' || lpad(g::text, 3, '0')) FROM generate_series(1, 200) g`,
-    ))
-      await observer.query(format as string);
     dir = mkdtempSync(join(tmpdir(), 'tenant-fleet-'));
     effects = join(dir, 'effects');
   });
@@ -117,6 +122,7 @@ describe('migration-lock tenants run: a fleet of processes over 200 tenant schem
   });
 
   it('4 processes at once: every tenant migration once, the work spread, tables as TypeORM leaves them', async () => {
+    await tenantSchemas(200);
     // Every tenant's first migration waits at the gate until all 4 processes are in (4 tenants
     // each, at concurrency 4): the work is then shared by construction, not by start-up timing.
     await observer.query('SELECT pg_advisory_lock($1)', [GATE_KEY]);
@@ -164,6 +170,8 @@ describe('migration-lock tenants run: a fleet of processes over 200 tenant schem
   });
 
   it('kill -9 of a process in the middle of a tenant: another completes it, nothing half-applied', async () => {
+    // Fewer schemas than the test above: what matters here is one tenant, and CI runs this often.
+    await tenantSchemas(SOME);
     await observer.query('SELECT pg_advisory_lock($1)', [GATE_KEY]);
     const gate = { TENANT_GATE: `tenant_007:${NAMES[2]}` };
     const first = replica('replica-first', gate);
@@ -201,10 +209,11 @@ describe('migration-lock tenants run: a fleet of processes over 200 tenant schem
     const tables = await rows(
       `SELECT count(*)::int AS n FROM pg_tables WHERE schemaname LIKE 'tenant\\_%' AND tablename = 'migrations'`,
     );
-    expect(tables).toEqual([{ n: 200 }]);
+    expect(tables).toEqual([{ n: SOME }]);
   });
 
   it('a tenant whose third migration fails: that schema as before, all others current, exit 1 naming it', async () => {
+    await tenantSchemas(SOME);
     const run = replica('replica-one', { TENANT_FAIL: `tenant_050:${NAMES[2]}` }, [
       '--concurrency',
       '8',
@@ -220,15 +229,19 @@ describe('migration-lock tenants run: a fleet of processes over 200 tenant schem
     expect(result.failed).toEqual([
       { schema: 'tenant_050', migration: NAMES[2], error: `${NAMES[2]} refuses tenant_050` },
     ]);
-    expect(result.migrated).toBe(199);
+    expect(result.migrated).toBe(SOME - 1);
     expect(await rows(`SELECT tablename FROM pg_tables WHERE schemaname = 'tenant_050'`)).toEqual(
       [],
     );
     expect(
       await rows(`SELECT count(*)::int AS n FROM pg_tables WHERE schemaname LIKE 'tenant\\_%'`),
-    ).toEqual([{ n: 199 * 6 }]);
+    ).toEqual([{ n: (SOME - 1) * 6 }]);
     // Another process sees the failure: tenants status, from the history table.
-    const status = await cli(['tenants', 'status', ...TENANT_ARGS, '--json']);
+    const [status, text, history] = await Promise.all([
+      cli(['tenants', 'status', ...TENANT_ARGS, '--json']),
+      cli(['tenants', 'status', ...TENANT_ARGS]),
+      cli(['history', '-d', DATA_SOURCE, '--json']),
+    ]);
     const tenant50 = (
       JSON.parse(status.stdout) as { tenants: Array<{ schema: string; lastFailure: unknown }> }
     ).tenants.find((tenant) => tenant.schema === 'tenant_050');
@@ -237,41 +250,32 @@ describe('migration-lock tenants run: a fleet of processes over 200 tenant schem
       applied: 0,
       lastFailure: { migration: NAMES[2], error: `${NAMES[2]} refuses tenant_050` },
     });
-    const text = await cli(['tenants', 'status', ...TENANT_ARGS]);
     expect(text.stdout).toContain(`last failed`);
-    expect(text.stdout).toContain('199 current, 1 pending (1 of them failed last time)');
+    expect(text.stdout).toContain(`${SOME - 1} current, 1 pending (1 of them failed last time)`);
     // The shared history lists no tenant's attempt.
-    const history = await cli(['history', '-d', DATA_SOURCE, '--json']);
     expect(JSON.parse(history.stdout)).toMatchObject({ applied: [], failed: [] });
   });
 
   it('bad usage exits 2 before any tenant is touched', async () => {
-    const both = await cli(['tenants', 'run', ...TENANT_ARGS, '--schemas', 'SELECT 1']);
+    const ownArgs = ['-d', DATA_SOURCE, '--tenant-migrations', TENANT_MIGRATIONS];
+    const [both, neither, badName, concurrency] = await Promise.all([
+      cli(['tenants', 'run', ...TENANT_ARGS, '--schemas', 'SELECT 1']),
+      cli(['tenants', 'run', ...ownArgs]),
+      cli([
+        'tenants',
+        'run',
+        ...ownArgs,
+        '--schemas',
+        `SELECT 'tenant_001' UNION ALL SELECT 'x; DROP TABLE y'`,
+      ]),
+      cli(['tenants', 'run', ...TENANT_ARGS, '--concurrency', '0']),
+    ]);
     expect(both.code).toBe(2);
-    const neither = await cli([
-      'tenants',
-      'run',
-      '-d',
-      DATA_SOURCE,
-      '--tenant-migrations',
-      TENANT_MIGRATIONS,
-    ]);
     expect(neither).toMatchObject({ code: 2, stderr: expect.stringContaining('--schema-pattern') });
-    const badName = await cli([
-      'tenants',
-      'run',
-      '-d',
-      DATA_SOURCE,
-      '--tenant-migrations',
-      TENANT_MIGRATIONS,
-      '--schemas',
-      `SELECT 'tenant_001' UNION ALL SELECT 'x; DROP TABLE y'`,
-    ]);
     expect(badName).toMatchObject({
       code: 2,
       stderr: expect.stringContaining('Invalid tenant schema'),
     });
-    const concurrency = await cli(['tenants', 'run', ...TENANT_ARGS, '--concurrency', '0']);
     expect(concurrency.code).toBe(2);
     expect(existsSync(effects)).toBe(false);
   });

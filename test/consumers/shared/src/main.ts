@@ -8,9 +8,17 @@ async function bootstrap() {
   const app = await NestFactory.create(AppModule, { logger: ['error', 'warn'] });
   await app.listen(0, '127.0.0.1');
   const counter = await app.get(ReportsService).bump();
-  const run = app.get(MigrationRunnerService).lastResult;
+  const runner = app.get(MigrationRunnerService);
+  const run = runner.lastResult;
+  const tenantsMigrated = runner.state.tenants?.migrated;
   console.log(
-    JSON.stringify({ ready: true, counter, outcome: run?.outcome, applied: run?.applied }),
+    JSON.stringify({
+      ready: true,
+      counter,
+      outcome: run?.outcome,
+      applied: run?.applied,
+      tenantsMigrated,
+    }),
   );
   await app.close();
 }
