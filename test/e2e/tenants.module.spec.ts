@@ -97,6 +97,38 @@ describe('MigrationLockModule with tenants', () => {
     await app.close();
   });
 
+  it('takes tenants from forRootAsync too, with the events the issue names', async () => {
+    const seen: string[] = [];
+    const app = await NestFactory.createApplicationContext(
+      MigrationLockModule.forRootAsync({
+        useFactory: async () => ({
+          dataSource,
+          tenants: {
+            migrations: [tenantMigration('Orders1700000000010')],
+            schemas: tenantsFromTable,
+          },
+          events: {
+            tenantStarted: ({ schema }) => void seen.push(`started ${schema}`),
+            tenantMigrated: ({ schema, applied }) =>
+              void seen.push(`migrated ${schema} ${applied.length}`),
+            tenantsDone: ({ total, migrated }) => void seen.push(`done ${migrated}/${total}`),
+          },
+        }),
+      }),
+      { logger: false, abortOnError: false },
+    );
+    expect(seen.sort()).toEqual([
+      'done 3/3',
+      'migrated acme 1',
+      'migrated globex 1',
+      'migrated initech 1',
+      'started acme',
+      'started globex',
+      'started initech',
+    ]);
+    await app.close();
+  });
+
   it("stops start-up naming a failed tenant (onFailure 'fail'), or starts and reports it", async () => {
     const tenants = {
       migrations: [tenantMigration('Orders1700000000010', 'globex')],
