@@ -5,10 +5,9 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { parseArgs } from 'node:util';
-import { withDatabase } from '../reference/runtime/connection-url.js';
-import { withClient } from './admin-client.js';
 import { round } from './stats.js';
 import { withTenantScaleSection } from './tenant-scale-section.js';
+import { onTenantDatabase } from './tenants.bench.js';
 
 /*
  * `npm run bench:tenant-scale`: one process with the module over 1 000 and then 10 000 tenant
@@ -32,29 +31,19 @@ const adminUrl = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432
 
 const results: Array<{ tenants: number; msPerTenant: number; maxRssMb: number }> = [];
 for (const tenants of sizes) {
-  const name = `bench_tenant_scale_${process.pid}_${tenants}`;
-  await withClient(adminUrl, (c) => c.query(`CREATE DATABASE "${name}"`));
-  try {
-    const url = withDatabase(adminUrl, name);
-    await withClient(url, (c) =>
-      c.query(
-        `DO $$ BEGIN FOR i IN 1..${tenants} LOOP EXECUTE format('CREATE SCHEMA %I', 'tenant_' || lpad(i::text, 5, '0')); END LOOP; END $$`,
-      ),
-    );
+  const peer = await onTenantDatabase(adminUrl, tenants, async (url) => {
     const { stdout } = await run(process.execPath, [REPLICA, url, String(migrations), 'module'], {
       maxBuffer: 1 << 20,
     });
-    const peer = JSON.parse(stdout) as { ms: number; migrated: number; maxRssMb: number };
-    if (peer.migrated !== tenants) throw new Error(`migrated ${peer.migrated} of ${tenants}`);
-    results.push({
-      tenants,
-      msPerTenant: round(peer.ms / tenants, 2),
-      maxRssMb: round(peer.maxRssMb, 1),
-    });
-    console.error(`${tenants} tenants: ${JSON.stringify(results.at(-1))}`);
-  } finally {
-    await withClient(adminUrl, (c) => c.query(`DROP DATABASE "${name}" WITH (FORCE)`));
-  }
+    return JSON.parse(stdout) as { ms: number; migrated: number; maxRssMb: number };
+  });
+  if (peer.migrated !== tenants) throw new Error(`migrated ${peer.migrated} of ${tenants}`);
+  results.push({
+    tenants,
+    msPerTenant: round(peer.ms / tenants, 2),
+    maxRssMb: round(peer.maxRssMb, 1),
+  });
+  console.error(`${tenants} tenants: ${JSON.stringify(results.at(-1))}`);
 }
 const [first, last] = [results[0], results.at(-1)!];
 const tenantsScale = {

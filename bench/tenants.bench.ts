@@ -129,8 +129,8 @@ export async function benchTenants(
   };
 }
 
-/** `work` on a fresh database with `count` empty schemas tenant_0001 …, dropped after. */
-async function onTenantDatabase<T>(
+/** `work` on a fresh database with `count` empty schemas tenant_00001 …, dropped after. */
+export async function onTenantDatabase<T>(
   adminUrl: string,
   count: number,
   work: (url: string) => Promise<T>,
@@ -141,7 +141,7 @@ async function onTenantDatabase<T>(
     const url = withDatabase(adminUrl, name);
     await withClient(url, (c) =>
       c.query(
-        `DO $$ BEGIN FOR i IN 1..${count} LOOP EXECUTE format('CREATE SCHEMA %I', 'tenant_' || lpad(i::text, 4, '0')); END LOOP; END $$`,
+        `DO $$ BEGIN FOR i IN 1..${count} LOOP EXECUTE format('CREATE SCHEMA %I', 'tenant_' || lpad(i::text, 5, '0')); END LOOP; END $$`,
       ),
     );
     return await work(url);
@@ -172,7 +172,7 @@ async function serviceRun(url: string, count: number): Promise<number> {
       })!,
     );
     // The migrations loaded and the code warmed on a first tenant, as a long run is.
-    await service.migrateTenant('tenant_0001');
+    await service.migrateTenant('tenant_00001');
     const started = performance.now();
     await service.run();
     return performance.now() - started;

@@ -5,6 +5,9 @@ import {
   SessionLockThroughPoolerError,
   type TenantFailure,
 } from '../errors/migration-lock.errors.js';
+import type { AdvisoryLockService } from '../lock/advisory-lock.service.js';
+import { MigrationHistory } from '../migration-runner/migration-history.js';
+import { tenantMode, type TenantWork } from './tenant-schema-migration.js';
 
 /**
  * Errors that are not one tenant's failure: the run was aborted, or its lock cannot lock here (a
@@ -28,6 +31,29 @@ export function tenantFailure(schema: string, error: unknown): TenantFailure {
     error: ((error as { cause?: Error }).cause ?? (error as Error)).message,
     ...(code ? { code } : {}),
   };
+}
+
+/**
+ * The failed attempt in the history table (after the tenant's rollback), for `tenants status` in
+ * another process: a row with `tenant` set, under the table's lock, as the shared runs' are.
+ */
+export function recordTenantFailure(
+  locks: AdvisoryLockService,
+  historyTable: string,
+  work: TenantWork,
+  attempt: { failure: TenantFailure; error: unknown; durationMs: number; timeoutMs: number },
+): Promise<void> {
+  const history = new MigrationHistory(work.dataSource, historyTable, tenantMode(work.migrations));
+  return history.recordFailure(
+    locks,
+    {
+      name: attempt.failure.migration ?? '',
+      tenant: work.schema,
+      durationMs: attempt.durationMs,
+      error: attempt.error,
+    },
+    attempt.timeoutMs,
+  );
 }
 
 /**

@@ -10,10 +10,9 @@ import { checkAbortSignal } from '../errors/option-checks.js';
 import type { AdvisoryLockService } from '../lock/advisory-lock.service.js';
 import type { CodeMigration } from '../migration-runner/code-migrations.js';
 import { emitEvent, type EventOf } from '../migration-runner/migration-events.js';
-import { MigrationHistory } from '../migration-runner/migration-history.js';
-import { stopsTheRun, tenantFailure } from './tenant-failure.js';
+import { recordTenantFailure, stopsTheRun, tenantFailure } from './tenant-failure.js';
 import { migrateUnderTenantLock } from './tenant-lock-hold.js';
-import { tenantMode, type TenantWork } from './tenant-schema-migration.js';
+import type { TenantWork } from './tenant-schema-migration.js';
 import { checkTenantSchema } from './tenant-schema.js';
 import { readTenantStatus, type TenantStatus } from './tenant-status.js';
 import type {
@@ -236,40 +235,21 @@ export class TenantMigrationService {
       if (stopsTheRun(error)) throw error;
       const failure = tenantFailure(schema, error);
       this.logger.error(`Tenant "${schema}" failed to migrate: ${failure.error}`);
-      await this.recordFailure(work, failure, error, performance.now() - started);
+      const { historyTable = false, timeoutMs } = this.lock;
+      if (historyTable)
+        await recordTenantFailure(this.locks, historyTable, work, {
+          failure,
+          error,
+          durationMs: performance.now() - started,
+          timeoutMs,
+        }).catch((cause: unknown) =>
+          this.logger.warn(
+            `Tenant "${schema}": its failed attempt was not recorded in ${historyTable}: ${(cause as Error).message}`,
+          ),
+        );
       this.emit('tenantFailed', { ...failure });
       return { outcome: 'failed', failure };
     }
-  }
-
-  /**
-   * The failed attempt in the history table (after the tenant's rollback), for `tenants status`
-   * in another process: best effort, as the shared runs' failed attempts are.
-   */
-  private async recordFailure(
-    work: TenantWork,
-    failure: TenantFailure,
-    error: unknown,
-    durationMs: number,
-  ): Promise<void> {
-    const { historyTable = false, timeoutMs } = this.lock;
-    if (!historyTable) return;
-    const history = new MigrationHistory(
-      this.dataSource,
-      historyTable,
-      tenantMode(work.migrations),
-    );
-    await history
-      .recordFailure(
-        this.locks,
-        { name: failure.migration ?? '', tenant: work.schema, durationMs, error },
-        timeoutMs,
-      )
-      .catch((cause: unknown) =>
-        this.logger.warn(
-          `Tenant "${work.schema}": its failed attempt was not recorded in ${historyTable}: ${(cause as Error).message}`,
-        ),
-      );
   }
 
   private emit<K extends keyof TenantEvents>(name: K, event: EventOf<TenantEvents, K>): void {

@@ -52,6 +52,27 @@ const MIGRATIONS = [
   tenantMigration('Invoices1700000000002'),
   tenantMigration('Notes1700000000003'),
 ];
+
+/** A tenant migration that cannot run in a transaction: the tenants then run in mode each. */
+class ConcurrentIndex1700000000004 implements MigrationInterface {
+  name = 'ConcurrentIndex1700000000004';
+  transaction = false as const;
+  async up(queryRunner: QueryRunner): Promise<void> {
+    // Not possible inside a transaction: the tenant runs step by step under the session lock.
+    await queryRunner.query(
+      'CREATE INDEX CONCURRENTLY accounts_id ON t_accounts1700000000001 (id)',
+    );
+    const [{ schema }] = (await queryRunner.query('SELECT current_schema() AS schema')) as [
+      { schema: string },
+    ];
+    await queryRunner.query('INSERT INTO tenant_effects (schema, migration) VALUES ($1, $2)', [
+      schema,
+      this.name,
+    ]);
+  }
+  async down(): Promise<void> {}
+}
+
 const SCHEMAS = Array.from({ length: 30 }, (_, i) => `tenant_${i}`);
 
 describe('tenant schemas migrated by several runners at once', () => {
@@ -196,24 +217,6 @@ describe('tenant schemas migrated by several runners at once', () => {
   });
 
   it('mode each when a migration opts out of transactions: once per tenant, each step committed with its row', async () => {
-    class ConcurrentIndex1700000000004 implements MigrationInterface {
-      name = 'ConcurrentIndex1700000000004';
-      transaction = false as const;
-      async up(queryRunner: QueryRunner): Promise<void> {
-        // Not possible inside a transaction: the tenant runs step by step under the session lock.
-        await queryRunner.query(
-          'CREATE INDEX CONCURRENTLY accounts_id ON t_accounts1700000000001 (id)',
-        );
-        const [{ schema }] = (await queryRunner.query('SELECT current_schema() AS schema')) as [
-          { schema: string },
-        ];
-        await queryRunner.query('INSERT INTO tenant_effects (schema, migration) VALUES ($1, $2)', [
-          schema,
-          this.name,
-        ]);
-      }
-      async down(): Promise<void> {}
-    }
     const failing = tenantMigration('Notes1700000000003', (schema) => schema === 'tenant_3');
     const migrations = [MIGRATIONS[0], MIGRATIONS[1], failing, ConcurrentIndex1700000000004];
     const schemas = SCHEMAS.slice(0, 8);
@@ -256,16 +259,6 @@ describe('tenant schemas migrated by several runners at once', () => {
     await expect(
       observer.query('CREATE UNIQUE INDEX CONCURRENTLY dups_v ON dups (v)'),
     ).rejects.toThrow();
-    class ConcurrentIndex1700000000004 implements MigrationInterface {
-      name = 'ConcurrentIndex1700000000004';
-      transaction = false as const;
-      async up(queryRunner: QueryRunner): Promise<void> {
-        await queryRunner.query(
-          'CREATE INDEX CONCURRENTLY accounts_id ON t_accounts1700000000001 (id)',
-        );
-      }
-      async down(): Promise<void> {}
-    }
     const result = await (
       await runner({
         migrations: [MIGRATIONS[0], ConcurrentIndex1700000000004],
