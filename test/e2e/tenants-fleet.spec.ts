@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type pg from 'pg';
 import { connectClient, createTestDatabase, type TestDatabase } from '../support/test-database.js';
+import { tenantLockKey } from '../../src/tenants/tenant-lock-key.js';
 import { rowsAppear } from '../support/observe.js';
 
 /*
@@ -254,6 +255,20 @@ describe('migration-lock tenants run: a fleet of processes over 200 tenant schem
     expect(text.stdout).toContain(`${SOME - 1} current, 1 pending (1 of them failed last time)`);
     // The shared history lists no tenant's attempt.
     expect(JSON.parse(history.stdout)).toMatchObject({ applied: [], failed: [] });
+  });
+
+  it('a tenant held past --timeout by another session: exit 75 (retry), the others migrated', async () => {
+    await tenantSchemas(3);
+    // Another session holds tenant_002's lock (as a replica migrating it would).
+    const [k1, k2] = tenantLockKey('migrations', 'Migrations', 'tenant_002');
+    await observer.query('SELECT pg_advisory_lock($1, $2)', [k1, k2]);
+    const exit = await replica('replica-late', {}, ['--timeout', '1s']).exited;
+    await observer.query('SELECT pg_advisory_unlock($1, $2)', [k1, k2]);
+    expect(exit.code).toBe(75);
+    expect(JSON.parse(exit.stdout)).toMatchObject({
+      migrated: 2,
+      failed: [{ schema: 'tenant_002', code: 'LOCK_TIMEOUT' }],
+    });
   });
 
   it('bad usage exits 2 before any tenant is touched', async () => {
