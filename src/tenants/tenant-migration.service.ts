@@ -56,13 +56,6 @@ export class TenantMigrationService {
     private readonly onDone?: (result: TenantsResult) => void,
   ) {}
 
-  private failed: readonly TenantFailure[] = [];
-
-  /** The tenants that failed in this replica's last run (health details list them as down). */
-  get failures(): readonly TenantFailure[] {
-    return this.failed;
-  }
-
   /** Whether the module was given `tenants`. */
   get configured(): boolean {
     return this.options !== undefined;
@@ -132,7 +125,6 @@ export class TenantMigrationService {
         cause: signal.reason,
       });
     const done: TenantsResult = { ...result, durationMs: Math.round(performance.now() - started) };
-    this.failed = done.failed;
     this.onDone?.(done);
     this.emit('tenantsDone', {
       total: done.total,

@@ -68,13 +68,7 @@ export async function readTenantStatus(
       if (code.has(row.name)) applied.set(row.schema, (applied.get(row.schema) ?? 0) + 1);
   }
   const holders = await tenantHolders(dataSource, lock, schemas);
-  const notCurrent = tables
-    .filter((row) => !row.present || (applied.get(row.schema) ?? 0) < migrations.length)
-    .map((row) => row.schema);
-  const failures = historyTable
-    ? await lastFailures(dataSource, historyTable, notCurrent)
-    : new Map();
-  return tables.map((row) => {
+  const statuses = tables.map((row) => {
     const count = applied.get(row.schema) ?? 0;
     const pending = migrations.length - count;
     return {
@@ -83,9 +77,21 @@ export async function readTenantStatus(
       applied: count,
       pending,
       holder: holders.get(row.schema) ?? null,
-      lastFailure: failures.get(row.schema) ?? null,
-    };
+    } as const;
   });
+  // A failure is shown only beside a tenant that is still not current: only those are read.
+  const notCurrent = statuses.filter((status) => status.state !== 'current');
+  const failures = historyTable
+    ? await lastFailures(
+        dataSource,
+        historyTable,
+        notCurrent.map((status) => status.schema),
+      )
+    : new Map<string, TenantFailureRecord>();
+  return statuses.map((status) => ({
+    ...status,
+    lastFailure: failures.get(status.schema) ?? null,
+  }));
 }
 
 /** The newest failed attempt of each of `schemas`, from the history table (none yet: none). */

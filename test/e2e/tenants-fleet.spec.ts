@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import type pg from 'pg';
 import { connectClient, createTestDatabase, type TestDatabase } from '../support/test-database.js';
 import { tenantLockKey } from '../../src/tenants/tenant-lock-key.js';
-import { rowsAppear } from '../support/observe.js';
+import { advisoryLocksInDatabase, rowsAppear } from '../support/observe.js';
 
 /*
  * `migration-lock tenants run` as a fleet runs it: several processes of the built CLI started at
@@ -161,13 +161,7 @@ describe('migration-lock tenants run: a fleet of processes over 200 tenant schem
     });
     expect(await new Promise((resolve) => plain.on('exit', resolve))).toBe(0);
     expect(await schemaDump('tenant_137')).toEqual(await schemaDump('typeorm_ref'));
-    expect(
-      // This database's locks only: pg_locks is the whole server's (other suites run beside).
-      await rows(
-        `SELECT count(*)::int AS n FROM pg_locks WHERE locktype = 'advisory'
-            AND database = (SELECT oid FROM pg_database WHERE datname = current_database())`,
-      ),
-    ).toEqual([{ n: 0 }]);
+    expect(await advisoryLocksInDatabase(observer)).toBe(0);
   });
 
   it('kill -9 of a process in the middle of a tenant: another completes it, nothing half-applied', async () => {

@@ -12,6 +12,7 @@ import {
   type TenantEvents,
   type TenantsOptions,
 } from '../../src/tenants/tenants.options.js';
+import { advisoryLocksInDatabase } from '../support/observe.js';
 import {
   connectClient,
   createTestDatabase,
@@ -244,13 +245,7 @@ describe('tenant schemas migrated by several runners at once', () => {
       ),
     ).toEqual([{ n: 7 }]);
     // No session lock left behind, no search path leaked to the pool.
-    expect(
-      // This database's locks only: pg_locks is the whole server's (other suites run beside).
-      await rows(
-        `SELECT count(*)::int AS n FROM pg_locks WHERE locktype = 'advisory'
-            AND database = (SELECT oid FROM pg_database WHERE datname = current_database())`,
-      ),
-    ).toEqual([{ n: 0 }]);
+    expect(await advisoryLocksInDatabase(observer)).toBe(0);
   });
 
   it("mode each: an invalid index outside the tenant's schema is not the tenant's (another tenant's build, a left-over)", async () => {

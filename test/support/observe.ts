@@ -39,6 +39,15 @@ export async function advisoryLockRows(
   return result.rows;
 }
 
+/** How many advisory locks are held or awaited in the client's database (pg_locks is the server's). */
+export async function advisoryLocksInDatabase(client: pg.Client): Promise<number> {
+  const { rows } = await client.query<{ n: number }>(
+    `SELECT count(*)::int AS n FROM pg_locks WHERE locktype = 'advisory'
+        AND database = (SELECT oid FROM pg_database WHERE datname = current_database())`,
+  );
+  return rows[0].n;
+}
+
 /** Waits until `count` sessions wait (granted = false) for `key`; returns their pids. */
 export function waitersFor(client: pg.Client, key: AdvisoryLockKey, count = 1): Promise<number[]> {
   return pollUntil(async () => {
