@@ -41,6 +41,22 @@ export class Telemetry {
 
   constructor(readonly api: OtelApi) {}
 
+  /**
+   * Whether an SDK has registered a tracer or a meter provider. Without one every span and
+   * instrument is a no-op: calls skip them rather than build them (the API alone is often
+   * installed as another library's dependency). Looked at per call: an SDK started later counts.
+   */
+  get recording(): boolean {
+    const tracers = this.api.trace.getTracerProvider() as {
+      getDelegateTracer?: (name: string, version?: string) => unknown;
+    };
+    // The global tracer provider is the API's proxy, with a delegate once an SDK registered one.
+    if (typeof tracers.getDelegateTracer !== 'function') return true;
+    if (tracers.getDelegateTracer(PACKAGE_NAME, PACKAGE_VERSION) !== undefined) return true;
+    // The metrics API has no proxy: without a registration it answers its no-op provider.
+    return this.api.metrics.getMeterProvider().constructor.name !== 'NoopMeterProvider';
+  }
+
   get tracer(): Tracer {
     const provider = this.api.trace.getTracerProvider();
     if (this.tracerOf?.provider !== provider)
@@ -115,10 +131,15 @@ export function endSpan(span: Span, error?: unknown, endTime?: number): void {
 let shared: Telemetry | null | undefined;
 
 /**
- * This package's telemetry: null when @opentelemetry/api is not installed. The first call in a
- * process waits for the lookup; every later one answers at once.
+ * This package's telemetry: null when @opentelemetry/api is not installed, or when no SDK records
+ * (see Telemetry.recording). The first call in a process waits for the lookup; every later one
+ * answers at once.
  */
 export function currentTelemetry(): Telemetry | null | Promise<Telemetry | null> {
-  if (shared !== undefined) return shared;
-  return findOtelApi().then((api) => (shared = api && new Telemetry(api)));
+  if (shared !== undefined) return recordingOrNull(shared);
+  return findOtelApi().then((api) => recordingOrNull((shared = api && new Telemetry(api))));
+}
+
+function recordingOrNull(telemetry: Telemetry | null): Telemetry | null {
+  return telemetry?.recording ? telemetry : null;
 }
