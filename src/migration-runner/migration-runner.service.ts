@@ -1,14 +1,12 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { MigrationExecutor, type DataSource } from 'typeorm';
-import { InvalidOptionsError, MigrationFailedError } from '../errors/migration-lock.errors.js';
+import { InvalidOptionsError } from '../errors/migration-lock.errors.js';
 import { messages } from '../errors/migration-lock.messages.js';
 import { checkAbortSignal, checkTimeoutMs } from '../errors/option-checks.js';
 import { FAILING_KINDS, type DriftFinding } from '../history/drift.js';
 import { resolveHistoryTable, resolveValidate } from '../history/history-options.js';
-import type { AdvisoryLockService, LockMode } from '../lock/advisory-lock.service.js';
-import type { HeldLock } from '../lock/advisory-lock.interfaces.js';
+import type { AdvisoryLockService } from '../lock/advisory-lock.service.js';
 import { answerBoundMs } from '../connection/connection-loss.js';
-import type { PostgresQueryRunner } from '../connection/lock-connection.js';
 import { lockIdentity, type LockIdentity } from '../lock/lock-key.js';
 import { currentTelemetry } from '../telemetry/telemetry.js';
 import {
@@ -18,20 +16,14 @@ import {
 } from './migration-events.js';
 import { dryRun, type DryRunResult } from './dry-run.js';
 import { historyReport, type MigrationHistoryReport } from './history-report.js';
+import { LockedMigrations } from './locked-migrations.js';
 import { MigrationHistory } from './migration-history.js';
 import { MigrationRun } from './migration-run.js';
 import { describeResult, type MigrationRunResult } from './migration-run-result.js';
-import { LOCK_FORM, type MigrationRunnerOptions } from './migration-runner.options.js';
-import { assertNoInvalidIndexes } from './invalid-indexes.js';
-import { MigrationSteps, type AppliedMigration } from './migration-steps.js';
+import type { MigrationRunnerOptions } from './migration-runner.options.js';
 import { RunTelemetry } from './run-telemetry.js';
 import { RunValidation } from './run-validation.js';
-import {
-  notApplied,
-  pendingAfterRelease,
-  pendingMigrationNames,
-  warnIfNoMigrations,
-} from './pending-migrations.js';
+import { notApplied, pendingMigrationNames, warnIfNoMigrations } from './pending-migrations.js';
 
 export type { MigrationRunnerOptions } from './migration-runner.options.js';
 export type { DryRunResult } from './dry-run.js';
@@ -48,15 +40,13 @@ export interface ValidationResult {
   readonly clean: boolean;
 }
 
-/** The migration whose attempt failed, and how long it ran: its history row. */
-type FailedRun = { name: string; durationMs: number };
-
 const UP_TO_DATE: MigrationRunResult = { outcome: 'upToDate', applied: [], waitedMs: 0, heldMs: 0 };
 
 /**
  * Applies pending TypeORM migrations under the migration lock, always on the lock's own
- * connection: in mode `all` inside the lock's transaction (lock and migrations commit or roll back
- * together, with a pool of one), in `each` / `none` under the session-level lock, step by step.
+ * connection (LockedMigrations): in mode `all` inside the lock's transaction (lock and migrations
+ * commit or roll back together, with a pool of one), in `each` / `none` under the session-level
+ * lock, step by step.
  */
 @Injectable()
 export class MigrationRunnerService {
@@ -65,12 +55,10 @@ export class MigrationRunnerService {
   private readonly lock: LockIdentity;
   /** `"id/type"`, as events and logs name the lock. */
   private readonly lockName: string;
-  /** How run() waits for a holder: in mode `all` with the migrations table read in the same round trip. */
-  private readonly follow: LockMode<string[]>;
+  private readonly locked: LockedMigrations;
   private last: MigrationRunResult | undefined;
   private readonly migrationHistory: MigrationHistory;
   private readonly validation: RunValidation;
-  private validated: Promise<void> = Promise.resolve();
 
   constructor(
     private readonly dataSource: DataSource,
@@ -94,14 +82,15 @@ export class MigrationRunnerService {
       { logger: this.logger, tracker: this.tracker, locks, timeoutMs: options.timeoutMs },
     );
     this.lockName = `${options.lockId}/${options.lockType}`;
-    this.follow =
-      options.transaction === 'all'
-        ? {
-            form: 'transaction',
-            whenHeld: 'follow',
-            readAfterRelease: pendingAfterRelease(dataSource),
-          }
-        : { form: 'session', whenHeld: 'follow' };
+    this.locked = new LockedMigrations({
+      dataSource,
+      locks,
+      options,
+      lock: this.lock,
+      history: this.migrationHistory,
+      tracker: this.tracker,
+      logger: this.logger,
+    });
   }
 
   /** What the last successful run() did, if any. */
@@ -145,7 +134,6 @@ export class MigrationRunnerService {
     const { timeoutMs } = this.options;
     const answerWithinMs = answerBoundMs(timeoutMs);
     let run: MigrationRun | undefined;
-    const failure: { run?: FailedRun } = {};
     try {
       warnIfNoMigrations(this.dataSource, this.logger);
       const applied = await this.validation.before(answerWithinMs);
@@ -155,49 +143,18 @@ export class MigrationRunnerService {
       telemetry?.pending(pendingAtStart.length);
       // Checks that only warn run once the run is done, off the path to ready.
       const finish = (result: MigrationRunResult) => {
-        this.validateAfter(pendingAtStart);
+        this.validation.startAfter(pendingAtStart, this.dataSource);
         return this.finish(result, telemetry);
       };
       if (pendingAtStart.length === 0) return finish(UP_TO_DATE);
       run = new MigrationRun(this.tracker, this.lockName, telemetry);
-      // One timeout budget for every round: apply, or follow the holder and look again.
-      const deadline = timeoutMs === 0 ? Number.POSITIVE_INFINITY : performance.now() + timeoutMs;
-      for (;;) {
-        // 0 means "forever" to the server; a spent budget waits 1 ms and times out naming the holder.
-        const remaining =
-          timeoutMs === 0 ? 0 : Math.max(1, Math.round(deadline - performance.now()));
-        const attempt = await this.locks.hold(
-          this.follow,
-          { ...this.lock, signal, timeoutMs: remaining },
-          (queryRunner, lock) =>
-            this.applyPending(run!, queryRunner as PostgresQueryRunner, lock, failure),
-        );
-        if (attempt.acquired) return finish(run.released(attempt.value));
-        const pending =
-          attempt.read ?? (await pendingMigrationNames(this.dataSource, answerWithinMs));
-        if (pending.length === 0) return finish(run.followed());
-        run.waitsAgain();
-      }
+      return finish(await this.locked.applyOrFollow(run, signal, answerWithinMs));
     } catch (error) {
       run?.failed(error);
-      if (failure.run) await this.recordFailure(failure.run, error);
       this.fail(error as Error);
       telemetry?.ended(undefined, error);
       throw error;
     }
-  }
-
-  /**
-   * Validation after a run (checks that only warn): in the background, its outcome logged; a
-   * failure of its own (the app shutting down, the database gone) is logged, never thrown.
-   */
-  private validateAfter(pendingAtStart: readonly string[]): void {
-    this.validated = this.validation.after(pendingAtStart).catch((error: unknown) => {
-      const message = `The migration history was not checked: ${(error as Error).message}`;
-      // Destroyed right after run() (a script, a test): nothing went wrong that matters here.
-      if (this.dataSource.isInitialized) this.logger.warn(message);
-      else this.logger.debug(message);
-    });
   }
 
   /**
@@ -206,22 +163,7 @@ export class MigrationRunnerService {
    * module before the app shuts down. Never rejects.
    */
   get validationDone(): Promise<void> {
-    return this.validated;
-  }
-
-  /** A failed attempt's history row, after its rollback; best effort: the run's error stands. */
-  private async recordFailure(failed: FailedRun, error: unknown): Promise<void> {
-    try {
-      await this.migrationHistory.recordFailure(
-        this.locks,
-        { ...failed, error },
-        this.options.timeoutMs,
-      );
-    } catch (recordError) {
-      this.logger.warn(
-        `Could not record the failed attempt of ${failed.name} in the history: ${(recordError as Error).message}`,
-      );
-    }
+    return this.validation.done;
   }
 
   /** The run's spans and metrics when OpenTelemetry is installed. */
@@ -237,14 +179,8 @@ export class MigrationRunnerService {
   async revert(options: { signal?: AbortSignal } = {}): Promise<string | undefined> {
     const signal = checkAbortSignal('revert', options.signal);
     const run = new MigrationRun(this.tracker, this.lockName);
-    const { timeoutMs } = this.options;
     try {
-      const { value } = (await this.locks.hold(
-        { form: LOCK_FORM[this.options.transaction], whenHeld: 'wait' },
-        { ...this.lock, signal, timeoutMs },
-        (queryRunner) => this.revertLast(run, queryRunner as PostgresQueryRunner),
-      )) as { value: string[] };
-      return run.released(value).applied[0];
+      return await this.locked.revert(run, signal);
     } catch (error) {
       run.failed(error);
       throw error;
@@ -283,75 +219,6 @@ export class MigrationRunnerService {
    */
   async dryRun(): Promise<DryRunResult> {
     return dryRun(this.dataSource, this.migrationHistory);
-  }
-
-  private executor(queryRunner: PostgresQueryRunner): MigrationExecutor {
-    const executor = new MigrationExecutor(this.dataSource, queryRunner);
-    executor.transaction = this.options.transaction;
-    return executor;
-  }
-
-  private async revertLast(run: MigrationRun, queryRunner: PostgresQueryRunner): Promise<string[]> {
-    run.held();
-    const executor = this.executor(queryRunner);
-    const [last] = await executor.getExecutedMigrations();
-    await executor.undoLastMigration();
-    if (!last) return [];
-    // In mode all inside the revert's transaction; in each / none after TypeORM committed it.
-    const reverted = this.migrationHistory.revertedRowSql(last.name);
-    if (reverted) await queryRunner.query(`${this.migrationHistory.ensureTableSql()}; ${reverted}`);
-    return [last.name];
-  }
-
-  private async applyPending(
-    run: MigrationRun,
-    queryRunner: PostgresQueryRunner,
-    lock: HeldLock,
-    failure: { run?: FailedRun },
-  ): Promise<string[]> {
-    run.held(lock.waitedMs === 0);
-    const steps = new MigrationSteps(
-      this.executor(queryRunner),
-      this.dataSource,
-      this.migrationHistory,
-    );
-    // Re-read under the lock: whoever held it before may have applied everything.
-    const { pending, tableExists, historyExists } = await steps.pending(queryRunner);
-    steps.refuseOptedOut(pending);
-    if (pending.length === 0) return [];
-    // Their checksums, taken in one pass (one recording runner) before the first one runs.
-    if (this.migrationHistory.table) await this.migrationHistory.captureAll(pending);
-    // An interrupted CREATE INDEX CONCURRENTLY of an earlier holder: say so before anything runs.
-    // Without a migrations table no earlier run got that far (the table is made, and committed in
-    // the step-by-step modes, before a first migration): a fresh database skips the catalog query.
-    if (tableExists) await assertNoInvalidIndexes(queryRunner);
-    // As TypeORM's executeMigration() did, a failure here is the first migration's.
-    await steps
-      .prepareTables(queryRunner, { tableExists, historyExists })
-      .catch((error: unknown) => {
-        throw MigrationFailedError.create(pending[0].name, error);
-      });
-    const applied: AppliedMigration[] = [];
-    for (const migration of pending) {
-      // Stop between migrations when aborted (shutdown) or when the lock's connection is gone.
-      if (lock.stopping) break;
-      const started = performance.now();
-      const done = await run
-        .applying(migration.name, () => steps.apply(queryRunner, migration))
-        .catch((error: unknown) => {
-          if (error instanceof MigrationFailedError)
-            failure.run = { name: migration.name, durationMs: performance.now() - started };
-          throw error;
-        });
-      const durationMs = Math.round(performance.now() - started);
-      this.logger.log(`Applied ${migration.name} in ${durationMs} ms`);
-      this.tracker.emit('migrationApplied', { name: migration.name, durationMs });
-      applied.push(done);
-      this.tracker.migrationApplied(migration.name);
-    }
-    // Mode all: one statement records the run; it commits with the lock's transaction.
-    if (this.options.transaction === 'all') await steps.record(queryRunner, applied);
-    return applied.map(({ migration }) => migration.name);
   }
 
   private finish(result: MigrationRunResult, telemetry: RunTelemetry | undefined) {

@@ -1,5 +1,6 @@
 import type { Logger } from '@nestjs/common';
-import { MigrationDriftError } from '../errors/migration-lock.errors.js';
+import type { DataSource } from 'typeorm';
+import { MigrationDriftError } from '../errors/migration.errors.js';
 import { describeFindings } from '../errors/migration-lock.messages.js';
 import { FAILING_KINDS, type DriftFinding } from '../history/drift.js';
 import type { DriftLevel, DriftLevels } from '../history/history-options.js';
@@ -19,6 +20,8 @@ import type { MigrationHistory } from './migration-history.js';
  * module kept history are baselined.
  */
 export class RunValidation {
+  private afterRun: Promise<void> = Promise.resolve();
+
   constructor(
     private readonly history: MigrationHistory,
     private readonly levels: DriftLevels,
@@ -63,6 +66,25 @@ export class RunValidation {
         pendingAtStart: new Set(pendingAtStart),
       }),
     );
+  }
+
+  /**
+   * after() in the background, its outcome logged: a failure of its own (the app shutting down,
+   * the database gone) is logged, never thrown. `done` settles when it is over.
+   */
+  startAfter(pendingAtStart: readonly string[], dataSource: DataSource): void {
+    const { logger } = this.reporting;
+    this.afterRun = this.after(pendingAtStart).catch((error: unknown) => {
+      const message = `The migration history was not checked: ${(error as Error).message}`;
+      // Destroyed right after run() (a script, a test): nothing went wrong that matters here.
+      if (dataSource.isInitialized) logger.warn(message);
+      else logger.debug(message);
+    });
+  }
+
+  /** Settles when the validation startAfter() began is over; never rejects. */
+  get done(): Promise<void> {
+    return this.afterRun;
   }
 
   /** `changed: 'off'` runs no migration's up(): its checksum is not needed. */
