@@ -110,3 +110,11 @@ export type HoldResult<T, R = never> = { acquired: true; value: T } | { acquired
 
 /** Work run under the lock, on the lock's own QueryRunner (inside its transaction in the transaction form). */
 export type QueryRunnerWork<T> = (queryRunner: QueryRunner, lock: HeldLock) => Promise<T>;
+
+/**
+ * How a session-lock wait ended: `taken` (by the first try), `held` (after a wait), `timeout`,
+ * `aborted`, `busy` (the first try failed and the caller asked for no wait), or `released`: the
+ * holder announced its release (only when the caller asked to stop there, to look at what the
+ * holder did before trying again).
+ */
+export type SessionWaitEnd = 'taken' | 'held' | 'timeout' | 'aborted' | 'busy' | 'released';

@@ -28,7 +28,7 @@ import {
 } from './lock-request.js';
 import { runLockedWork } from './locked-work.js';
 import { SessionLock } from './session-lock.js';
-import { TransactionLock } from './transaction-lock.js';
+import { holdTransactionLock } from './transaction-lock.js';
 
 export type { HoldResult, LockMode, ReadAfterRelease } from './advisory-lock.interfaces.js';
 
@@ -166,34 +166,8 @@ export class AdvisoryLockService {
     const outer = findHeldLock(this.dataSource, request.key);
     if (outer) return { acquired: true, value: await work(outer.queryRunner, outer.lock) };
     return mode.form === 'transaction'
-      ? this.holdTransactionLock(mode, request, work)
+      ? holdTransactionLock(this.dataSource, this.settings(), mode, request, work)
       : this.holdSessionLock(mode.whenHeld, request, work);
-  }
-
-  private async holdTransactionLock<T, R>(
-    mode: LockMode<R> & { form: 'transaction' },
-    request: LockRequest,
-    work: QueryRunnerWork<T>,
-  ): Promise<HoldResult<T, R>> {
-    const tx = new TransactionLock(this.dataSource, request, this.settings());
-    try {
-      const started = performance.now();
-      const taken = await tx.take(mode);
-      if (taken !== true) return taken;
-      const value = await runLockedWork({
-        dataSource: this.dataSource,
-        connection: tx.connection,
-        request,
-        // The forms that try first report no wait when the try got the lock.
-        waitedMs: mode.whenHeld === 'wait' ? performance.now() - started : 0,
-        cancelStatementOnAbort: true,
-        work: (lock) => work(tx.queryRunner, lock),
-        finish: () => tx.commit(),
-      });
-      return { acquired: true, value };
-    } finally {
-      await tx.close();
-    }
   }
 
   private async holdSessionLock<T>(

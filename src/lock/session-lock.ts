@@ -7,6 +7,7 @@ import {
   LockConnection,
   type PostgresQueryRunner,
 } from '../connection/lock-connection.js';
+import type { SessionWaitEnd } from './advisory-lock.interfaces.js';
 import type { LockConnectionSettings } from './advisory-lock.sql.js';
 import {
   announceAndReleaseSql,
@@ -30,14 +31,6 @@ export const SESSION_LOCK_POLL_MS = 200;
 
 /** How long a poll that got the lock waits for the holder's announcement (releaseWasAnnounced). */
 const ANNOUNCEMENT_GRACE_MS = 100;
-
-/**
- * How a session-lock wait ended: `taken` (by the first try), `held` (after a wait), `timeout`,
- * `aborted`, `busy` (the first try failed and the caller asked for no wait), or `released`: the
- * holder announced its release (only when the caller asked to stop there, to look at what the
- * holder did before trying again).
- */
-export type SessionWaitEnd = 'taken' | 'held' | 'timeout' | 'aborted' | 'busy' | 'released';
 
 /**
  * A session-level advisory lock (`pg_advisory_lock`) on a dedicated connection, for work that

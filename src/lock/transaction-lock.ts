@@ -6,7 +6,12 @@ import {
   type PostgresQueryRunner,
 } from '../connection/lock-connection.js';
 import { commitOn, recordTransactionState } from '../connection/transaction-state.js';
-import type { HoldResult, LockMode, ReadAfterRelease } from './advisory-lock.interfaces.js';
+import type {
+  HoldResult,
+  LockMode,
+  QueryRunnerWork,
+  ReadAfterRelease,
+} from './advisory-lock.interfaces.js';
 import {
   awaitReleaseAndCommitSql,
   beginAndTryLockSql,
@@ -15,6 +20,7 @@ import {
 } from './advisory-lock.sql.js';
 import { assertExclusive, transactionWaitFailure, waitingFailure } from './lock-failures.js';
 import type { LockRequest } from './lock-request.js';
+import { runLockedWork } from './locked-work.js';
 
 type QueryResults = Array<{ rows: Array<Record<string, unknown>> }>;
 
@@ -24,7 +30,7 @@ const NOT_ACQUIRED = { acquired: false } as const;
  * A transaction-level advisory lock (`pg_advisory_xact_lock`): one connection, one transaction.
  * The lock ends with the transaction, so a crash or a lost connection frees it and rolls back.
  */
-export class TransactionLock {
+class TransactionLock {
   private current: LockConnection | undefined;
   private sentServerProbes = false;
   constructor(
@@ -158,5 +164,37 @@ export class TransactionLock {
   /** Server probes sent in this transaction stay with the connection once it commits. */
   private committed(): void {
     if (this.sentServerProbes) this.connection.serverProbes = true;
+  }
+}
+
+/**
+ * Takes the transaction-level lock as `mode` says and, once held, runs `work` on the lock's own
+ * QueryRunner inside its transaction; commits, or rolls back on any error.
+ */
+export async function holdTransactionLock<T, R>(
+  dataSource: DataSource,
+  settings: LockConnectionSettings,
+  mode: LockMode<R> & { form: 'transaction' },
+  request: LockRequest,
+  work: QueryRunnerWork<T>,
+): Promise<HoldResult<T, R>> {
+  const tx = new TransactionLock(dataSource, request, settings);
+  try {
+    const started = performance.now();
+    const taken = await tx.take(mode);
+    if (taken !== true) return taken;
+    const value = await runLockedWork({
+      dataSource,
+      connection: tx.connection,
+      request,
+      // The forms that try first report no wait when the try got the lock.
+      waitedMs: mode.whenHeld === 'wait' ? performance.now() - started : 0,
+      cancelStatementOnAbort: true,
+      work: (lock) => work(tx.queryRunner, lock),
+      finish: () => tx.commit(),
+    });
+    return { acquired: true, value };
+  } finally {
+    await tx.close();
   }
 }
