@@ -6,7 +6,8 @@ import {
   latestRecordsSql,
   type HistoryStatus,
 } from '../history/history-table.sql.js';
-import { rowsOrNone, type MigrationHistory } from './migration-history.js';
+import type { MigrationHistory } from './migration-history.js';
+import { rowsOrNone } from './missing-table-reads.js';
 
 /*
  * `history()`: the applied migrations, newest first, each with who applied it, when, how long and

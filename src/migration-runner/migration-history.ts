@@ -1,7 +1,6 @@
 import { hostname } from 'node:os';
 import type { DataSource } from 'typeorm';
-import { onPooledClient, type PgClient } from '../connection/lock-connection.js';
-import { sqlState, UNDEFINED_TABLE } from '../errors/sql-state.js';
+import { onPooledClient } from '../connection/lock-connection.js';
 import type { AdvisoryLockService } from '../lock/advisory-lock.service.js';
 import { findDrift, type DriftFinding } from '../history/drift.js';
 import {
@@ -20,6 +19,7 @@ import { captureAll, type MigrationCapture } from '../history/migration-checksum
 import { PACKAGE_VERSION } from '../telemetry/package-version.js';
 import { codeMigrations, type CodeMigration } from './code-migrations.js';
 import { appliedMigrationsSql } from './migrations-table.sql.js';
+import { jsonOrNone } from './missing-table-reads.js';
 import type { MigrationTransactionMode } from './migration-runner.options.js';
 
 /** What validation needs of a migration's latest row other than a failed attempt. */
@@ -238,20 +238,4 @@ export class MigrationHistory {
 
 function checksumOrNull(capture: MigrationCapture): string | null {
   return capture.verifiable ? capture.checksum : null;
-}
-
-/** A one-row JSON read (`… AS rows`) of a table that may not exist yet: an empty array then. */
-async function jsonOrNone<T extends unknown[]>(client: PgClient, sql: string): Promise<T> {
-  const [row] = await rowsOrNone<{ rows: T }>(client, sql);
-  return row?.rows ?? ([] as unknown as T);
-}
-
-/** A read of a table that may not exist yet: no rows then. */
-export async function rowsOrNone<R>(client: PgClient, sql: string): Promise<R[]> {
-  try {
-    return (await client.query(sql)).rows as R[];
-  } catch (error) {
-    if (sqlState(error) === UNDEFINED_TABLE) return [];
-    throw error;
-  }
 }

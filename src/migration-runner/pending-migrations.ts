@@ -5,6 +5,7 @@ import { messages } from '../errors/migration-lock.messages.js';
 import { sqlState, UNDEFINED_TABLE } from '../errors/sql-state.js';
 import type { ReadAfterRelease } from '../lock/advisory-lock.service.js';
 import { appliedNamesSql } from './migrations-table.sql.js';
+import { rowsOrNone } from './missing-table-reads.js';
 
 /**
  * Names of the migrations in the code that the migrations table does not list, read with one cheap
@@ -64,15 +65,10 @@ function appliedNamesIn(rows: ReadonlyArray<Record<string, unknown>>): string[] 
  * broadcasts, its result object) cost more than the read itself.
  */
 async function appliedNames(dataSource: DataSource, answerWithinMs: number): Promise<string[]> {
-  try {
-    const { rows } = await onPooledClient(
-      dataSource,
-      (client) => client.query<{ name: string }>(appliedNamesSql(dataSource)),
-      answerWithinMs,
-    );
-    return appliedNamesIn(rows);
-  } catch (error) {
-    if (sqlState(error) === UNDEFINED_TABLE) return [];
-    throw error;
-  }
+  const rows = await onPooledClient(
+    dataSource,
+    (client) => rowsOrNone<{ name: string }>(client, appliedNamesSql(dataSource)),
+    answerWithinMs,
+  );
+  return appliedNamesIn(rows);
 }
