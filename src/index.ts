@@ -66,7 +66,6 @@ export type { LockStatus } from './status/lock-status.js';
 export { readLockStatus } from './status/lock-status.js';
 export {
   DataSourceConfigError,
-  InvalidIndexError,
   InvalidLockArgumentError,
   InvalidOptionsError,
   JobNotRegisteredError,
@@ -75,15 +74,18 @@ export {
   LockNotExclusiveError,
   LockTimeoutError,
   LockWaitCanceledError,
-  InvalidTenantSchemaError,
-  MigrationDriftError,
-  MigrationFailedError,
   MigrationLockError,
   NoLockHeldError,
   SessionLockThroughPoolerError,
-  TenantMigrationsFailedError,
   TestDatabaseThroughPoolerError,
   TransactionRolledBackError,
+} from './errors/migration-lock.errors.js';
+export {
+  InvalidIndexError,
+  InvalidTenantSchemaError,
+  MigrationDriftError,
+  MigrationFailedError,
+  TenantMigrationsFailedError,
   type InvalidIndex,
   type TenantFailure,
-} from './errors/migration-lock.errors.js';
+} from './errors/migration.errors.js';

@@ -1,5 +1,5 @@
 import type { QueryRunner } from 'typeorm';
-import { InvalidIndexError, type InvalidIndex } from '../errors/migration-lock.errors.js';
+import { InvalidIndexError, type InvalidIndex } from '../errors/migration.errors.js';
 
 /*
  * CREATE INDEX CONCURRENTLY (and REINDEX CONCURRENTLY) enters the index in the catalog before it

@@ -1,5 +1,5 @@
 import { Logger } from '@nestjs/common';
-import type { TenantFailure } from '../errors/migration-lock.errors.js';
+import type { TenantFailure } from '../errors/migration.errors.js';
 import type { DriftFinding } from '../history/drift.js';
 import type { MigrationRunResult } from './migration-run-result.js';
 

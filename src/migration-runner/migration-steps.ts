@@ -1,7 +1,7 @@
 import type { DataSource, MigrationExecutor, QueryRunner } from 'typeorm';
 import type { PgClient, PostgresQueryRunner } from '../connection/lock-connection.js';
 import { commitOn } from '../connection/transaction-state.js';
-import { InvalidIndexError, MigrationFailedError } from '../errors/migration-lock.errors.js';
+import { InvalidIndexError, MigrationFailedError } from '../errors/migration.errors.js';
 import { messages } from '../errors/migration-lock.messages.js';
 import { codeMigrations, type CodeMigration } from './code-migrations.js';
 import { assertNoInvalidIndexes } from './invalid-indexes.js';

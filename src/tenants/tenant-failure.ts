@@ -1,10 +1,9 @@
 import {
   LockAbortedError,
   LockNotExclusiveError,
-  MigrationFailedError,
   SessionLockThroughPoolerError,
-  type TenantFailure,
 } from '../errors/migration-lock.errors.js';
+import { MigrationFailedError, type TenantFailure } from '../errors/migration.errors.js';
 import type { AdvisoryLockService } from '../lock/advisory-lock.service.js';
 import { MigrationHistory } from '../migration-runner/migration-history.js';
 import { tenantMode, type TenantWork } from './tenant-schema-migration.js';

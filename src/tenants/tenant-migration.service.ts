@@ -1,11 +1,7 @@
 import { Logger } from '@nestjs/common';
 import type { DataSource } from 'typeorm';
-import {
-  InvalidOptionsError,
-  LockAbortedError,
-  TenantMigrationsFailedError,
-  type TenantFailure,
-} from '../errors/migration-lock.errors.js';
+import { InvalidOptionsError, LockAbortedError } from '../errors/migration-lock.errors.js';
+import { TenantMigrationsFailedError, type TenantFailure } from '../errors/migration.errors.js';
 import { checkAbortSignal } from '../errors/option-checks.js';
 import type { AdvisoryLockService } from '../lock/advisory-lock.service.js';
 import type { CodeMigration } from '../migration-runner/code-migrations.js';

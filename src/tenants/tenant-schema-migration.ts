@@ -1,7 +1,7 @@
 import type { DataSource, QueryRunner } from 'typeorm';
 import type { PgClient, PostgresQueryRunner } from '../connection/lock-connection.js';
 import { commitOn } from '../connection/transaction-state.js';
-import { MigrationFailedError } from '../errors/migration-lock.errors.js';
+import { MigrationFailedError } from '../errors/migration.errors.js';
 import type { CodeMigration } from '../migration-runner/code-migrations.js';
 import { assertNoInvalidIndexes } from '../migration-runner/invalid-indexes.js';
 import {

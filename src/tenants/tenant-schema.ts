@@ -1,4 +1,4 @@
-import { InvalidTenantSchemaError } from '../errors/migration-lock.errors.js';
+import { InvalidTenantSchemaError } from '../errors/migration.errors.js';
 
 /*
  * A tenant's schema name, checked before any SQL: names may come from a table the app reads

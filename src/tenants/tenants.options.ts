@@ -1,5 +1,5 @@
 import { DataSource, type MigrationInterface } from 'typeorm';
-import type { TenantFailure } from '../errors/migration-lock.errors.js';
+import type { TenantFailure } from '../errors/migration.errors.js';
 import { InvalidOptionsError } from '../errors/migration-lock.errors.js';
 import { messages } from '../errors/migration-lock.messages.js';
 import { checkBoolean, checkOneOf } from '../errors/option-checks.js';

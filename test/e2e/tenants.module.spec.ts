@@ -1,7 +1,7 @@
 import { NestFactory } from '@nestjs/core';
 import type pg from 'pg';
 import type { DataSource, MigrationInterface, QueryRunner } from 'typeorm';
-import { TenantMigrationsFailedError } from '../../src/errors/migration-lock.errors.js';
+import { TenantMigrationsFailedError } from '../../src/errors/migration.errors.js';
 import { MigrationHealthIndicator } from '../../src/health/migration.health.js';
 import { MigrationRunnerService } from '../../src/migration-runner/migration-runner.service.js';
 import { MigrationLockModule } from '../../src/module/migration-lock.module.js';

@@ -1,6 +1,6 @@
 import type pg from 'pg';
 import type { DataSource } from 'typeorm';
-import { MigrationFailedError } from '../../src/errors/migration-lock.errors.js';
+import { MigrationFailedError } from '../../src/errors/migration.errors.js';
 import { AdvisoryLockService } from '../../src/lock/advisory-lock.service.js';
 import { MigrationRunnerService } from '../../src/migration-runner/migration-runner.service.js';
 import { DEFAULT_OPTIONS } from '../../src/module/resolve-options.js';

@@ -3,10 +3,7 @@ import { jest } from '@jest/globals';
 import { hostname } from 'node:os';
 import type pg from 'pg';
 import type { DataSource, MigrationInterface, QueryRunner } from 'typeorm';
-import {
-  MigrationDriftError,
-  MigrationFailedError,
-} from '../../src/errors/migration-lock.errors.js';
+import { MigrationDriftError, MigrationFailedError } from '../../src/errors/migration.errors.js';
 import type { DriftFinding } from '../../src/history/drift.js';
 import { AdvisoryLockService } from '../../src/lock/advisory-lock.service.js';
 import type { MigrationRunnerOptions } from '../../src/migration-runner/migration-runner.options.js';

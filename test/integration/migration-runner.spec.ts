@@ -6,8 +6,8 @@ import {
   InvalidLockArgumentError,
   InvalidOptionsError,
   LockTimeoutError,
-  MigrationFailedError,
 } from '../../src/errors/migration-lock.errors.js';
+import { MigrationFailedError } from '../../src/errors/migration.errors.js';
 import { AdvisoryLockService } from '../../src/lock/advisory-lock.service.js';
 import { advisoryLockKey } from '../../src/lock/lock-key.js';
 import type { MigrationEvents } from '../../src/migration-runner/migration-events.js';

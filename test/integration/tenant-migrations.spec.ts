@@ -1,10 +1,10 @@
 import type pg from 'pg';
 import type { DataSource, MigrationInterface, QueryRunner } from 'typeorm';
+import { InvalidOptionsError } from '../../src/errors/migration-lock.errors.js';
 import {
-  InvalidOptionsError,
   InvalidTenantSchemaError,
   TenantMigrationsFailedError,
-} from '../../src/errors/migration-lock.errors.js';
+} from '../../src/errors/migration.errors.js';
 import { AdvisoryLockService } from '../../src/lock/advisory-lock.service.js';
 import { TenantMigrationService } from '../../src/tenants/tenant-migration.service.js';
 import {

@@ -1,4 +1,4 @@
-import { InvalidTenantSchemaError } from '../../src/errors/migration-lock.errors.js';
+import { InvalidTenantSchemaError } from '../../src/errors/migration.errors.js';
 import { advisoryLockKey } from '../../src/lock/lock-key.js';
 import { tenantLockKey } from '../../src/tenants/tenant-lock-key.js';
 import { checkTenantSchema, schemaIdentifier } from '../../src/tenants/tenant-schema.js';
