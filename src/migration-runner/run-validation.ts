@@ -69,17 +69,21 @@ export class RunValidation {
   }
 
   /**
-   * after() in the background, its outcome logged: a failure of its own (the app shutting down,
-   * the database gone) is logged, never thrown. `done` settles when it is over.
+   * after() in the background, begun once the run's result is delivered (the next turn of the
+   * event loop, not in the microtasks that resolve it): its outcome logged, a failure of its own
+   * (the app shutting down, the database gone) logged, never thrown. `done` settles when it is over.
    */
   startAfter(pendingAtStart: readonly string[], dataSource: DataSource): void {
+    if (!this.enabled || this.blocking) return;
     const { logger } = this.reporting;
-    this.afterRun = this.after(pendingAtStart).catch((error: unknown) => {
-      const message = `The migration history was not checked: ${(error as Error).message}`;
-      // Destroyed right after run() (a script, a test): nothing went wrong that matters here.
-      if (dataSource.isInitialized) logger.warn(message);
-      else logger.debug(message);
-    });
+    this.afterRun = new Promise((resolve) => setImmediate(resolve))
+      .then(() => this.after(pendingAtStart))
+      .catch((error: unknown) => {
+        const message = `The migration history was not checked: ${(error as Error).message}`;
+        // Destroyed right after run() (a script, a test): nothing went wrong that matters here.
+        if (dataSource.isInitialized) logger.warn(message);
+        else logger.debug(message);
+      });
   }
 
   /** Settles when the validation startAfter() began is over; never rejects. */
