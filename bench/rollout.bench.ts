@@ -67,6 +67,14 @@ export interface RolloutResults {
     nestRawCpuMsPerReplica: Spread;
     vsNestRaw: Spread;
     nestRawVsRaw: Spread;
+    /**
+     * A diagnostic: the same rollout with the module's `validate: 'off'`. The drift check that is
+     * on by default runs after each replica's run, off its path to ready, but 16 replicas on a few
+     * cores share them with the ones still starting. `validateOffVsNestRaw`: those ÷ nest-raw.
+     */
+    validateOffManyMs: Spread;
+    validateOffCpuMsPerReplica: Spread;
+    validateOffVsNestRaw: Spread;
   };
   followers16VsOne: Spread & { replicas: number; oneMs: Spread; manyMs: Spread };
   /**
@@ -110,6 +118,10 @@ export interface RolloutResults {
     warmCpuMsPerReplica: Spread;
     vsWarm: Spread;
     warmVsNestPool: Spread;
+    /** A diagnostic, as the rollout's: followers with `validate: 'off'`, ÷ nest-raw. */
+    validateOffManyMs: Spread;
+    validateOffCpuMsPerReplica: Spread;
+    validateOffVsNestRaw: Spread;
   };
   /**
    * 16 replicas that do nothing (peers/idle-replica: answer the release at once, no database) ÷ 1:
@@ -262,6 +274,8 @@ export async function benchRollout(
   const rawOne: number[] = [];
   const rawMany = new FleetSeries();
   const nestRawMany = new FleetSeries();
+  const validateOffMany = new FleetSeries();
+  const validateOff = { validate: 'off' } as const;
   const eachOne: number[] = [];
   const eachMany: number[] = [];
   const each = { transaction: 'each' } as const;
@@ -289,6 +303,9 @@ export async function benchRollout(
         fleetRun(url, replicas, {}, NEST_RAW_ROLLOUT_REPLICA),
       ),
     );
+    validateOffMany.add(
+      await withFreshDatabase(serverUrl, (url) => fleetRun(url, replicas, validateOff)),
+    );
   }
   // Followers, the raw-read floor and the harness's own floor, interleaved on one migrated database.
   const followers = await withFreshDatabase(serverUrl, async (url) => {
@@ -303,6 +320,7 @@ export async function benchRollout(
       nestRawMany: new FleetSeries(),
       nestPoolMany: new FleetSeries(),
       warmMany: new FleetSeries(),
+      validateOffMany: new FleetSeries(),
     };
     for (let run = 0; run < runs; run++) {
       result.one.push((await fleetRun(url, 1, {})).wallMs);
@@ -312,6 +330,7 @@ export async function benchRollout(
       result.nestRawMany.add(await fleetRun(url, replicas, {}, NEST_RAW_READ_REPLICA));
       result.nestPoolMany.add(await fleetRun(url, replicas, {}, NEST_POOL_READ_REPLICA));
       result.warmMany.add(await fleetRun(url, replicas, {}, WARM_FOLLOWER_REPLICA));
+      result.validateOffMany.add(await fleetRun(url, replicas, validateOff));
       result.idleOne.push((await fleetRun(url, 1, {}, IDLE_REPLICA)).answeredMs);
       result.idleMany.push((await fleetRun(url, replicas, {}, IDLE_REPLICA)).answeredMs);
     }
@@ -347,6 +366,9 @@ export async function benchRollout(
       nestRawCpuMsPerReplica: spread(nestRawMany.cpuMs),
       vsNestRaw: spread(ratio(many.wallMs, nestRawMany.wallMs)),
       nestRawVsRaw: spread(ratio(nestRawMany.wallMs, rawMany.wallMs)),
+      validateOffManyMs: spread(validateOffMany.wallMs),
+      validateOffCpuMsPerReplica: spread(validateOffMany.cpuMs),
+      validateOffVsNestRaw: spread(ratio(validateOffMany.wallMs, nestRawMany.wallMs)),
     },
     followers16VsOne: {
       ...spread(ratio(followers.many.wallMs, followers.one)),
@@ -373,6 +395,11 @@ export async function benchRollout(
       warmCpuMsPerReplica: spread(followers.warmMany.cpuMs),
       vsWarm: spread(ratio(followers.many.wallMs, followers.warmMany.wallMs)),
       warmVsNestPool: spread(ratio(followers.warmMany.wallMs, followers.nestPoolMany.wallMs)),
+      validateOffManyMs: spread(followers.validateOffMany.wallMs),
+      validateOffCpuMsPerReplica: spread(followers.validateOffMany.cpuMs),
+      validateOffVsNestRaw: spread(
+        ratio(followers.validateOffMany.wallMs, followers.nestRawMany.wallMs),
+      ),
     },
     release16VsOne: {
       ...spread(ratio(followers.idleMany, followers.idleOne)),

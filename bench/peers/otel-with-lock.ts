@@ -1,6 +1,6 @@
 import { DataSource } from 'typeorm';
 import { AdvisoryLockService } from '../../src/lock/advisory-lock.service.js';
-import { currentTelemetry } from '../../src/telemetry/telemetry.js';
+import { findOtelApi } from '../../src/telemetry/otel-api.js';
 import { median, timeUs } from '../stats.js';
 
 /*
@@ -53,6 +53,6 @@ for (let i = 0; i < calls; i++) {
 }
 await dataSource.destroy();
 // Which case this process really was: the API found or not.
-const otel = (await currentTelemetry()) !== null;
+const otel = (await findOtelApi()) !== null;
 console.log(JSON.stringify({ medianUs: median(samples), otel }));
 process.exit(0);

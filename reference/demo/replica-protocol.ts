@@ -59,6 +59,8 @@ export interface ReplicaConfig {
   http?: boolean;
   /** The module's directUrl: PostgreSQL itself, when databaseUrl goes through a pooler. */
   directUrl?: string;
+  /** The module's `validate` (the drift check). @default the module's default, 'warn' */
+  validate?: 'warn' | 'fail' | 'off';
 }
 
 export function replicaEnv(config: ReplicaConfig): Record<string, string> {
@@ -75,6 +77,7 @@ export function replicaEnv(config: ReplicaConfig): Record<string, string> {
       : { REPLICA_POOL_IDLE_MS: String(config.poolIdleTimeoutMs) }),
     REPLICA_HTTP: config.http === false ? 'off' : 'on',
     ...(config.directUrl === undefined ? {} : { REPLICA_DIRECT_URL: config.directUrl }),
+    ...(config.validate === undefined ? {} : { REPLICA_VALIDATE: config.validate }),
   };
 }
 
@@ -89,5 +92,6 @@ export function replicaConfigFromEnv(env: NodeJS.ProcessEnv): ReplicaConfig {
     poolIdleTimeoutMs: env.REPLICA_POOL_IDLE_MS ? Number(env.REPLICA_POOL_IDLE_MS) : undefined,
     http: env.REPLICA_HTTP !== 'off',
     directUrl: env.REPLICA_DIRECT_URL || undefined,
+    validate: (env.REPLICA_VALIDATE || undefined) as ReplicaConfig['validate'],
   };
 }

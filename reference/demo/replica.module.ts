@@ -54,6 +54,7 @@ export class ReplicaModule {
             transaction: config.transaction ?? 'all',
             ...(config.lockTimeoutMs === undefined ? {} : { timeoutMs: config.lockTimeoutMs }),
             ...(config.directUrl === undefined ? {} : { directUrl: config.directUrl }),
+            ...(config.validate === undefined ? {} : { validate: config.validate }),
           },
         }),
       ],

@@ -17,6 +17,7 @@ describe('replica protocol', () => {
       poolIdleTimeoutMs: 100,
       http: false,
       directUrl: 'postgres://u@direct/db',
+      validate: 'off',
     };
     expect(replicaConfigFromEnv(replicaEnv(config))).toEqual(config);
   });
