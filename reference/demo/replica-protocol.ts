@@ -61,6 +61,8 @@ export interface ReplicaConfig {
   directUrl?: string;
   /** The module's `validate` (the drift check). @default the module's default, 'warn' */
   validate?: 'warn' | 'fail' | 'off';
+  /** false: the module keeps no history (`historyTable: false`). @default the module's table */
+  historyTable?: false;
 }
 
 export function replicaEnv(config: ReplicaConfig): Record<string, string> {
@@ -78,6 +80,7 @@ export function replicaEnv(config: ReplicaConfig): Record<string, string> {
     REPLICA_HTTP: config.http === false ? 'off' : 'on',
     ...(config.directUrl === undefined ? {} : { REPLICA_DIRECT_URL: config.directUrl }),
     ...(config.validate === undefined ? {} : { REPLICA_VALIDATE: config.validate }),
+    ...(config.historyTable === false ? { REPLICA_HISTORY_TABLE: 'off' } : {}),
   };
 }
 
@@ -93,5 +96,6 @@ export function replicaConfigFromEnv(env: NodeJS.ProcessEnv): ReplicaConfig {
     http: env.REPLICA_HTTP !== 'off',
     directUrl: env.REPLICA_DIRECT_URL || undefined,
     validate: (env.REPLICA_VALIDATE || undefined) as ReplicaConfig['validate'],
+    historyTable: env.REPLICA_HISTORY_TABLE === 'off' ? false : undefined,
   };
 }

@@ -55,6 +55,7 @@ export class ReplicaModule {
             ...(config.lockTimeoutMs === undefined ? {} : { timeoutMs: config.lockTimeoutMs }),
             ...(config.directUrl === undefined ? {} : { directUrl: config.directUrl }),
             ...(config.validate === undefined ? {} : { validate: config.validate }),
+            ...(config.historyTable === false ? { historyTable: false as const } : {}),
           },
         }),
       ],

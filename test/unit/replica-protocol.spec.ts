@@ -18,6 +18,7 @@ describe('replica protocol', () => {
       http: false,
       directUrl: 'postgres://u@direct/db',
       validate: 'off',
+      historyTable: false,
     };
     expect(replicaConfigFromEnv(replicaEnv(config))).toEqual(config);
   });
