@@ -62,7 +62,7 @@ export class MigrationRunnerService {
 
   constructor(
     private readonly dataSource: DataSource,
-    private readonly locks: AdvisoryLockService,
+    locks: AdvisoryLockService,
     private readonly options: MigrationRunnerOptions,
   ) {
     this.tracker = new MigrationStateTracker(options.events);
