@@ -70,7 +70,7 @@ export class LockConnection {
    * connection that the server closed while it sat idle (idle_session_timeout, a proxy's idle
    * timeout), or that leaves the statement unanswered for `answerWithinMs` (one to a primary gone
    * in a failover, while new connections reach the new one), fails right there, before anything is
-   * held: then it is closed and `first` goes again on another (whileConnectionsDie). Any other
+   * held: then it is closed and `first` goes again on another (triesAgainAfter). Any other
    * failure closes the connection too (its session state is unknown) and is thrown.
    */
   static async open<T>(
@@ -78,22 +78,18 @@ export class LockConnection {
     first: (connection: LockConnection) => Promise<T>,
     answerWithinMs: number,
   ): Promise<[LockConnection, T]> {
-    return whileConnectionsDie(dataSource, async () => {
+    for (let tried = 1; ; tried++) {
       const queryRunner = dataSource.createQueryRunner('master') as PostgresQueryRunner;
-      let connection: LockConnection;
+      let connection: LockConnection | undefined;
       try {
         connection = new LockConnection(queryRunner, (await queryRunner.connect()) as PgClient);
-      } catch (error) {
-        await queryRunner.release();
-        throw error;
-      }
-      try {
         return [connection, await connection.answeredWithin(answerWithinMs, first(connection))];
       } catch (error) {
-        await connection.release({ destroy: error as Error });
-        throw error;
+        if (connection) await connection.release({ destroy: error as Error });
+        else await queryRunner.release();
+        if (!triesAgainAfter(dataSource, error, tried)) throw error;
       }
-    });
+    }
   }
 
   /** The server process id of the connection (what pg_locks.pid shows). */
@@ -166,46 +162,40 @@ type PrimaryPool = {
  * one read that needs no lock (the followers' read of the migrations table). In a fresh replica
  * process, a QueryRunner's construction and bookkeeping cost a follower more CPU than that read.
  * A read is safe to repeat, so a pooled connection the server closed while idle is replaced
- * (whileConnectionsDie); one whose server left it unanswered for `answerWithinMs` is closed.
+ * (triesAgainAfter); one whose server left it unanswered for `answerWithinMs` is closed.
  */
-export function onPooledClient<T>(
+export async function onPooledClient<T>(
   dataSource: DataSource,
   use: (client: PgClient) => Promise<T>,
   answerWithinMs = Number.POSITIVE_INFINITY,
 ): Promise<T> {
   const pool = dataSource.driver as unknown as PrimaryPool;
-  return whileConnectionsDie(dataSource, async () => {
-    const [client, release] = await pool.obtainMasterConnection();
-    watchOf(client);
+  for (let tried = 1; ; tried++) {
     try {
-      const value = await closedIfSilent(client, answerWithinMs, use(client));
-      release();
-      return value;
+      const [client, release] = await pool.obtainMasterConnection();
+      watchOf(client);
+      try {
+        const value = await closedIfSilent(client, answerWithinMs, use(client));
+        release();
+        return value;
+      } catch (error) {
+        release(isConnectionLoss(error) ? (error as Error) : undefined);
+        throw error;
+      }
     } catch (error) {
-      release(isConnectionLoss(error) ? (error as Error) : undefined);
-      throw error;
+      if (!triesAgainAfter(dataSource, error, tried)) throw error;
     }
-  });
+  }
 }
 
 /**
- * Runs `attempt` again while it fails because its pooled connection was dead: every idle connection
- * of the pool may be (after an idle_session_timeout, or a failover), so up to one attempt per
- * pool slot, plus one. Any other error, or one attempt too many, is thrown.
+ * Whether a checkout whose attempt number `tried` failed with `error` goes again on another
+ * connection: only when the pooled connection was dead, as every idle connection of the pool may
+ * be (after an idle_session_timeout, or a failover), so up to one attempt per pool slot, plus one.
  */
-async function whileConnectionsDie<T>(
-  dataSource: DataSource,
-  attempt: () => Promise<T>,
-): Promise<T> {
+function triesAgainAfter(dataSource: DataSource, error: unknown, tried: number): boolean {
   const pool = (dataSource.driver as unknown as { master?: { options?: { max?: number } } }).master;
-  const attempts = (pool?.options?.max ?? 10) + 1;
-  for (let tried = 1; ; tried++) {
-    try {
-      return await attempt();
-    } catch (error) {
-      if (!isConnectionLoss(error) || tried >= attempts) throw error;
-    }
-  }
+  return isConnectionLoss(error) && tried <= (pool?.options?.max ?? 10);
 }
 
 /**
