@@ -77,6 +77,14 @@ export interface RolloutResults {
     noHistoryManyMs: Spread;
     noHistoryCpuMsPerReplica: Spread;
     noHistoryVsNestRaw: Spread;
+    /**
+     * The same comparisons on CPU instead of wall time: per run, the median replica's CPU from
+     * release to ready ÷ the nest-raw one's, with the history (`cpuVsNestRaw`) and without it
+     * (`noHistoryCpuVsNestRaw`). A replica's own CPU does not count the others' drift checks on
+     * shared cores: on a small machine it moves far less between runs than the wall ratios.
+     */
+    cpuVsNestRaw: Spread;
+    noHistoryCpuVsNestRaw: Spread;
   };
   followers16VsOne: Spread & { replicas: number; oneMs: Spread; manyMs: Spread };
   /**
@@ -124,6 +132,9 @@ export interface RolloutResults {
     noHistoryManyMs: Spread;
     noHistoryCpuMsPerReplica: Spread;
     noHistoryVsNestRaw: Spread;
+    /** As the rollout's: the median follower's CPU ÷ the nest-raw reader's, per run. */
+    cpuVsNestRaw: Spread;
+    noHistoryCpuVsNestRaw: Spread;
   };
   /**
    * 16 replicas that do nothing (peers/idle-replica: answer the release at once, no database) ÷ 1:
@@ -371,6 +382,8 @@ export async function benchRollout(
       noHistoryManyMs: spread(noHistoryMany.wallMs),
       noHistoryCpuMsPerReplica: spread(noHistoryMany.cpuMs),
       noHistoryVsNestRaw: spread(ratio(noHistoryMany.wallMs, nestRawMany.wallMs)),
+      cpuVsNestRaw: spread(ratio(many.cpuMs, nestRawMany.cpuMs)),
+      noHistoryCpuVsNestRaw: spread(ratio(noHistoryMany.cpuMs, nestRawMany.cpuMs)),
     },
     followers16VsOne: {
       ...spread(ratio(followers.many.wallMs, followers.one)),
@@ -401,6 +414,10 @@ export async function benchRollout(
       noHistoryCpuMsPerReplica: spread(followers.noHistoryMany.cpuMs),
       noHistoryVsNestRaw: spread(
         ratio(followers.noHistoryMany.wallMs, followers.nestRawMany.wallMs),
+      ),
+      cpuVsNestRaw: spread(ratio(followers.many.cpuMs, followers.nestRawMany.cpuMs)),
+      noHistoryCpuVsNestRaw: spread(
+        ratio(followers.noHistoryMany.cpuMs, followers.nestRawMany.cpuMs),
       ),
     },
     release16VsOne: {

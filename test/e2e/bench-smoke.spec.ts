@@ -85,6 +85,9 @@ describe('npm run bench (smoke, --quick)', () => {
           nestRawCpuMsPerReplica: expect.objectContaining({ median: expect.any(Number) }),
           vsNestRaw: expect.objectContaining({ median: expect.any(Number) }),
           nestRawVsRaw: expect.objectContaining({ median: expect.any(Number) }),
+          // The same on the median replica's CPU, with the history and without it.
+          cpuVsNestRaw: expect.objectContaining({ median: expect.any(Number) }),
+          noHistoryCpuVsNestRaw: expect.objectContaining({ median: expect.any(Number) }),
         }),
       );
     }
