@@ -171,18 +171,16 @@ export async function onPooledClient<T>(
 ): Promise<T> {
   const pool = dataSource.driver as unknown as PrimaryPool;
   for (let tried = 1; ; tried++) {
+    let release: ((error?: Error) => void) | undefined;
     try {
-      const [client, release] = await pool.obtainMasterConnection();
+      const [client, giveBack] = await pool.obtainMasterConnection();
+      release = giveBack;
       watchOf(client);
-      try {
-        const value = await closedIfSilent(client, answerWithinMs, use(client));
-        release();
-        return value;
-      } catch (error) {
-        release(isConnectionLoss(error) ? (error as Error) : undefined);
-        throw error;
-      }
+      const value = await closedIfSilent(client, answerWithinMs, use(client));
+      release();
+      return value;
     } catch (error) {
+      release?.(isConnectionLoss(error) ? (error as Error) : undefined);
       if (!triesAgainAfter(dataSource, error, tried)) throw error;
     }
   }
