@@ -313,7 +313,8 @@ and the drift check each replica runs after its run, off its own path to ready b
 that 16 replicas here share with the ones still starting (a replica per node would not). The same
 comparisons on CPU (\`cpuVsNestRaw\`, \`noHistoryCpuVsNestRaw\`: per run, the median replica's
 CPU from release to ready ÷ the nest-raw one's) leave out what other processes spend on the
-shared cores, and move far less between runs than the wall ratios on a small machine. Every replica,
+shared cores: steadier than the wall ratios for the rollout, while a follower's, over a baseline
+of a fraction of a ms of CPU, still moves between runs. Every replica,
 peers included, calls \`process.cpuUsage()\` once before the release: its first call in a process
 costs about 0.5 ms of CPU, which would otherwise be timed.
 

@@ -81,7 +81,8 @@ export interface RolloutResults {
      * The same comparisons on CPU instead of wall time: per run, the median replica's CPU from
      * release to ready ÷ the nest-raw one's, with the history (`cpuVsNestRaw`) and without it
      * (`noHistoryCpuVsNestRaw`). A replica's own CPU does not count the others' drift checks on
-     * shared cores: on a small machine it moves far less between runs than the wall ratios.
+     * shared cores. Steadier than the wall ratios for the rollout; a follower's baseline is a
+     * fraction of a ms of CPU, so its ratio still moves between runs.
      */
     cpuVsNestRaw: Spread;
     noHistoryCpuVsNestRaw: Spread;
